@@ -1,0 +1,435 @@
+// Package config is the gateway's configuration: one typed struct with
+// defaults, loaded from YAML with every key overridable by a
+// KANTA_GATEWAY_* environment variable, and a Validate step that names the
+// bad key.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Environment is test or production; production is only ever chosen
+	// explicitly.
+	Environment documents.Environment `mapstructure:"environment" json:"environment"`
+	// TimeZone in which policy dates (go-live, release dates) are read.
+	TimeZone string `mapstructure:"time_zone" json:"time_zone"`
+	// DataDir holds the embedded store when paths are not given.
+	DataDir string `mapstructure:"data_dir" json:"data_dir"`
+
+	Spool         SpoolConfig          `mapstructure:"spool" json:"spool"`
+	Queue         QueueConfig          `mapstructure:"queue" json:"queue"`
+	Kanta         KantaConfig          `mapstructure:"kanta" json:"kanta"`
+	Policy        PolicyConfig         `mapstructure:"policy" json:"policy"`
+	Organisations []OrganisationConfig `mapstructure:"organisations" json:"organisations"`
+	Documents     DocumentsConfig      `mapstructure:"documents" json:"documents"`
+	Metrics       MetricsConfig        `mapstructure:"metrics" json:"metrics"`
+	Log           LogConfig            `mapstructure:"log" json:"log"`
+}
+
+type SpoolConfig struct {
+	// Dir is watched for batches (*.ndjson, *.ndjson.gz).
+	Dir string `mapstructure:"dir" json:"dir"`
+	// PollInterval bounds how long a new batch waits to be noticed.
+	PollInterval time.Duration `mapstructure:"poll_interval" json:"poll_interval"`
+	// Schedule is an optional cron expression (5 fields) for batch runs.
+	Schedule string `mapstructure:"schedule" json:"schedule"`
+	// QuarantineDir receives rejected lines (with their reasons).
+	QuarantineDir string `mapstructure:"quarantine_dir" json:"quarantine_dir"`
+	// DoneDir receives fully ingested batches.
+	DoneDir string `mapstructure:"done_dir" json:"done_dir"`
+	// MaxLineBytes caps one NDJSON line (a 1 MiB narrative, escaped, plus the rest).
+	MaxLineBytes int `mapstructure:"max_line_bytes" json:"max_line_bytes"`
+}
+
+type QueueConfig struct {
+	// Backend is sqlite (embedded default) or postgres (shared by replicas).
+	Backend string `mapstructure:"backend" json:"backend"`
+	// SQLitePath is the embedded store file (queue, ledger, audit).
+	SQLitePath string `mapstructure:"sqlite_path" json:"sqlite_path"`
+	// PostgresDSN is the PostgreSQL connection string (secret).
+	PostgresDSN string `mapstructure:"postgres_dsn" json:"postgres_dsn"`
+	// Workers is how many submissions run at once.
+	Workers int `mapstructure:"workers" json:"workers"`
+	// RetryBase and RetryCap bound the exponential backoff (full jitter).
+	RetryBase time.Duration `mapstructure:"retry_base" json:"retry_base"`
+	RetryCap  time.Duration `mapstructure:"retry_cap" json:"retry_cap"`
+	// MaxAttempts before a retryable failure is dead-lettered.
+	MaxAttempts int `mapstructure:"max_attempts" json:"max_attempts"`
+}
+
+type KantaConfig struct {
+	// ArchiveURL receives HL7 V3 archive messages.
+	ArchiveURL string `mapstructure:"archive_url" json:"archive_url"`
+	// FHIRURL receives FHIR document Bundles.
+	FHIRURL string `mapstructure:"fhir_url" json:"fhir_url"`
+	// TLS client identity and trust roots; empty for plain HTTP on loopback.
+	ClientCert string `mapstructure:"client_cert" json:"client_cert"`
+	ClientKey  string `mapstructure:"client_key" json:"client_key"`
+	CACert     string `mapstructure:"ca_cert" json:"ca_cert"`
+	Timeout    time.Duration `mapstructure:"timeout" json:"timeout"`
+	// RateLimit is the most submissions per second toward Kanta (0 = none).
+	RateLimit float64 `mapstructure:"rate_limit" json:"rate_limit"`
+	// Breaker opens after this many consecutive failures and stays open
+	// for BreakerOpenFor before letting one trial through.
+	BreakerFailures int           `mapstructure:"breaker_failures" json:"breaker_failures"`
+	BreakerOpenFor  time.Duration `mapstructure:"breaker_open_for" json:"breaker_open_for"`
+	// SenderOID is the gateway's message-party OID (sender device).
+	SenderOID string `mapstructure:"sender_oid" json:"sender_oid"`
+	// ReceiverOID is Kanta's device.
+	ReceiverOID string `mapstructure:"receiver_oid" json:"receiver_oid"`
+}
+
+type PolicyConfig struct {
+	GuardianAgeThreshold int                                  `mapstructure:"guardian_age_threshold" json:"guardian_age_threshold"`
+	AdultAge             int                                  `mapstructure:"adult_age" json:"adult_age"`
+	Roles                map[documents.Role]documents.RoleRule `mapstructure:"roles" json:"roles"`
+}
+
+// OrganisationConfig is one organiser (register keeper) and its signing identity.
+type OrganisationConfig struct {
+	OID  string `mapstructure:"oid" json:"oid"`
+	Name string `mapstructure:"name" json:"name"`
+	// DocumentRoot is the OID tree under which document ids are minted
+	// (e.g. 1.2.246.10.2012566 for Helsinki).
+	DocumentRoot string `mapstructure:"document_root" json:"document_root"`
+	// Signing identity: a PKCS#12 file with its password, or PEM cert+key.
+	PKCS12         string `mapstructure:"pkcs12" json:"pkcs12"`
+	PKCS12Password string `mapstructure:"pkcs12_password" json:"pkcs12_password"`
+	CertPEM        string `mapstructure:"cert_pem" json:"cert_pem"`
+	KeyPEM         string `mapstructure:"key_pem" json:"key_pem"`
+	// SignatureType: 3 system signature (default), 1 professional's signature.
+	SignatureType string `mapstructure:"signature_type" json:"signature_type"`
+	// TrustRoots verify our own signatures before they leave (optional).
+	TrustRoots string `mapstructure:"trust_roots" json:"trust_roots"`
+}
+
+// DocumentsConfig carries routes and the codes the notes leave unconfirmed.
+type DocumentsConfig struct {
+	// Route per archive: cda, fhir or both.
+	Route map[documents.Archive]string `mapstructure:"route" json:"route"`
+	// Codes overrides code values by name (see documents' code table).
+	Codes map[string]string `mapstructure:"codes" json:"codes"`
+}
+
+type MetricsConfig struct {
+	// Listen serves /metrics, /healthz and /readyz (empty = off).
+	Listen string `mapstructure:"listen" json:"listen"`
+}
+
+type LogConfig struct {
+	// Format is json, text or auto (text on a terminal).
+	Format string `mapstructure:"format" json:"format"`
+	Level  string `mapstructure:"level" json:"level"`
+}
+
+// Default is the configuration with no file at all: a test environment, a
+// local mock Kanta, the embedded queue.
+func Default() Config {
+	return Config{
+		Environment: documents.EnvironmentTest,
+		TimeZone:    "Europe/Helsinki",
+		DataDir:     "data",
+		Spool: SpoolConfig{
+			Dir:           "spool",
+			PollInterval:  500 * time.Millisecond,
+			QuarantineDir: "spool/quarantine",
+			DoneDir:       "spool/done",
+			MaxLineBytes:  8 << 20,
+		},
+		Queue: QueueConfig{
+			Backend:     "sqlite",
+			SQLitePath:  "data/gateway.db",
+			Workers:     8,
+			RetryBase:   time.Second,
+			RetryCap:    10 * time.Minute,
+			MaxAttempts: 25,
+		},
+		Kanta: KantaConfig{
+			ArchiveURL:      "http://127.0.0.1:8089/archive/v1/messages",
+			FHIRURL:         "http://127.0.0.1:8089/fhir/r4/Bundle",
+			Timeout:         30 * time.Second,
+			BreakerFailures: 20,
+			BreakerOpenFor:  30 * time.Second,
+			SenderOID:       "1.2.246.10.2012566.10.0.13.2.1",
+			ReceiverOID:     "1.2.246.556.18007.2",
+		},
+		Policy: PolicyConfig{
+			GuardianAgeThreshold: 12,
+			AdultAge:             18,
+			Roles:                documents.DefaultRoles(),
+		},
+		Organisations: []OrganisationConfig{{
+			OID:           "1.2.246.10.2012566.19.1",
+			Name:          "Helsingin kaupunki",
+			DocumentRoot:  "1.2.246.10.2012566",
+			SignatureType: "3",
+		}},
+		Documents: DocumentsConfig{
+			Route: map[documents.Archive]string{documents.ArchivePatient: "cda", documents.ArchiveSocial: "cda"},
+			Codes: map[string]string{},
+		},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
+		Log:     LogConfig{Format: "auto", Level: "info"},
+	}
+}
+
+// FieldError names the configuration key that is wrong.
+type FieldError struct {
+	Key    string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Reason }
+
+var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+// ValidOID reports whether s is a dotted-decimal OID.
+func ValidOID(s string) bool { return oidRE.MatchString(s) }
+
+// Validate checks every key; the error names the first bad one.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &FieldError{Key: key, Reason: fmt.Sprintf(format, a...)})
+	}
+	switch c.Environment {
+	case documents.EnvironmentTest, documents.EnvironmentProduction:
+	default:
+		bad("environment", "must be test or production, not %q", c.Environment)
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
+		bad("time_zone", "unknown time zone %q", c.TimeZone)
+	}
+	if c.Spool.Dir == "" {
+		bad("spool.dir", "must be set")
+	}
+	if c.Spool.PollInterval <= 0 {
+		bad("spool.poll_interval", "must be positive")
+	}
+	if c.Spool.MaxLineBytes < 1<<20 {
+		bad("spool.max_line_bytes", "must be at least 1 MiB (narratives may be 1 MiB)")
+	}
+	if c.Spool.Schedule != "" && len(strings.Fields(c.Spool.Schedule)) != 5 {
+		bad("spool.schedule", "must be a 5-field cron expression")
+	}
+	switch c.Queue.Backend {
+	case "sqlite":
+		if c.Queue.SQLitePath == "" {
+			bad("queue.sqlite_path", "must be set for the sqlite backend")
+		}
+	case "postgres":
+		if c.Queue.PostgresDSN == "" {
+			bad("queue.postgres_dsn", "must be set for the postgres backend")
+		}
+	default:
+		bad("queue.backend", "must be sqlite or postgres, not %q", c.Queue.Backend)
+	}
+	if c.Queue.Workers < 1 {
+		bad("queue.workers", "must be at least 1")
+	}
+	if c.Queue.RetryBase <= 0 {
+		bad("queue.retry_base", "must be positive")
+	}
+	if c.Queue.RetryCap < c.Queue.RetryBase {
+		bad("queue.retry_cap", "must be at least queue.retry_base")
+	}
+	if c.Queue.MaxAttempts < 1 {
+		bad("queue.max_attempts", "must be at least 1")
+	}
+	for key, raw := range map[string]string{"kanta.archive_url": c.Kanta.ArchiveURL, "kanta.fhir_url": c.Kanta.FHIRURL} {
+		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(key, "must be an http or https URL")
+		}
+	}
+	if (c.Kanta.ClientCert == "") != (c.Kanta.ClientKey == "") {
+		bad("kanta.client_key", "client_cert and client_key go together")
+	}
+	if c.Environment == documents.EnvironmentProduction {
+		if u, err := url.Parse(c.Kanta.ArchiveURL); err == nil && u.Scheme != "https" {
+			bad("kanta.archive_url", "production requires https")
+		}
+		if c.Kanta.ClientCert == "" {
+			bad("kanta.client_cert", "production requires a client certificate")
+		}
+	}
+	if c.Kanta.Timeout <= 0 {
+		bad("kanta.timeout", "must be positive")
+	}
+	if c.Kanta.RateLimit < 0 {
+		bad("kanta.rate_limit", "must not be negative")
+	}
+	if c.Kanta.BreakerFailures < 1 {
+		bad("kanta.breaker_failures", "must be at least 1")
+	}
+	if c.Kanta.BreakerOpenFor <= 0 {
+		bad("kanta.breaker_open_for", "must be positive")
+	}
+	if !ValidOID(c.Kanta.SenderOID) {
+		bad("kanta.sender_oid", "must be an OID")
+	}
+	if !ValidOID(c.Kanta.ReceiverOID) {
+		bad("kanta.receiver_oid", "must be an OID")
+	}
+	if c.Policy.GuardianAgeThreshold < 1 || c.Policy.GuardianAgeThreshold > c.Policy.AdultAge {
+		bad("policy.guardian_age_threshold", "must be between 1 and policy.adult_age")
+	}
+	if c.Policy.AdultAge < 1 {
+		bad("policy.adult_age", "must be positive")
+	}
+	if len(c.Policy.Roles) == 0 {
+		bad("policy.roles", "must map at least one role")
+	}
+	roles := make([]string, 0, len(c.Policy.Roles))
+	for r := range c.Policy.Roles {
+		roles = append(roles, string(r))
+	}
+	sort.Strings(roles)
+	for _, r := range roles {
+		rule := c.Policy.Roles[documents.Role(r)]
+		key := "policy.roles." + r
+		switch documents.Role(r) {
+		case documents.RolePsychologist, documents.RoleSchoolWelfareOfficer:
+		default:
+			bad(key, "unknown role (psychologist, school_welfare_officer)")
+		}
+		switch rule.Archive {
+		case documents.ArchivePatient, documents.ArchiveSocial:
+		default:
+			bad(key+".archive", "must be patient or social, not %q", rule.Archive)
+		}
+		switch rule.Register {
+		case documents.RegisterHealthCarePatient, documents.RegisterSocialWelfareClient:
+		default:
+			bad(key+".register", "must be health_care_patient or social_welfare_client, not %q", rule.Register)
+		}
+		if rule.Confidentiality == "" {
+			bad(key+".confidentiality", "must be set")
+		}
+		if rule.SubmitDelay < 0 {
+			bad(key+".submit_delay", "must not be negative")
+		}
+	}
+	if len(c.Organisations) == 0 {
+		bad("organisations", "must name at least one organiser")
+	}
+	seen := map[string]bool{}
+	for i, o := range c.Organisations {
+		key := fmt.Sprintf("organisations[%d]", i)
+		if !ValidOID(o.OID) {
+			bad(key+".oid", "must be an OID")
+		}
+		if seen[o.OID] {
+			bad(key+".oid", "organiser listed twice")
+		}
+		seen[o.OID] = true
+		if !ValidOID(o.DocumentRoot) {
+			bad(key+".document_root", "must be an OID")
+		}
+		if o.PKCS12 != "" && (o.CertPEM != "" || o.KeyPEM != "") {
+			bad(key+".pkcs12", "give either pkcs12 or cert_pem+key_pem, not both")
+		}
+		if (o.CertPEM == "") != (o.KeyPEM == "") {
+			bad(key+".key_pem", "cert_pem and key_pem go together")
+		}
+		switch o.SignatureType {
+		case "1", "3":
+		default:
+			bad(key+".signature_type", "must be 1 (professional) or 3 (system), not %q", o.SignatureType)
+		}
+	}
+	for a, r := range c.Documents.Route {
+		switch r {
+		case "cda", "fhir", "both":
+		default:
+			bad("documents.route."+string(a), "must be cda, fhir or both, not %q", r)
+		}
+		if a != documents.ArchivePatient && a != documents.ArchiveSocial {
+			bad("documents.route."+string(a), "unknown archive (patient, social)")
+		}
+	}
+	switch c.Log.Format {
+	case "json", "text", "auto":
+	default:
+		bad("log.format", "must be json, text or auto")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	return errors.Join(errs...)
+}
+
+// Location is the policy time zone (Validate has checked it).
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Policy builds the policy engine from the configuration.
+func (c *Config) PolicyEngine() *documents.Policy {
+	return &documents.Policy{
+		Environment:          c.Environment,
+		Location:             c.Location(),
+		GuardianAgeThreshold: c.Policy.GuardianAgeThreshold,
+		AdultAge:             c.Policy.AdultAge,
+		Roles:                c.Policy.Roles,
+	}
+}
+
+// Organisation returns the organiser with the given OID.
+func (c *Config) Organisation(oid string) (*OrganisationConfig, bool) {
+	for i := range c.Organisations {
+		if c.Organisations[i].OID == oid {
+			return &c.Organisations[i], true
+		}
+	}
+	return nil, false
+}
+
+const redacted = "<redacted>"
+
+// Redacted returns a copy safe to print: secrets are replaced.
+func (c Config) Redacted() Config {
+	out := c
+	if out.Queue.PostgresDSN != "" {
+		out.Queue.PostgresDSN = redactDSN(out.Queue.PostgresDSN)
+	}
+	out.Organisations = append([]OrganisationConfig(nil), c.Organisations...)
+	for i := range out.Organisations {
+		if out.Organisations[i].PKCS12Password != "" {
+			out.Organisations[i].PKCS12Password = redacted
+		}
+	}
+	return out
+}
+
+// redactDSN hides the password of a URL or key=value DSN.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+		return strings.Replace(u.String(), "xxxxx", redacted, 1)
+	}
+	return regexp.MustCompile(`password=\S+`).ReplaceAllString(dsn, "password="+redacted)
+}
+
+// JSON renders the configuration (durations as Go duration strings).
+func (c Config) JSON() ([]byte, error) {
+	return json.MarshalIndent(c, "", "  ")
+}
