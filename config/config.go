@@ -74,9 +74,9 @@ type KantaConfig struct {
 	// FHIRURL receives FHIR document Bundles.
 	FHIRURL string `mapstructure:"fhir_url" json:"fhir_url"`
 	// TLS client identity and trust roots; empty for plain HTTP on loopback.
-	ClientCert string `mapstructure:"client_cert" json:"client_cert"`
-	ClientKey  string `mapstructure:"client_key" json:"client_key"`
-	CACert     string `mapstructure:"ca_cert" json:"ca_cert"`
+	ClientCert string        `mapstructure:"client_cert" json:"client_cert"`
+	ClientKey  string        `mapstructure:"client_key" json:"client_key"`
+	CACert     string        `mapstructure:"ca_cert" json:"ca_cert"`
 	Timeout    time.Duration `mapstructure:"timeout" json:"timeout"`
 	// RateLimit is the most submissions per second toward Kanta (0 = none).
 	RateLimit float64 `mapstructure:"rate_limit" json:"rate_limit"`
@@ -91,8 +91,8 @@ type KantaConfig struct {
 }
 
 type PolicyConfig struct {
-	GuardianAgeThreshold int                                  `mapstructure:"guardian_age_threshold" json:"guardian_age_threshold"`
-	AdultAge             int                                  `mapstructure:"adult_age" json:"adult_age"`
+	GuardianAgeThreshold int                                   `mapstructure:"guardian_age_threshold" json:"guardian_age_threshold"`
+	AdultAge             int                                   `mapstructure:"adult_age" json:"adult_age"`
 	Roles                map[documents.Role]documents.RoleRule `mapstructure:"roles" json:"roles"`
 }
 
