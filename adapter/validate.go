@@ -1,0 +1,540 @@
+package adapter
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// Limits of the export contract.
+const (
+	maxEntryIDRunes   = 128
+	maxNarrativeBytes = 1 << 20 // "up to 1 MiB": counted in bytes, the stricter reading
+)
+
+// The wire structs mirror one export line. Every scalar is decoded into a
+// plain string and checked by hand afterwards, so a wrong value is reported
+// with its field path and without the value. Pointers mark optional objects
+// and values whose absence matters (a narrative may be empty but not absent;
+// a closing date may be null).
+type wireEntry struct {
+	EntryID            string            `json:"entry_id"`
+	Revision           int               `json:"revision"`
+	Status             string            `json:"status"`
+	FinalizedAt        string            `json:"finalized_at"`
+	Author             wireAuthor        `json:"author"`
+	Client             wireClient        `json:"client"`
+	Service            wireService       `json:"service"`
+	Encounter          wireEncounter     `json:"encounter"`
+	ClientRelationship *wireRelationship `json:"client_relationship"`
+	Text               wireText          `json:"text"`
+	Restrictions       wireRestrictions  `json:"restrictions"`
+	Amends             *wireAmends       `json:"amends"`
+}
+
+type wireAuthor struct {
+	Role               string `json:"role"`
+	RegistrationNumber string `json:"registration_number"`
+	Given              string `json:"given"`
+	Family             string `json:"family"`
+}
+
+type wireClient struct {
+	Hetu             string `json:"hetu"`
+	Given            string `json:"given"`
+	Family           string `json:"family"`
+	BirthDate        string `json:"birth_date"`
+	HomeMunicipality string `json:"home_municipality"`
+}
+
+type wireService struct {
+	Kind         string `json:"kind"`
+	UnitOID      string `json:"unit_oid"`
+	UnitName     string `json:"unit_name"`
+	OrganiserOID string `json:"organiser_oid"`
+	ProviderOID  string `json:"provider_oid"`
+}
+
+type wireEncounter struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Start string `json:"start"`
+	End   string `json:"end"`
+}
+
+type wireRelationship struct {
+	ID     string  `json:"id"`
+	Opened string  `json:"opened"`
+	Closed *string `json:"closed"`
+}
+
+type wireText struct {
+	Title     string  `json:"title"`
+	Narrative *string `json:"narrative"`
+	Language  string  `json:"language"`
+}
+
+type wireRestrictions struct {
+	MyKanta  wireMyKanta  `json:"mykanta"`
+	Guardian wireGuardian `json:"guardian"`
+}
+
+type wireMyKanta struct {
+	Display     string `json:"display"`
+	ReleaseDate string `json:"release_date"`
+	ReasonCode  string `json:"reason_code"`
+	ReasonText  string `json:"reason_text"`
+}
+
+type wireGuardian struct {
+	MinorConsent             string `json:"minor_consent"`
+	MaturityAssessed         bool   `json:"maturity_assessed"`
+	ProhibitedByProfessional bool   `json:"prohibited_by_professional"`
+}
+
+type wireAmends struct {
+	Revision int    `json:"revision"`
+	Reason   string `json:"reason"`
+}
+
+// parser turns one line into an Item; its wire struct is reused.
+type parser struct {
+	w wireEntry
+}
+
+// problem is a validation failure: the field's JSON path and a reason that
+// never includes personal data.
+type problem struct {
+	field, reason string
+}
+
+func (p *parser) parse(line []byte, file string, lineNo int) Item {
+	e, prob := p.decode(line)
+	if prob == nil {
+		return Item{File: file, Line: lineNo, Entry: e}
+	}
+	rej := &Rejection{
+		File: file, Line: lineNo,
+		Field: prob.field, Reason: prob.reason,
+		Raw: append([]byte(nil), line...),
+	}
+	// The key is reported when it is itself well formed; it names the
+	// entry in logs and carries no personal data.
+	if id := p.w.EntryID; validEntryID(id) && printable(id) {
+		rej.EntryID = id
+		if p.w.Revision > 0 {
+			rej.Revision = p.w.Revision
+		}
+	}
+	return Item{File: file, Line: lineNo, Rejection: rej}
+}
+
+func (p *parser) decode(line []byte) (*documents.Entry, *problem) {
+	p.w = wireEntry{}
+	if i := invalidUTF8At(line); i >= 0 {
+		return nil, &problem{"", "line is not valid UTF-8 (first bad byte at offset " + strconv.Itoa(i) + ")"}
+	}
+	if c := firstNonSpace(line); c != '{' {
+		return nil, &problem{"", "line is not a JSON object"}
+	}
+	if err := json.Unmarshal(line, &p.w); err != nil {
+		return nil, jsonProblem(err)
+	}
+	return convert(&p.w)
+}
+
+func invalidUTF8At(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
+}
+
+func firstNonSpace(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return c
+		}
+	}
+	return 0
+}
+
+// jsonProblem describes a decoding error without quoting the input: the
+// error texts of encoding/json may contain a character or a number from it.
+func jsonProblem(err error) *problem {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		got, _, _ := strings.Cut(te.Value, " ")
+		return &problem{te.Field, "has the wrong JSON type: got " + got + ", want " + jsonKind(te.Type)}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "unexpected end of JSON input"):
+			return &problem{"", "truncated JSON: the line ends inside the object"}
+		case strings.Contains(msg, "after top-level value"):
+			return &problem{"", "trailing data after the JSON object"}
+		}
+		return &problem{"", "not valid JSON (syntax error at byte " + strconv.FormatInt(se.Offset, 10) + ")"}
+	}
+	return &problem{"", "not valid JSON"}
+}
+
+func jsonKind(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Int, reflect.Int64:
+		return "integer"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Struct, reflect.Pointer:
+		return "object"
+	}
+	return t.Kind().String()
+}
+
+func required(field string) *problem {
+	return &problem{field, "is required (missing, null or empty)"}
+}
+
+func invalid(field, reason string) *problem { return &problem{field, reason} }
+
+// enumProblem reports an unknown enumeration value without echoing it: a
+// name or identity code typed into the wrong column must not reach a log.
+func enumProblem(field, value, expected string) *problem {
+	if value == "" {
+		return required(field)
+	}
+	return &problem{field, "unknown value; expected " + expected}
+}
+
+// printable keeps control characters of a malformed entry id out of logs.
+func printable(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validEntryID(s string) bool {
+	return s != "" && len(s) <= 4*maxEntryIDRunes && utf8.RuneCountInString(s) <= maxEntryIDRunes
+}
+
+// validOID checks ^[0-2](\.(0|[1-9][0-9]*))+$ by hand (no regexp per line).
+func validOID(s string) bool {
+	if len(s) < 3 || s[0] < '0' || s[0] > '2' {
+		return false
+	}
+	for i := 1; i < len(s); {
+		if s[i] != '.' {
+			return false
+		}
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start || (s[start] == '0' && i-start > 1) {
+			return false
+		}
+	}
+	return true
+}
+
+func validMunicipality(s string) bool {
+	return len(s) == 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2])
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func parseTimestamp(field, s string) (time.Time, *problem) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, invalid(field, "is not an RFC 3339 timestamp")
+	}
+	return t, nil
+}
+
+func parseDate(field, s string) (documents.Date, *problem) {
+	d, err := documents.ParseDate(s)
+	if err != nil {
+		return documents.Date{}, invalid(field, "is not a YYYY-MM-DD calendar date")
+	}
+	return d, nil
+}
+
+// convert checks every field of the wire entry against the contract and
+// builds the domain entry. The first problem found is reported.
+func convert(w *wireEntry) (*documents.Entry, *problem) {
+	e := &documents.Entry{}
+	var prob *problem
+
+	// Identity of the revision.
+	switch {
+	case w.EntryID == "":
+		return nil, required("entry_id")
+	case !validEntryID(w.EntryID):
+		return nil, invalid("entry_id", "is longer than 128 characters")
+	}
+	e.ID = w.EntryID
+	if w.Revision < 1 {
+		return nil, invalid("revision", "is required: an integer >= 1")
+	}
+	e.Revision = w.Revision
+
+	switch s := documents.Status(w.Status); s {
+	case documents.StatusFinal, documents.StatusAmended, documents.StatusDraft, documents.StatusEnteredInError:
+		e.Status = s
+	default:
+		return nil, enumProblem("status", w.Status, "final, amended, draft or entered-in-error")
+	}
+	if e.Status == documents.StatusAmended && e.Revision < 2 {
+		return nil, invalid("status", "amended requires revision > 1")
+	}
+	if w.FinalizedAt != "" {
+		if e.FinalizedAt, prob = parseTimestamp("finalized_at", w.FinalizedAt); prob != nil {
+			return nil, prob
+		}
+	} else if e.Status == documents.StatusFinal || e.Status == documents.StatusAmended {
+		return nil, invalid("finalized_at", "is required when status is "+w.Status)
+	}
+
+	// Author.
+	a := &w.Author
+	if *a == (wireAuthor{}) {
+		return nil, required("author")
+	}
+	switch r := documents.Role(a.Role); r {
+	case documents.RolePsychologist, documents.RoleSchoolWelfareOfficer:
+		e.Author.Role = r
+	default:
+		return nil, enumProblem("author.role", a.Role, "psychologist or school_welfare_officer (no other profession is mapped to a register)")
+	}
+	switch {
+	case a.RegistrationNumber == "":
+		return nil, required("author.registration_number")
+	case a.Given == "":
+		return nil, required("author.given")
+	case a.Family == "":
+		return nil, required("author.family")
+	}
+	e.Author.RegistrationNumber, e.Author.Given, e.Author.Family = a.RegistrationNumber, a.Given, a.Family
+
+	// Client.
+	c := &w.Client
+	if *c == (wireClient{}) {
+		return nil, required("client")
+	}
+	if c.Hetu == "" {
+		return nil, required("client.hetu")
+	}
+	info, err := documents.ParseHetu(c.Hetu)
+	if err != nil {
+		// The documents errors describe the defect without the code.
+		return nil, invalid("client.hetu", err.Error())
+	}
+	switch {
+	case c.Given == "":
+		return nil, required("client.given")
+	case c.Family == "":
+		return nil, required("client.family")
+	case c.BirthDate == "":
+		return nil, required("client.birth_date")
+	}
+	if e.Client.BirthDate, prob = parseDate("client.birth_date", c.BirthDate); prob != nil {
+		return nil, prob
+	}
+	if e.Client.BirthDate != info.BirthDate {
+		return nil, invalid("client.birth_date", "does not agree with the date part of client.hetu")
+	}
+	if c.HomeMunicipality != "" && !validMunicipality(c.HomeMunicipality) {
+		return nil, invalid("client.home_municipality", "is not a 3-digit municipality code")
+	}
+	e.Client.Hetu, e.Client.Given, e.Client.Family, e.Client.HomeMunicipality = c.Hetu, c.Given, c.Family, c.HomeMunicipality
+
+	// Service.
+	s := &w.Service
+	if *s == (wireService{}) {
+		return nil, required("service")
+	}
+	switch k := documents.ServiceKind(s.Kind); k {
+	case documents.ServiceSchoolPsychology, documents.ServiceSchoolSocialWork:
+		e.Service.Kind = k
+	default:
+		return nil, enumProblem("service.kind", s.Kind, "school_psychology or school_social_work")
+	}
+	switch {
+	case s.UnitOID == "":
+		return nil, required("service.unit_oid")
+	case !validOID(s.UnitOID):
+		return nil, invalid("service.unit_oid", "is not a dotted-decimal OID")
+	case s.UnitName == "":
+		return nil, required("service.unit_name")
+	case s.OrganiserOID == "":
+		return nil, required("service.organiser_oid")
+	case !validOID(s.OrganiserOID):
+		return nil, invalid("service.organiser_oid", "is not a dotted-decimal OID")
+	case s.ProviderOID != "" && !validOID(s.ProviderOID):
+		return nil, invalid("service.provider_oid", "is not a dotted-decimal OID")
+	}
+	e.Service.UnitOID, e.Service.UnitName, e.Service.OrganiserOID, e.Service.ProviderOID = s.UnitOID, s.UnitName, s.OrganiserOID, s.ProviderOID
+
+	// Encounter.
+	en := &w.Encounter
+	if *en == (wireEncounter{}) {
+		return nil, required("encounter")
+	}
+	if en.ID == "" {
+		return nil, required("encounter.id")
+	}
+	e.Encounter.ID = en.ID
+	switch t := documents.EncounterType(en.Type); t {
+	case documents.EncounterVisit, documents.EncounterPhone, documents.EncounterRemote,
+		documents.EncounterConsultation, documents.EncounterRecordOnly:
+		e.Encounter.Type = t
+	default:
+		return nil, enumProblem("encounter.type", en.Type, "visit, phone, remote, consultation or record-only")
+	}
+	if en.Start == "" {
+		return nil, required("encounter.start")
+	}
+	if e.Encounter.Start, prob = parseTimestamp("encounter.start", en.Start); prob != nil {
+		return nil, prob
+	}
+	if en.End != "" {
+		if e.Encounter.End, prob = parseTimestamp("encounter.end", en.End); prob != nil {
+			return nil, prob
+		}
+		if e.Encounter.End.Before(e.Encounter.Start) {
+			return nil, invalid("encounter.end", "is before encounter.start")
+		}
+	}
+
+	// Client relationship: required for a school welfare officer's social
+	// work entry, checked whenever present. Social work recorded under
+	// another role is left to the policy, whose rejection names the real
+	// defect (registers are never mixed).
+	if cr := w.ClientRelationship; cr != nil {
+		rel := &documents.ClientRelationship{ID: cr.ID}
+		if cr.ID == "" {
+			return nil, required("client_relationship.id")
+		}
+		if cr.Opened == "" {
+			return nil, required("client_relationship.opened")
+		}
+		if rel.Opened, prob = parseDate("client_relationship.opened", cr.Opened); prob != nil {
+			return nil, prob
+		}
+		if cr.Closed != nil {
+			closed, prob := parseDate("client_relationship.closed", *cr.Closed)
+			if prob != nil {
+				return nil, prob
+			}
+			if closed.Before(rel.Opened) {
+				return nil, invalid("client_relationship.closed", "is before client_relationship.opened")
+			}
+			rel.Closed = &closed
+		}
+		e.ClientRelationship = rel
+	} else if e.Service.Kind == documents.ServiceSchoolSocialWork && e.Author.Role == documents.RoleSchoolWelfareOfficer {
+		return nil, invalid("client_relationship", "is required for school_social_work")
+	}
+
+	// Text.
+	t := &w.Text
+	if *t == (wireText{}) {
+		return nil, required("text")
+	}
+	switch {
+	case t.Title == "":
+		return nil, required("text.title")
+	case t.Narrative == nil:
+		return nil, invalid("text.narrative", "is required (missing or null)")
+	case len(*t.Narrative) > maxNarrativeBytes:
+		return nil, invalid("text.narrative", "is longer than 1 MiB")
+	}
+	switch t.Language {
+	case "fi", "sv", "en":
+	default:
+		return nil, enumProblem("text.language", t.Language, "fi, sv or en")
+	}
+	e.Text = documents.Text{Title: t.Title, Narrative: *t.Narrative, Language: t.Language}
+
+	// Restrictions. A delayed or hidden entry without a reason code is the
+	// policy's to reject (with its own reason class), not the adapter's.
+	mk := &w.Restrictions.MyKanta
+	switch d := documents.Display(mk.Display); d {
+	case "":
+		e.MyKanta.Display = documents.DisplayVisible
+	case documents.DisplayVisible, documents.DisplayDelayed, documents.DisplayHidden:
+		e.MyKanta.Display = d
+	default:
+		return nil, enumProblem("restrictions.mykanta.display", mk.Display, "visible, delayed or hidden")
+	}
+	if mk.ReleaseDate != "" {
+		release, prob := parseDate("restrictions.mykanta.release_date", mk.ReleaseDate)
+		if prob != nil {
+			return nil, prob
+		}
+		// The release date means something only for a delayed entry.
+		if e.MyKanta.Display == documents.DisplayDelayed {
+			e.MyKanta.ReleaseDate = release
+		}
+	} else if e.MyKanta.Display == documents.DisplayDelayed {
+		return nil, invalid("restrictions.mykanta.release_date", "is required when display is delayed")
+	}
+	e.MyKanta.ReasonCode, e.MyKanta.ReasonText = mk.ReasonCode, mk.ReasonText
+
+	g := &w.Restrictions.Guardian
+	switch c := documents.Consent(g.MinorConsent); c {
+	case "":
+		e.Guardian.MinorConsent = documents.ConsentNotAssessed
+	case documents.ConsentGranted, documents.ConsentRefused, documents.ConsentNotAssessed:
+		e.Guardian.MinorConsent = c
+	default:
+		return nil, enumProblem("restrictions.guardian.minor_consent", g.MinorConsent, "granted, refused or not_assessed")
+	}
+	e.Guardian.MaturityAssessed, e.Guardian.ProhibitedByProfessional = g.MaturityAssessed, g.ProhibitedByProfessional
+
+	// Amendment: a revision after the first names the revision it replaces,
+	// which must be the one just before it (revisions count up by one).
+	if am := w.Amends; am != nil {
+		switch {
+		case e.Revision == 1:
+			return nil, invalid("amends", "must be absent for revision 1")
+		case am.Revision < 1:
+			return nil, invalid("amends.revision", "is required: an integer >= 1")
+		case am.Revision != e.Revision-1:
+			return nil, invalid("amends.revision", "must be revision - 1 ("+strconv.Itoa(e.Revision-1)+")")
+		case am.Reason == "":
+			return nil, required("amends.reason")
+		}
+		e.Amends = &documents.Amends{Revision: am.Revision, Reason: am.Reason}
+	} else if e.Revision > 1 {
+		return nil, invalid("amends", "is required when revision > 1")
+	}
+	return e, nil
+}

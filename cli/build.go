@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
+)
+
+func init() { extraCommands = append(extraCommands, (*app).buildCommand) }
+
+func (a *app) buildCommand() *cobra.Command {
+	var outDir string
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "build --out DIR FILE...",
+		Short: "Build and sign the documents the policy would submit now, and write them to a directory (nothing is sent)",
+		Long: `build writes, for every entry revision the policy would submit now (with --all also
+held ones), <doc id>.cda.xml (the signed CDA document) and <doc id>.frame.xml (the HL7 V3
+archive message carrying it), and <bundle id>.fhir.json when the archive's route includes
+FHIR. Rejections are printed as in plan. Exit 0 when every line got a decision, 3 when a
+document could not be built, 2 for usage or configuration errors.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if outDir == "" {
+				return usageErr(errors.New("--out is required"))
+			}
+			if err := a.load(); err != nil {
+				return err
+			}
+			return a.build(files, outDir, all)
+		},
+	}
+	cmd.Flags().StringVar(&outDir, "out", "", "output directory")
+	cmd.Flags().BoolVar(&all, "all", false, "also build held entries (not due yet)")
+	return cmd
+}
+
+func (a *app) build(files []string, outDir string, all bool) error {
+	now := a.clock.Now()
+	builder, err := gateway.NewBuilder(a.cfg, now)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := os.MkdirAll(outDir, 0o700); err != nil {
+		return err
+	}
+	policy := a.cfg.PolicyEngine()
+	history := batchHistory{}
+	sum := newPlanSummary()
+	var buildErrs, readErrs []error
+	written := 0
+	write := func(name string, b []byte) error {
+		written++
+		return os.WriteFile(filepath.Join(outDir, name), b, 0o600)
+	}
+	for _, f := range files {
+		r, err := adapter.Open(f, adapter.Options{MaxLineBytes: a.cfg.Spool.MaxLineBytes})
+		if err != nil {
+			readErrs = append(readErrs, err)
+			continue
+		}
+		for {
+			it, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				readErrs = append(readErrs, fmt.Errorf("%s: %w", f, err))
+				break
+			}
+			if it.Rejection != nil {
+				pl := rejectionLine(it.Rejection)
+				sum.add(pl)
+				fmt.Fprintf(a.errOut, "%s\n", it.Rejection.Error())
+				continue
+			}
+			d := policy.Decide(it.Entry, now, history)
+			sum.add(decisionLine(it.File, it.Line, it.Entry, d, a.cfg.Location()))
+			switch d.Outcome {
+			case documents.OutcomeSubmit, documents.OutcomeInvalidate:
+			case documents.OutcomeHold:
+				if !all {
+					history.accept(it.Entry.ID, it.Entry.Revision)
+					continue
+				}
+			case documents.OutcomeReject:
+				fmt.Fprintf(a.errOut, "%s:%d: %s#%d: %s\n", it.File, it.Line, it.Entry.ID, it.Entry.Revision, d.Reason)
+				continue
+			default:
+				continue
+			}
+			history.accept(it.Entry.ID, it.Entry.Revision)
+			built, err := builder.Build(it.Entry, d, now)
+			if err != nil {
+				buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %w", it.File, it.Line, it.Entry.ID, it.Entry.Revision, err))
+				continue
+			}
+			for _, bd := range built {
+				if bd.CDA != nil {
+					if err := write(bd.Delivery.DocumentID+".cda.xml", bd.CDA); err != nil {
+						return err
+					}
+					if err := write(bd.Delivery.DocumentID+".frame.xml", bd.Frame); err != nil {
+						return err
+					}
+				}
+				if bd.Bundle != nil {
+					if err := write(bd.Delivery.DocumentID+".fhir.json", bd.Bundle); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		r.Close()
+	}
+	sum.print(a.errOut, now)
+	fmt.Fprintf(a.errOut, "  wrote %d files to %s\n", written, outDir)
+	if len(readErrs) > 0 {
+		return &exitError{ExitFailure, errors.Join(readErrs...)}
+	}
+	if len(buildErrs) > 0 {
+		return &exitError{ExitRejected, errors.Join(buildErrs...)}
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// PlanLine is one line of `plan` output: what the gateway would do with an
+// entry revision. It carries no personal data.
+type PlanLine struct {
+	File            string       `json:"file"`
+	Line            int          `json:"line"`
+	EntryID         string       `json:"entry_id"`
+	Revision        int          `json:"revision"`
+	Decision        string       `json:"decision"`
+	Archive         string       `json:"archive,omitempty"`
+	Register        string       `json:"register,omitempty"`
+	Role            string       `json:"role,omitempty"`
+	NotBefore       *time.Time   `json:"not_before,omitempty"`
+	MyKanta         *PlanMyKanta `json:"mykanta,omitempty"`
+	GuardianVisible bool         `json:"guardian_visible"`
+	Confidentiality string       `json:"confidentiality,omitempty"`
+	Reason          string       `json:"reason"`
+	ReasonClass     string       `json:"reason_class"`
+	Field           string       `json:"field,omitempty"`
+}
+
+type PlanMyKanta struct {
+	Display     string `json:"display"`
+	ReleaseDate string `json:"release_date,omitempty"`
+}
+
+// batchHistory is a dry run's memory of what it has accepted so far: a
+// 64-bit hash of the entry id to its latest accepted revision, so that an
+// entered-in-error line later in the input finds its earlier revision.
+type batchHistory map[uint64]int32
+
+func entryHash(id string) uint64 {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, id)
+	return h.Sum64()
+}
+
+func (h batchHistory) LatestAccepted(id string) (int, bool) {
+	r, ok := h[entryHash(id)]
+	return int(r), ok
+}
+
+func (h batchHistory) accept(id string, rev int) {
+	k := entryHash(id)
+	if int32(rev) > h[k] {
+		h[k] = int32(rev)
+	}
+}
+
+func (a *app) planCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "plan FILE...",
+		Short: "Show, entry by entry, what would be sent to which archive, when, and with which flags (dry run)",
+		Long: `plan reads export batches (NDJSON or gzip NDJSON) and prints one JSON object per
+entry revision on stdout: its decision (submit, hold, skip, reject, invalidate),
+archive, not-before time, MyKanta display and release date, guardian visibility,
+confidentiality and reason. A summary goes to stderr. Nothing is sent or stored.
+Exit status: 0 when every line got a decision (rejections are decisions), 1 when a
+file could not be read, 2 for usage or configuration errors.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			return a.plan(files)
+		},
+	}
+}
+
+func (a *app) plan(files []string) error {
+	policy := a.cfg.PolicyEngine()
+	now := a.clock.Now()
+	history := batchHistory{}
+	w := bufio.NewWriterSize(a.out, 64<<10)
+	enc := json.NewEncoder(w)
+	sum := newPlanSummary()
+	var readErrs []error
+	for _, f := range files {
+		r, err := adapter.Open(f, adapter.Options{MaxLineBytes: a.cfg.Spool.MaxLineBytes})
+		if err != nil {
+			readErrs = append(readErrs, err)
+			continue
+		}
+		for {
+			it, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				readErrs = append(readErrs, fmt.Errorf("%s: %w", f, err))
+				break
+			}
+			var pl PlanLine
+			if it.Rejection != nil {
+				pl = rejectionLine(it.Rejection)
+			} else {
+				d := policy.Decide(it.Entry, now, history)
+				switch d.Outcome {
+				case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+					history.accept(it.Entry.ID, it.Entry.Revision)
+				}
+				pl = decisionLine(it.File, it.Line, it.Entry, d, a.cfg.Location())
+			}
+			sum.add(pl)
+			if err := enc.Encode(pl); err != nil {
+				return err
+			}
+		}
+		r.Close()
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	sum.print(a.errOut, now)
+	if len(readErrs) > 0 {
+		return &exitError{ExitFailure, errors.Join(readErrs...)}
+	}
+	return nil
+}
+
+func rejectionLine(rj *adapter.Rejection) PlanLine {
+	return PlanLine{
+		File: rj.File, Line: rj.Line, EntryID: rj.EntryID, Revision: rj.Revision,
+		Decision: string(documents.OutcomeReject), Reason: rj.Reason,
+		ReasonClass: string(documents.ReasonInvalidInput), Field: rj.Field,
+	}
+}
+
+func decisionLine(file string, line int, e *documents.Entry, d documents.Decision, loc *time.Location) PlanLine {
+	pl := PlanLine{
+		File: file, Line: line, EntryID: e.ID, Revision: e.Revision,
+		Decision: string(d.Outcome), Archive: string(d.Archive), Register: string(d.Register),
+		Role: string(d.Role), GuardianVisible: d.GuardianVisible, Confidentiality: d.Confidentiality,
+		Reason: d.Reason, ReasonClass: string(d.ReasonClass),
+	}
+	switch d.Outcome {
+	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+		nb := d.NotBefore.In(loc)
+		pl.NotBefore = &nb
+		pl.MyKanta = &PlanMyKanta{Display: string(d.Display), ReleaseDate: d.ReleaseDate.String()}
+	}
+	return pl
+}
+
+type planSummary struct {
+	lines      int
+	byDecision map[string]int
+	byArchive  map[string]map[string]int
+	nextHold   time.Time
+}
+
+func newPlanSummary() *planSummary {
+	return &planSummary{byDecision: map[string]int{}, byArchive: map[string]map[string]int{}}
+}
+
+func (s *planSummary) add(pl PlanLine) {
+	s.lines++
+	s.byDecision[pl.Decision]++
+	if pl.Archive != "" {
+		if s.byArchive[pl.Archive] == nil {
+			s.byArchive[pl.Archive] = map[string]int{}
+		}
+		s.byArchive[pl.Archive][pl.Decision]++
+	}
+	if pl.Decision == string(documents.OutcomeHold) && pl.NotBefore != nil && (s.nextHold.IsZero() || pl.NotBefore.Before(s.nextHold)) {
+		s.nextHold = *pl.NotBefore
+	}
+}
+
+func (s *planSummary) print(w io.Writer, now time.Time) {
+	fmt.Fprintf(w, "plan at %s: %d entry revisions:", now.Format(time.RFC3339), s.lines)
+	for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject"} {
+		fmt.Fprintf(w, " %s %d", d, s.byDecision[d])
+	}
+	fmt.Fprintln(w)
+	archives := make([]string, 0, len(s.byArchive))
+	for a := range s.byArchive {
+		archives = append(archives, a)
+	}
+	sort.Strings(archives)
+	for _, a := range archives {
+		var parts []string
+		for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject"} {
+			if n := s.byArchive[a][d]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", d, n))
+			}
+		}
+		fmt.Fprintf(w, "  %s archive: %s\n", a, strings.Join(parts, ", "))
+	}
+	if !s.nextHold.IsZero() {
+		fmt.Fprintf(w, "  next held release: %s\n", s.nextHold.Format(time.RFC3339))
+	}
+}

@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+)
+
+func init() {
+	extraCommands = append(extraCommands, (*app).runCommand, (*app).onceCommand)
+}
+
+func (a *app) runCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "run",
+		Short: "Run the gateway daemon: watch the spool, submit due documents, serve /metrics, /healthz and /readyz",
+		Long: `run is the daemon. It watches the spool directory (new batches are picked up within
+spool.poll_interval) and/or reads batches on the cron schedule spool.schedule, submits
+due documents through the durable queue, and serves /metrics, /healthz and /readyz on
+metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions finish or
+return to the queue.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return a.daemon(ctx)
+		},
+	}
+}
+
+func (a *app) daemon(ctx context.Context) error {
+	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	if err != nil {
+		return usageErr(err)
+	}
+	defer svc.Close(context.Background())
+	if err := svc.Reschedule(ctx); err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	srv, err := a.serveOps(svc, &ready)
+	if err != nil {
+		return usageErr(err)
+	}
+	if err := svc.Queue.Start(ctx); err != nil {
+		return err
+	}
+	ready.Store(true)
+	a.logger.Info("gateway running", "spool", a.cfg.Spool.Dir, "queue", a.cfg.Queue.Backend, "environment", a.cfg.Environment, "metrics", a.cfg.Metrics.Listen)
+
+	scan := make(chan struct{}, 1)
+	trigger := func() {
+		select {
+		case scan <- struct{}{}:
+		default:
+		}
+	}
+	var sched *cron.Cron
+	if a.cfg.Spool.Schedule != "" {
+		sched = cron.New()
+		if _, err := sched.AddFunc(a.cfg.Spool.Schedule, trigger); err != nil {
+			return usageErr(fmt.Errorf("spool.schedule: %w", err))
+		}
+		sched.Start()
+		defer sched.Stop()
+	}
+	watch := a.cfg.Spool.Schedule == "" // without a schedule, watch the spool
+	tick := time.NewTicker(a.cfg.Spool.PollInterval)
+	defer tick.Stop()
+	trigger()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-tick.C:
+			if watch {
+				trigger()
+			}
+		case <-scan:
+			if _, err := svc.Ingester.IngestSpool(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Error("spool pass incomplete", "error", err)
+			}
+		}
+	}
+	ready.Store(false)
+	a.logger.Info("stopping: in-flight submissions finish or return to the queue")
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.Kanta.Timeout+5*time.Second)
+	defer cancel()
+	err = svc.Queue.Stop(stopCtx)
+	if srv != nil {
+		_ = srv.Shutdown(stopCtx)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	a.logger.Info("gateway stopped")
+	return nil
+}
+
+// serveOps serves /metrics, /healthz and /readyz.
+func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, error) {
+	if a.cfg.Metrics.Listen == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(svc.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if !ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := svc.Queue.Stats(ctx); err != nil {
+			http.Error(w, "queue unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+func (a *app) onceCommand() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "once",
+		Short: "Ingest every batch in the spool, submit everything due, wait until done, print a summary",
+		Long: `once is for external schedulers. It ingests every batch in the spool, submits everything
+due, and waits until nothing due is left in flight (or --timeout). Exit status: 0 when all
+due documents were acknowledged, 3 when any entry was rejected or any document is
+dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.load(); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return a.once(ctx, timeout)
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "give up waiting after this long")
+	return cmd
+}
+
+// onceResult is what one `once` pass did.
+type onceResult struct {
+	batches, lines, rejected, deliveries, alreadyRead int
+	stats                                             queue.Stats
+	took                                              time.Duration
+}
+
+func (a *app) once(ctx context.Context, timeout time.Duration) error {
+	res, err := a.runOnce(ctx, timeout)
+	if err != nil {
+		return err
+	}
+	res.print(a, a.out)
+	if res.rejected > 0 || res.stats.Dead > 0 {
+		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)", res.rejected, res.stats.Dead)}
+	}
+	return nil
+}
+
+// runOnce ingests the spool, submits everything due and waits until
+// nothing due is in flight.
+func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, error) {
+	start := time.Now()
+	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	defer svc.Close(context.Background())
+	if err := svc.Reschedule(ctx); err != nil {
+		return nil, err
+	}
+	if err := svc.Queue.Start(ctx); err != nil {
+		return nil, err
+	}
+	sums, ingestErr := svc.Ingester.IngestSpool(ctx)
+	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stopProgress := a.progress(waitCtx, svc.Queue)
+	waitErr := svc.Queue.WaitIdle(waitCtx)
+	stopProgress()
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.cfg.Kanta.Timeout+5*time.Second)
+	defer cancelStop()
+	_ = svc.Queue.Stop(stopCtx)
+
+	res := &onceResult{batches: len(sums)}
+	for _, s := range sums {
+		res.lines += s.Lines
+		res.rejected += s.Rejected
+		res.deliveries += s.Deliveries
+		res.alreadyRead += s.AlreadyRead
+	}
+	st, statsErr := svc.Queue.Stats(context.Background())
+	res.stats, res.took = st, time.Since(start)
+	switch {
+	case ingestErr != nil:
+		return res, &exitError{ExitFailure, ingestErr}
+	case waitErr != nil:
+		res.print(a, a.out)
+		return res, &exitError{ExitFailure, fmt.Errorf("documents still in flight after %s: %w", timeout, waitErr)}
+	case statsErr != nil:
+		return res, &exitError{ExitFailure, statsErr}
+	}
+	return res, nil
+}
+
+func (r *onceResult) print(a *app, w io.Writer) {
+	fmt.Fprintf(w, "once: %d batches, %d lines: %d documents queued, %d already read, %d rejected (%.1fs)\n",
+		r.batches, r.lines, r.deliveries, r.alreadyRead, r.rejected, r.took.Seconds())
+	st := r.stats
+	fmt.Fprintf(w, "queue: done %d, scheduled %d, retryable %d, dead %d", st.Depth[queue.StateDone], st.Depth[queue.StateScheduled], st.Depth[queue.StateRetryable], st.Dead)
+	if !st.NextScheduled.IsZero() {
+		fmt.Fprintf(w, ", next held release %s", st.NextScheduled.In(a.cfg.Location()).Format(time.RFC3339))
+	}
+	fmt.Fprintln(w)
+}
+
+// progress draws a progress bar on a terminal while once waits.
+func (a *app) progress(ctx context.Context, q queue.Queue) func() {
+	if !isTerminal(a.errOut) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(a.errOut, "\r\033[K")
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				st, err := q.Stats(ctx)
+				if err != nil {
+					continue
+				}
+				finishedN := st.Depth[queue.StateDone] + st.Dead
+				pending := st.Depth[queue.StateAvailable] + st.Depth[queue.StateRunning] + st.Depth[queue.StateRetryable]
+				total := finishedN + pending
+				if total == 0 {
+					total = 1
+				}
+				const width = 30
+				filled := finishedN * width / total
+				bar := make([]byte, width)
+				for i := range bar {
+					bar[i] = '.'
+					if i < filled {
+						bar[i] = '#'
+					}
+				}
+				fmt.Fprintf(a.errOut, "\r[%s] %d/%d delivered or dead, %d retrying", bar, finishedN, total, st.Depth[queue.StateRetryable])
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}

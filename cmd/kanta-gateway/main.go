@@ -1,0 +1,11 @@
+// Command kanta-gateway delivers finalized student-welfare record entries
+// from Apotti export batches to Kanta.
+package main
+
+import (
+	"os"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/cli"
+)
+
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }

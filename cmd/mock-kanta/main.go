@@ -1,0 +1,76 @@
+// Command mock-kanta runs a stand-in for Kanta's patient data and social
+// welfare client data archives, for integration testing of the gateway.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
+)
+
+// repeated collects a flag given several times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "mock-kanta:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("mock-kanta", flag.ContinueOnError)
+	var (
+		cfg        mockkanta.Config
+		trust      repeated
+		env        string
+		profile    string
+		faultsFile string
+	)
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8089", "listen address (plain HTTP only on loopback)")
+	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the SQLite archive (empty: in memory)")
+	fs.StringVar(&env, "environment", "test", "Kanta environment played: test (test identity codes only) or production")
+	fs.StringVar(&profile, "profile", "gateway", "document profile check: gateway (everything our builders write) or minimal (what the archive needs; for documents of other systems)")
+	fs.Var(&trust, "trust", "PEM file of a CA trusted for document signatures (repeatable)")
+	fs.StringVar(&cfg.TLSCertFile, "tls-cert", "", "server certificate (PEM); with --tls-key and --client-ca enables mutual TLS")
+	fs.StringVar(&cfg.TLSKeyFile, "tls-key", "", "server private key (PEM)")
+	fs.StringVar(&cfg.ClientCAFile, "client-ca", "", "CA that client certificates must chain to (PEM)")
+	fs.StringVar(&faultsFile, "faults", "", "JSON file of initial faults")
+	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault generator")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg.Environment = mockkanta.Environment(env)
+	cfg.TrustRootFiles = trust
+	cfg.Profile = mockkanta.Profile(profile)
+	if faultsFile != "" {
+		f, err := mockkanta.LoadFaults(faultsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Faults = f
+	}
+	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	srv, err := mockkanta.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return srv.ListenAndServe(ctx)
+}

@@ -1,0 +1,377 @@
+// Package cda builds the CDA R2 documents (Finnish profile) the gateway
+// archives in Kanta, and reads their header back.
+//
+// Two profiles exist: health care documents (psychologists, patient data
+// repository) with hl7fi:localHeader and a structuredBody, and social welfare
+// documents (school welfare officers, SHARK) with hl7fi:localSocialHeader and
+// an XHTML nonXMLBody. Build never reads the clock: the same entry revision
+// and decision always give byte-identical bytes, so a resend after a crash is
+// the very document Kanta may already hold.
+package cda
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// Interactions of the archive messages; equal to the wire package's
+// Interaction* constants (wire imports this package, not the other way).
+const (
+	interactionNewHealth     = "RCMR_IN100002FI01"
+	interactionReplaceHealth = "RCMR_IN100016FI01"
+	interactionSocial        = "RCMR_IN200002FI01"
+)
+
+// Namespaces and fixed OIDs of the profile.
+const (
+	NamespaceHL7   = "urn:hl7-org:v3"
+	NamespaceHL7FI = "urn:hl7finland"
+
+	oidHetu         = "1.2.246.21"
+	oidRegistration = "1.2.246.537.26"
+	oidCDATypeID    = "2.16.840.1.113883.1.3"
+
+	// softwareSupport describes the producing system. The version is fixed
+	// (not the build's) so rebuilding after an upgrade stays byte-identical.
+	softwareModerator = "Helsingin kaupunki"
+	softwareProduct   = "kanta-gateway"
+	softwareVersion   = "1"
+
+	// enteredInErrorMarker is written as hl7fi:description of an
+	// invalidating version; Inspect reads it back.
+	enteredInErrorMarker = "mitätöity"
+)
+
+// Options tune the builders.
+type Options struct {
+	// Codes overrides code values of the code table by name (see codes.go);
+	// only the code changes, code system and names stay.
+	Codes map[string]string
+}
+
+// Document is a built, not yet signed, CDA document.
+type Document struct {
+	Tree        *etree.Document
+	ID, SetID   string
+	Version     int // the entry revision
+	BodyID      string
+	Archive     documents.Archive
+	Interaction string // the wire.Interaction* value the frame must use
+	Replaces    *Related
+}
+
+// Related names another version of the same document.
+type Related struct {
+	ID, SetID string
+	Version   int
+}
+
+// Header is what Inspect reads back from a (possibly signed) CDA document.
+type Header struct {
+	DocumentID, SetID  string
+	Version            int
+	Archive            documents.Archive
+	Hetu               string
+	BirthDate          documents.Date
+	AuthorRegistration string
+	AuthorRole         documents.Role
+	ReleaseDate        documents.Date // zero when none
+	Concealed          bool
+	GuardianDisclosure bool // may the guardian of a minor see it
+	Confidentiality    string
+	EffectiveTime      time.Time
+	Replaces           *Related
+	EnteredInError     bool
+	BodyID             string
+}
+
+// Bytes is the canonical serialization: XML declaration, UTF-8, no
+// indentation (whitespace inside a signed body would be signed too).
+func (d *Document) Bytes() ([]byte, error) {
+	if d == nil || d.Tree == nil || d.Tree.Root() == nil {
+		return nil, errors.New("cda: empty document")
+	}
+	return serialize(d.Tree)
+}
+
+func serialize(doc *etree.Document) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>`)
+	buf.WriteByte('\n')
+	// Write only the root: a declaration token in the tree (from parsing)
+	// would otherwise be written twice.
+	doc.Root().WriteTo(&buf, &doc.WriteSettings)
+	return buf.Bytes(), nil
+}
+
+// Build turns one entry revision and the policy's decision into a CDA
+// document of the decision's archive.
+func Build(e *documents.Entry, d documents.Decision, org documents.Organisation, o Options) (*Document, error) {
+	if e == nil {
+		return nil, errors.New("cda: nil entry")
+	}
+	switch d.Outcome {
+	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+	default:
+		return nil, fmt.Errorf("cda: entry %s: decision %q is not one that is archived", e.Key(), d.Outcome)
+	}
+	codes, err := o.table()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkInput(e, org); err != nil {
+		return nil, fmt.Errorf("cda: entry %s: %w", e.Key(), err)
+	}
+	b := &builder{e: e, d: d, org: org, codes: codes}
+	b.id = documents.DocumentID(org.DocumentRoot, e.ID, e.Revision)
+	b.setID = documents.SetID(org.DocumentRoot, e.ID)
+	b.enteredInError = e.Status == documents.StatusEnteredInError || d.Outcome == documents.OutcomeInvalidate
+	if e.Revision > 1 {
+		prev := e.Revision - 1
+		if e.Amends != nil && e.Amends.Revision > 0 {
+			prev = e.Amends.Revision
+		}
+		if prev >= e.Revision {
+			return nil, fmt.Errorf("cda: entry %s: amends revision %d, which is not earlier", e.Key(), prev)
+		}
+		b.replaces = &Related{ID: documents.DocumentID(org.DocumentRoot, e.ID, prev), SetID: b.setID, Version: prev}
+	} else if b.enteredInError {
+		return nil, fmt.Errorf("cda: entry %s: entered-in-error needs an earlier revision to replace", e.Key())
+	}
+	if (d.Concealed || !d.ReleaseDate.IsZero()) && e.MyKanta.ReasonCode == "" {
+		return nil, fmt.Errorf("cda: entry %s: a delayed or concealed entry needs restrictions.mykanta.reason_code", e.Key())
+	}
+	b.effective = e.FinalizedAt
+	if b.effective.IsZero() {
+		if !b.enteredInError {
+			return nil, fmt.Errorf("cda: entry %s: finalized_at is required", e.Key())
+		}
+		// An invalidation line may lack finalized_at; the encounter is the
+		// only instant in the entry, and the clock must not be read.
+		b.effective = e.Encounter.Start
+	}
+
+	doc := &Document{ID: b.id, SetID: b.setID, Version: e.Revision, Archive: d.Archive, Replaces: b.replaces}
+	switch d.Archive {
+	case documents.ArchivePatient:
+		doc.BodyID = "OID" + b.id + ".0"
+		doc.Interaction = interactionNewHealth
+		if b.replaces != nil {
+			doc.Interaction = interactionReplaceHealth
+		}
+		doc.Tree, err = b.health(doc.BodyID)
+	case documents.ArchiveSocial:
+		doc.BodyID = "OID" + b.id
+		doc.Interaction = interactionSocial
+		doc.Tree, err = b.social(doc.BodyID)
+	default:
+		return nil, fmt.Errorf("cda: entry %s: unknown archive %q", e.Key(), d.Archive)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cda: entry %s: %w", e.Key(), err)
+	}
+	return doc, nil
+}
+
+type builder struct {
+	e              *documents.Entry
+	d              documents.Decision
+	org            documents.Organisation
+	codes          map[string]Code
+	id, setID      string
+	replaces       *Related
+	enteredInError bool
+	effective      time.Time
+}
+
+// newRoot starts a ClinicalDocument with the header elements both profiles
+// share up to versionNumber.
+func (b *builder) newRoot(templates string, code Code, title string, confidentiality Code) *etree.Element {
+	root := etree.NewElement("ClinicalDocument")
+	root.CreateAttr("xmlns", NamespaceHL7)
+	root.CreateAttr("xmlns:hl7fi", NamespaceHL7FI)
+	root.CreateElement("realmCode").CreateAttr("code", "FI")
+	typeID := root.CreateElement("typeId")
+	typeID.CreateAttr("root", oidCDATypeID)
+	typeID.CreateAttr("extension", "POCD_HD000040")
+	for _, t := range strings.Fields(templates) {
+		root.CreateElement("templateId").CreateAttr("root", t)
+	}
+	ii(root, "id", b.id, "")
+	cv(root, "code", code)
+	if title != "" {
+		root.CreateElement("title").SetText(title)
+	}
+	root.CreateElement("effectiveTime").CreateAttr("value", ts(b.effective))
+	if b.d.Confidentiality != "" {
+		confidentiality.Code = b.d.Confidentiality
+		confidentiality.Display = ""
+		switch b.d.Confidentiality {
+		case defaultCodes[CodeHealthConfidentiality].Code:
+			confidentiality.Display = defaultCodes[CodeHealthConfidentiality].Display
+		case defaultCodes[CodeSocialConfidentiality].Code:
+			confidentiality.Display = defaultCodes[CodeSocialConfidentiality].Display
+		}
+	}
+	cv(root, "confidentialityCode", confidentiality)
+	root.CreateElement("languageCode").CreateAttr("code", b.language())
+	ii(root, "setId", b.setID, "")
+	root.CreateElement("versionNumber").CreateAttr("value", strconv.Itoa(b.e.Revision))
+	return root
+}
+
+func (b *builder) language() string {
+	if l := b.e.Text.Language; l != "" {
+		return l
+	}
+	return "fi"
+}
+
+// recordTarget: the client by identity code, with name, gender and birth date.
+func (b *builder) recordTarget(root *etree.Element) {
+	role := root.CreateElement("recordTarget").CreateElement("patientRole")
+	ii(role, "id", oidHetu, b.e.Client.Hetu)
+	patient := role.CreateElement("patient")
+	personName(patient, b.e.Client.Given, b.e.Client.Family)
+	if info, err := documents.ParseHetu(b.e.Client.Hetu); err == nil {
+		g := b.codes[CodeGender]
+		if info.Individual%2 == 1 {
+			g.Code, g.Display = "1", "Mies"
+		} else {
+			g.Code, g.Display = "2", "Nainen"
+		}
+		cv(patient, "administrativeGenderCode", g)
+	}
+	patient.CreateElement("birthTime").CreateAttr("value", b.e.Client.BirthDate.Compact())
+}
+
+// author: the professional by registration number, profession, name and the
+// service unit they work in.
+func (b *builder) author(root *etree.Element, profession Code) {
+	author := root.CreateElement("author")
+	author.CreateElement("time").CreateAttr("value", ts(b.effective))
+	aa := author.CreateElement("assignedAuthor")
+	ii(aa, "id", oidRegistration, b.e.Author.RegistrationNumber)
+	cv(aa, "code", profession)
+	personName(aa.CreateElement("assignedPerson"), b.e.Author.Given, b.e.Author.Family)
+	org := aa.CreateElement("representedOrganization")
+	ii(org, "id", b.e.Service.UnitOID, "")
+	org.CreateElement("name").SetText(b.e.Service.UnitName)
+}
+
+// custodian: the organiser, keeper of the register.
+func (b *builder) custodian(root *etree.Element) {
+	org := root.CreateElement("custodian").CreateElement("assignedCustodian").CreateElement("representedCustodianOrganization")
+	ii(org, "id", b.org.OID, "")
+	if b.org.Name != "" {
+		org.CreateElement("name").SetText(b.org.Name)
+	}
+}
+
+// relatedDocument RPLC names the version this one replaces.
+func (b *builder) relatedDocument(root *etree.Element) {
+	if b.replaces == nil {
+		return
+	}
+	rel := root.CreateElement("relatedDocument")
+	rel.CreateAttr("typeCode", "RPLC")
+	parent := rel.CreateElement("parentDocument")
+	ii(parent, "id", b.replaces.ID, "")
+	ii(parent, "setId", b.replaces.SetID, "")
+	parent.CreateElement("versionNumber").CreateAttr("value", strconv.Itoa(b.replaces.Version))
+}
+
+// consent writes authorization/consent with the given code.
+func consent(root *etree.Element, code Code) {
+	c := root.CreateElement("authorization").CreateElement("consent")
+	cv(c, "code", code)
+	c.CreateElement("statusCode").CreateAttr("code", "completed")
+}
+
+func (b *builder) encounterTime(parent *etree.Element, tag string) {
+	t := parent.CreateElement(tag)
+	t.CreateElement("low").CreateAttr("value", ts(b.e.Encounter.Start))
+	if !b.e.Encounter.End.IsZero() {
+		t.CreateElement("high").CreateAttr("value", ts(b.e.Encounter.End))
+	}
+}
+
+func (b *builder) responsibleParty(enc *etree.Element) {
+	ae := enc.CreateElement("responsibleParty").CreateElement("assignedEntity")
+	ae.CreateElement("id").CreateAttr("nullFlavor", "NA")
+	org := ae.CreateElement("representedOrganization")
+	ii(org, "id", b.org.OID, "")
+	if b.org.Name != "" {
+		org.CreateElement("name").SetText(b.org.Name)
+	}
+}
+
+// outsourcing names the organiser when a private provider recorded the entry
+// in the organiser's register.
+func (b *builder) outsourcing(h *etree.Element) {
+	if !b.e.Service.Outsourced() {
+		return
+	}
+	ii(h, "hl7fi:outsourcingServiceCustomer", b.e.Service.OrganiserOID, "")
+	if b.org.Name != "" && b.org.OID == b.e.Service.OrganiserOID {
+		h.CreateElement("hl7fi:outsourcingServiceCustomerName").SetText(b.org.Name)
+	}
+}
+
+func softwareSupport(h *etree.Element) {
+	s := h.CreateElement("hl7fi:softwareSupport")
+	s.CreateAttr("moderator", softwareModerator)
+	s.CreateAttr("product", softwareProduct)
+	s.CreateAttr("version", softwareVersion)
+}
+
+// minorAt reports whether the client is under 18 at the document's time.
+func (b *builder) minor() bool {
+	return b.e.Client.BirthDate.AgeOn(documents.DateOf(b.effective)) < 18
+}
+
+// --- small element helpers -------------------------------------------------
+
+func ii(parent *etree.Element, tag, root, extension string) *etree.Element {
+	el := parent.CreateElement(tag)
+	if extension != "" {
+		el.CreateAttr("extension", extension)
+	}
+	el.CreateAttr("root", root)
+	return el
+}
+
+func cv(parent *etree.Element, tag string, c Code) *etree.Element {
+	el := parent.CreateElement(tag)
+	el.CreateAttr("code", c.Code)
+	el.CreateAttr("codeSystem", c.System)
+	if c.SystemName != "" {
+		el.CreateAttr("codeSystemName", c.SystemName)
+	}
+	if c.Display != "" {
+		el.CreateAttr("displayName", c.Display)
+	}
+	return el
+}
+
+func personName(parent *etree.Element, given, family string) {
+	n := parent.CreateElement("name")
+	for _, g := range strings.Fields(given) {
+		n.CreateElement("given").SetText(g)
+	}
+	n.CreateElement("family").SetText(family)
+}
+
+// ts formats an instant as an HL7 TS in UTC with an explicit offset, so the
+// value does not depend on the machine's zone.
+func ts(t time.Time) string { return t.UTC().Format("20060102150405") + "+0000" }
+
+func tsDate(d documents.Date) string { return d.Compact() }

@@ -1,0 +1,59 @@
+package cda_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+)
+
+// TestGoldenFrames builds the archive message of one document per
+// interaction and checks it against its golden file and against ParseMessage.
+func TestGoldenFrames(t *testing.T) {
+	for _, c := range cases() {
+		switch c.name {
+		case "health_new", "health_correction", "social":
+		default:
+			continue
+		}
+		doc := build(t, c)
+		cdaXML := bytesOf(t, doc)
+		raw, err := wire.BuildMessage(wire.MessageInput{
+			Document:       cdaXML,
+			Interaction:    doc.Interaction,
+			MessageID:      documents.MessageID(org.DocumentRoot, c.e.ID, c.e.Revision),
+			CreationTime:   c.e.FinalizedAt.Add(time.Minute),
+			ProcessingCode: "D",
+			SenderOID:      "1.2.246.10.2012566.10.99",
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		golden(t, "frame_"+doc.Interaction+".xml", raw)
+		m, err := wire.ParseMessage(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if m.Interaction != doc.Interaction || m.DocumentID != doc.ID || m.SetID != doc.SetID || m.Version != doc.Version || m.Hetu != c.e.Client.Hetu {
+			t.Errorf("%s: parsed frame %+v", c.name, m)
+		}
+		if !bytes.Equal(m.Document, cdaXML) {
+			t.Errorf("%s: document not carried byte-exact", c.name)
+		}
+	}
+}
+
+// The cda package names the interactions without importing wire.
+func TestInteractionsAreWireConstants(t *testing.T) {
+	cs := cases()
+	want := map[string]string{"health_new": wire.InteractionNewHealth, "health_correction": wire.InteractionReplaceHealth, "social": wire.InteractionSocial}
+	for _, c := range cs {
+		if w, ok := want[c.name]; ok {
+			if got := build(t, c).Interaction; got != w {
+				t.Errorf("%s: %s, want %s", c.name, got, w)
+			}
+		}
+	}
+}

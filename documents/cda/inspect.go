@@ -1,0 +1,382 @@
+package cda
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// parse reads a CDA document and returns its ClinicalDocument root.
+func parse(cdaXML []byte) (*etree.Element, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(cdaXML); err != nil {
+		return nil, fmt.Errorf("cda: not well-formed XML: %w", err)
+	}
+	root := doc.Root()
+	if root == nil || root.Tag != "ClinicalDocument" || root.NamespaceURI() != NamespaceHL7 {
+		return nil, errors.New("cda: root element is not ClinicalDocument in urn:hl7-org:v3")
+	}
+	return root, nil
+}
+
+// child returns the first child element with the local name, in the HL7
+// namespace or, for "hl7fi:" names, in urn:hl7finland; nil when absent.
+func child(el *etree.Element, name string) *etree.Element {
+	if el == nil {
+		return nil
+	}
+	ns := NamespaceHL7
+	if local, ok := strings.CutPrefix(name, "hl7fi:"); ok {
+		ns, name = NamespaceHL7FI, local
+	}
+	for _, c := range el.ChildElements() {
+		if c.Tag == name && c.NamespaceURI() == ns {
+			return c
+		}
+	}
+	return nil
+}
+
+// path follows child elements separated by '/'.
+func path(el *etree.Element, p string) *etree.Element {
+	for _, seg := range strings.Split(p, "/") {
+		if el = child(el, seg); el == nil {
+			return nil
+		}
+	}
+	return el
+}
+
+func attr(el *etree.Element, key string) string {
+	if el == nil {
+		return ""
+	}
+	return el.SelectAttrValue(key, "")
+}
+
+// localHeaderOf returns the profile's local header and the archive it implies.
+func localHeaderOf(root *etree.Element) (*etree.Element, documents.Archive, error) {
+	h, s := child(root, "hl7fi:localHeader"), child(root, "hl7fi:localSocialHeader")
+	switch {
+	case h != nil && s != nil:
+		return nil, "", errors.New("cda: document has both hl7fi:localHeader and hl7fi:localSocialHeader")
+	case h != nil:
+		return h, documents.ArchivePatient, nil
+	case s != nil:
+		return s, documents.ArchiveSocial, nil
+	}
+	return nil, "", errors.New("cda: missing hl7fi:localHeader (health care) or hl7fi:localSocialHeader (social welfare)")
+}
+
+// Inspect reads the header of a CDA document, signed or not. It needs id,
+// a local header and a valid version; everything else is reported as found.
+func Inspect(cdaXML []byte) (*Header, error) {
+	root, err := parse(cdaXML)
+	if err != nil {
+		return nil, err
+	}
+	h := &Header{}
+	if h.DocumentID = attr(child(root, "id"), "root"); h.DocumentID == "" {
+		return nil, errors.New("cda: missing ClinicalDocument/id")
+	}
+	h.SetID = attr(child(root, "setId"), "root")
+	if v := attr(child(root, "versionNumber"), "value"); v != "" {
+		if h.Version, err = strconv.Atoi(v); err != nil || h.Version < 1 {
+			return nil, errors.New("cda: versionNumber is not a positive integer")
+		}
+	}
+	header, archive, err := localHeaderOf(root)
+	if err != nil {
+		return nil, err
+	}
+	h.Archive = archive
+	h.AuthorRole = documents.RolePsychologist
+	if archive == documents.ArchiveSocial {
+		h.AuthorRole = documents.RoleSchoolWelfareOfficer
+	}
+
+	if role := path(root, "recordTarget/patientRole"); role != nil {
+		ids := childrenNamed(role, "id")
+		for _, id := range ids {
+			if attr(id, "root") == oidHetu {
+				h.Hetu = attr(id, "extension")
+			}
+		}
+		if h.Hetu == "" && len(ids) > 0 {
+			h.Hetu = attr(ids[0], "extension")
+		}
+		if bt := attr(path(role, "patient/birthTime"), "value"); len(bt) >= 8 {
+			if d, err := documents.ParseDate(bt[0:4] + "-" + bt[4:6] + "-" + bt[6:8]); err == nil {
+				h.BirthDate = d
+			}
+		}
+	}
+	if aa := path(root, "author/assignedAuthor"); aa != nil {
+		for _, id := range childrenNamed(aa, "id") {
+			if attr(id, "root") == oidRegistration {
+				h.AuthorRegistration = attr(id, "extension")
+			}
+		}
+	}
+	h.Confidentiality = attr(child(root, "confidentialityCode"), "code")
+	if v := attr(child(root, "effectiveTime"), "value"); v != "" {
+		if h.EffectiveTime, err = parseTS(v); err != nil {
+			return nil, fmt.Errorf("cda: effectiveTime: %w", err)
+		}
+	}
+	for _, rel := range childrenNamed(root, "relatedDocument") {
+		if attr(rel, "typeCode") != "RPLC" {
+			continue
+		}
+		p := child(rel, "parentDocument")
+		r := &Related{ID: attr(child(p, "id"), "root"), SetID: attr(child(p, "setId"), "root")}
+		r.Version, _ = strconv.Atoi(attr(child(p, "versionNumber"), "value"))
+		h.Replaces = r
+	}
+
+	if v := attr(child(header, "hl7fi:releaseDateForPatientViewing"), "value"); v != "" {
+		if len(v) < 8 {
+			return nil, errors.New("cda: releaseDateForPatientViewing is not a date")
+		}
+		if h.ReleaseDate, err = documents.ParseDate(v[0:4] + "-" + v[4:6] + "-" + v[6:8]); err != nil {
+			return nil, fmt.Errorf("cda: releaseDateForPatientViewing: %w", err)
+		}
+	}
+	if d := child(header, "hl7fi:description"); d != nil {
+		h.EnteredInError = strings.TrimSpace(d.Text()) == enteredInErrorMarker
+	}
+
+	switch archive {
+	case documents.ArchivePatient:
+		h.Concealed = child(header, "hl7fi:sensitiveDocument") != nil && h.ReleaseDate.IsZero()
+		h.GuardianDisclosure = true
+		for _, a := range childrenNamed(root, "authorization") {
+			if attr(path(a, "consent/code"), "codeSystem") == defaultCodes[CodeHealthGuardianByMinor].System {
+				h.GuardianDisclosure = false
+			}
+		}
+	case documents.ArchiveSocial:
+		h.Concealed = child(header, "hl7fi:inaccessibleArgument") != nil && h.ReleaseDate.IsZero()
+		allowed := defaultCodes[CodeSocialGuardianAllowed]
+		for _, a := range childrenNamed(root, "authorization") {
+			code := path(a, "consent/code")
+			if attr(code, "codeSystem") == allowed.System {
+				h.GuardianDisclosure = attr(code, "code") == allowed.Code
+			}
+		}
+	}
+	if body := bodyOf(root); body != nil {
+		h.BodyID = attr(body, "ID")
+	}
+	return h, nil
+}
+
+func childrenNamed(el *etree.Element, name string) []*etree.Element {
+	var out []*etree.Element
+	for _, c := range el.ChildElements() {
+		if c.Tag == name && c.NamespaceURI() == NamespaceHL7 {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// bodyOf returns the structuredBody or nonXMLBody under ClinicalDocument/component.
+func bodyOf(root *etree.Element) *etree.Element {
+	comp := child(root, "component")
+	if b := child(comp, "structuredBody"); b != nil {
+		return b
+	}
+	return child(comp, "nonXMLBody")
+}
+
+// parseTS parses an HL7 TS: YYYYMMDD[HHMM[SS[.S+]]][+/-ZZZZ]; no offset means UTC.
+func parseTS(v string) (time.Time, error) {
+	zone := ""
+	if i := strings.IndexAny(v, "+-"); i >= 0 {
+		v, zone = v[:i], v[i:]
+	}
+	if i := strings.IndexByte(v, '.'); i >= 0 {
+		v = v[:i]
+	}
+	layouts := map[int]string{8: "20060102", 12: "200601021504", 14: "20060102150405"}
+	layout, ok := layouts[len(v)]
+	if !ok {
+		return time.Time{}, errors.New("not an HL7 timestamp")
+	}
+	if zone != "" {
+		t, err := time.Parse(layout+"-0700", v+zone)
+		if err != nil {
+			return time.Time{}, errors.New("not an HL7 timestamp")
+		}
+		return t, nil
+	}
+	t, err := time.ParseInLocation(layout, v, time.UTC)
+	if err != nil {
+		return time.Time{}, errors.New("not an HL7 timestamp")
+	}
+	return t, nil
+}
+
+// ProfileError names the first required element (or attribute) a document
+// lacks, or an element out of the profile's order.
+type ProfileError struct {
+	Archive documents.Archive
+	Missing string // path relative to ClinicalDocument, e.g. "hl7fi:localHeader/hl7fi:recordStatus@code"
+	Reason  string // set instead of Missing for other violations
+}
+
+func (e *ProfileError) Error() string {
+	if e.Missing != "" {
+		return fmt.Sprintf("cda: %s profile: missing %s", e.Archive, e.Missing)
+	}
+	return fmt.Sprintf("cda: %s profile: %s", e.Archive, e.Reason)
+}
+
+// Required elements of the two profiles, as paths under ClinicalDocument;
+// "@attr" requires a non-empty attribute. Shared ones first.
+var (
+	requiredCommon = []string{
+		"realmCode@code",
+		"typeId@extension",
+		"id@root",
+		"code@code",
+		"effectiveTime@value",
+		"confidentialityCode@code",
+		"languageCode@code",
+		"setId@root",
+		"versionNumber@value",
+		"recordTarget/patientRole/id@extension",
+		"recordTarget/patientRole/patient/name",
+		"recordTarget/patientRole/patient/birthTime@value",
+		"author/time", // may carry a nullFlavor, as in real documents
+		"author/assignedAuthor/id@extension",
+		"author/assignedAuthor/assignedPerson/name",
+		"custodian/assignedCustodian/representedCustodianOrganization/id@root",
+		"componentOf/encompassingEncounter/id@root",
+		"componentOf/encompassingEncounter/effectiveTime",
+	}
+	requiredHealth = []string{
+		"hl7fi:localHeader/hl7fi:tableOfContents/hl7fi:contentsCode@code",
+		"hl7fi:localHeader/hl7fi:fileFormat@code",
+		"hl7fi:localHeader/hl7fi:softwareSupport",
+		"hl7fi:localHeader/hl7fi:documentType@code",
+		"hl7fi:localHeader/hl7fi:functionCode@code",
+		"hl7fi:localHeader/hl7fi:recordStatus@code",
+		"hl7fi:localHeader/hl7fi:signatureCollection",
+		"hl7fi:localHeader/hl7fi:custodianTypeCode@code",
+		"hl7fi:localHeader/hl7fi:retentionPeriodClass@code",
+		"component/structuredBody@ID",
+		"component/structuredBody/component/section/text",
+	}
+	requiredSocial = []string{
+		"authorization/consent/code@code",
+		"componentOf/encompassingEncounter/responsibleParty/assignedEntity/representedOrganization/id@root",
+		"componentOf/encompassingEncounter/encounterParticipant/assignedEntity/representedOrganization/id@root",
+		"hl7fi:localSocialHeader/hl7fi:specificDocumentType@code",
+		"hl7fi:localSocialHeader/hl7fi:creationTime@value",
+		"hl7fi:localSocialHeader/hl7fi:documentGroup@code",
+		"hl7fi:localSocialHeader/hl7fi:fileFormat@code",
+		"hl7fi:localSocialHeader/hl7fi:softwareSupport",
+		"hl7fi:localSocialHeader/hl7fi:functionCode@code",
+		"hl7fi:localSocialHeader/hl7fi:recordStatus@code",
+		"hl7fi:localSocialHeader/hl7fi:registryType@code",
+		"hl7fi:localSocialHeader/hl7fi:totalRetentionPeriodClass@code",
+		"hl7fi:localSocialHeader/hl7fi:signatureCollection",
+		"component/nonXMLBody@ID",
+		"component/nonXMLBody/text@mediaType",
+	}
+	// socialHeaderOrder is the observed element order of localSocialHeader
+	// (plus description and the release date, our additions).
+	socialHeaderOrder = []string{
+		"description", "specificDocumentType", "creationTime", "documentGroup", "fileFormat",
+		"structuredFileFormat", "softwareSupport", "functionCode", "recordStatus", "registryType",
+		"outsourcingServiceCustomer", "outsourcingServiceCustomerName", "totalRetentionPeriodClass",
+		"specialContent", "contentSpecificationId", "serviceProcess", "authorizationRestrictionArgument",
+		"inaccessibleArgument", "releaseDateForPatientViewing", "signature", "signatureCollection",
+	}
+)
+
+// CheckProfile checks that a CDA document carries what its profile
+// requires; the error names the first missing element.
+func CheckProfile(cdaXML []byte) error {
+	root, err := parse(cdaXML)
+	if err != nil {
+		return err
+	}
+	header, archive, err := localHeaderOf(root)
+	if err != nil {
+		return err
+	}
+	req := append([]string{}, requiredCommon...)
+	if archive == documents.ArchivePatient {
+		req = append(req, requiredHealth...)
+	} else {
+		req = append(req, requiredSocial...)
+	}
+	for _, r := range req {
+		p, a, _ := strings.Cut(r, "@")
+		el := path(root, p)
+		if el == nil || (a != "" && attr(el, a) == "") {
+			return &ProfileError{Archive: archive, Missing: r}
+		}
+	}
+	id := attr(child(root, "id"), "root")
+	version, err := strconv.Atoi(attr(child(root, "versionNumber"), "value"))
+	if err != nil || version < 1 {
+		return &ProfileError{Archive: archive, Reason: "versionNumber is not a positive integer"}
+	}
+	if version > 1 {
+		var rplc *etree.Element
+		for _, rel := range childrenNamed(root, "relatedDocument") {
+			if attr(rel, "typeCode") == "RPLC" {
+				rplc = rel
+			}
+		}
+		if rplc == nil {
+			return &ProfileError{Archive: archive, Missing: `relatedDocument[@typeCode="RPLC"]`}
+		}
+		for _, r := range []string{"parentDocument/id@root", "parentDocument/setId@root", "parentDocument/versionNumber@value"} {
+			p, a, _ := strings.Cut(r, "@")
+			if attr(path(rplc, p), a) == "" {
+				return &ProfileError{Archive: archive, Missing: "relatedDocument/" + r}
+			}
+		}
+	}
+	wantBody := "OID" + id
+	if archive == documents.ArchivePatient {
+		wantBody += ".0"
+	}
+	if got := attr(bodyOf(root), "ID"); got != wantBody {
+		return &ProfileError{Archive: archive, Reason: fmt.Sprintf("body ID is %q, want %q", got, wantBody)}
+	}
+	if archive == documents.ArchiveSocial {
+		last := -1
+		for _, c := range header.ChildElements() {
+			i := indexOf(socialHeaderOrder, c.Tag)
+			if i < 0 || c.NamespaceURI() != NamespaceHL7FI {
+				return &ProfileError{Archive: archive, Reason: "unknown element hl7fi:localSocialHeader/" + c.Tag}
+			}
+			if i < last {
+				return &ProfileError{Archive: archive, Reason: "hl7fi:localSocialHeader/" + c.Tag + " is out of order"}
+			}
+			last = i
+		}
+	}
+	return nil
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,391 @@
+package fhir
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// Fixed FHIR systems (not Kanta codes, so not in the code table).
+const (
+	systemURI            = "urn:ietf:rfc:3986"
+	systemHetu           = "urn:oid:1.2.246.21"
+	systemRegistration   = "urn:oid:1.2.246.537.26"
+	systemV3Confidential = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+	systemDataOperation  = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+	systemParticipant    = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+)
+
+// Options tunes Build.
+type Options struct {
+	// Codes overrides entries of the code table by name (see DefaultCodes).
+	// Names without the "fhir." prefix belong to other builders and are
+	// ignored; an unknown "fhir." name is an error.
+	Codes map[string]string
+	// AdultAge is the age at which guardian access ends (policy.adult_age);
+	// zero means 18. It decides whether RestrictionParent applies.
+	AdultAge int
+}
+
+// Build maps one entry revision and its policy decision to a FHIR document
+// Bundle. The result is a pure function of its input: the same revision
+// always gives byte-identical JSON (before signing), because every id and
+// fullUrl is derived from the revision's document id.
+//
+// Versioning: Bundle.identifier is the revision's document id; the
+// Composition's identifier is the set id shared by all versions, its version
+// number is the R5 Composition.version cross-version extension, and a
+// revision > 1 (an amendment or an entered-in-error invalidation) carries
+// relatesTo "replaces" naming the previous version's document id.
+func Build(e *documents.Entry, d documents.Decision, org documents.Organisation, o Options) (*Bundle, error) {
+	if e == nil {
+		return nil, errors.New("fhir: nil entry")
+	}
+	c, err := resolveCodes(o.Codes)
+	if err != nil {
+		return nil, err
+	}
+	switch d.Outcome {
+	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+	default:
+		return nil, fmt.Errorf("fhir: entry %s: decision %q makes no document", e.Key(), d.Outcome)
+	}
+	if org.OID == "" || org.DocumentRoot == "" {
+		return nil, errors.New("fhir: organisation needs an OID and a document root")
+	}
+	if e.Service.OrganiserOID != "" && e.Service.OrganiserOID != org.OID {
+		return nil, fmt.Errorf("fhir: entry %s: organiser %s is not organisation %s", e.Key(), e.Service.OrganiserOID, org.OID)
+	}
+	if e.Revision < 1 {
+		return nil, fmt.Errorf("fhir: entry %s: revision must be >= 1", e.Key())
+	}
+	var status string
+	switch {
+	case e.Status == documents.StatusEnteredInError:
+		if e.Revision < 2 {
+			return nil, fmt.Errorf("fhir: entry %s: an entered-in-error version must have a revision > 1 to replace an earlier one", e.Key())
+		}
+		status = "entered-in-error"
+	case e.Status != documents.StatusFinal && e.Status != documents.StatusAmended:
+		return nil, fmt.Errorf("fhir: entry %s: status %q makes no document", e.Key(), e.Status)
+	case e.Revision == 1:
+		status = "final"
+	default:
+		status = "amended"
+	}
+	if d.Confidentiality == "" {
+		return nil, fmt.Errorf("fhir: entry %s: decision has no confidentiality code", e.Key())
+	}
+
+	recordedAt := e.FinalizedAt
+	if recordedAt.IsZero() && e.Status == documents.StatusEnteredInError {
+		// entered-in-error lines may lack finalized_at; the encounter time
+		// keeps the output deterministic (unlike the time of building).
+		recordedAt = e.Encounter.Start
+	}
+	if recordedAt.IsZero() {
+		return nil, fmt.Errorf("fhir: entry %s: finalized_at is missing", e.Key())
+	}
+	if e.Text.Title == "" {
+		return nil, fmt.Errorf("fhir: entry %s: text.title is empty", e.Key())
+	}
+	for _, f := range []struct{ name, value string }{
+		{"text.title", e.Text.Title},
+		{"author.given", e.Author.Given}, {"author.family", e.Author.Family},
+		{"client.given", e.Client.Given}, {"client.family", e.Client.Family},
+		{"service.unit_name", e.Service.UnitName},
+		{"restrictions.mykanta.reason_text", e.MyKanta.ReasonText},
+		{"encounter.id", e.Encounter.ID},
+	} {
+		if err := checkXMLChars(f.name, f.value); err != nil {
+			return nil, fmt.Errorf("fhir: entry %s: %w", e.Key(), err)
+		}
+	}
+	div, err := narrativeDiv("text.narrative", e.Text.Narrative)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: entry %s: %w", e.Key(), err)
+	}
+	hetu, err := documents.ParseHetu(e.Client.Hetu)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: entry %s: client.hetu: %w", e.Key(), err)
+	}
+
+	docID := documents.DocumentID(org.DocumentRoot, e.ID, e.Revision)
+	setID := documents.SetID(org.DocumentRoot, e.ID)
+	ids := newResourceIDs(docID)
+
+	var category, docType Coding
+	var reasonSystem string
+	switch d.Archive {
+	case documents.ArchivePatient:
+		category = Coding{System: c[CodeHealthCategorySystem], Code: c[CodeHealthCategory]}
+		docType = Coding{System: c[CodeHealthTypeSystem], Code: c[CodeHealthType], Display: c[CodeHealthTypeDisplay]}
+		reasonSystem = c[CodeRestrictionReasonSystemHealth]
+	case documents.ArchiveSocial:
+		category = Coding{System: c[CodeSocialCategorySystem], Code: c[CodeSocialCategory]}
+		docType = Coding{System: c[CodeSocialTypeSystem], Code: c[CodeSocialType], Display: c[CodeSocialTypeDisplay]}
+		reasonSystem = c[CodeRestrictionReasonSystemSocial]
+	default:
+		return nil, fmt.Errorf("fhir: entry %s: decision names no archive", e.Key())
+	}
+
+	security := []Coding{
+		{System: c[CodeConfidentialitySystem], Code: d.Confidentiality},
+		{System: systemV3Confidential, Code: c[CodeCompositionConfidentiality]},
+	}
+	if d.Concealed {
+		security = append(security, Coding{System: c[CodeConcealedSystem], Code: c[CodeConcealed]})
+	}
+
+	outsourced := e.Service.Outsourced()
+	employer := ids.ref(kindOrganiser)
+	if outsourced {
+		employer = ids.ref(kindProvider)
+	}
+
+	comp := &Composition{
+		ID:         ids.id(kindComposition),
+		Meta:       &Meta{Security: security},
+		Language:   e.Text.Language,
+		Extension:  []Extension{{URL: c[CodeExtCompositionVersion], ValueString: strconv.Itoa(e.Revision)}},
+		Identifier: &Identifier{System: systemURI, Value: "urn:oid:" + setID},
+		Status:     status,
+		Type:       &CodeableConcept{Coding: []Coding{docType}},
+		Category:   []CodeableConcept{{Coding: []Coding{category}}},
+		Subject:    ids.ref(kindPatient),
+		Encounter:  ids.ref(kindEncounter),
+		Date:       instant(recordedAt),
+		Author:     []Reference{*ids.ref(kindPractitionerRole)},
+		Title:      e.Text.Title,
+		// v3-Confidentiality R: the national code (5/6) is in meta.security.
+		Confidentiality: c[CodeCompositionConfidentiality],
+		Custodian:       ids.ref(kindOrganiser),
+		Section: []CompositionSection{{
+			Title: e.Text.Title,
+			Text:  &Narrative{Status: "additional", Div: div},
+		}},
+	}
+	if e.Revision > 1 {
+		prev := e.Revision - 1
+		if e.Amends != nil && e.Amends.Revision >= 1 && e.Amends.Revision < e.Revision {
+			prev = e.Amends.Revision
+		}
+		comp.RelatesTo = []CompositionRelatesTo{{
+			Code: "replaces",
+			TargetIdentifier: &Identifier{
+				System: systemURI,
+				Value:  "urn:oid:" + documents.DocumentID(org.DocumentRoot, e.ID, prev),
+			},
+		}}
+	}
+
+	gender := "female"
+	if hetu.Individual%2 == 1 {
+		gender = "male"
+	}
+	birth := e.Client.BirthDate
+	if birth.IsZero() {
+		birth = hetu.BirthDate
+	}
+	patient := &Patient{
+		ID:         ids.id(kindPatient),
+		Identifier: []Identifier{{System: systemHetu, Value: e.Client.Hetu}},
+		Name:       humanName(e.Client.Given, e.Client.Family),
+		Gender:     gender,
+		BirthDate:  birth.String(),
+	}
+
+	practitioner := &Practitioner{
+		ID:   ids.id(kindPractitioner),
+		Name: humanName(e.Author.Given, e.Author.Family),
+	}
+	if e.Author.RegistrationNumber != "" {
+		practitioner.Identifier = []Identifier{{System: systemRegistration, Value: e.Author.RegistrationNumber}}
+	}
+	role := &PractitionerRole{
+		ID:           ids.id(kindPractitionerRole),
+		Practitioner: ids.ref(kindPractitioner),
+		Organization: employer,
+		Code:         []CodeableConcept{{Coding: []Coding{{System: c[CodeAuthorRoleSystem], Code: string(e.Author.Role)}}}},
+	}
+
+	organiser := &Organization{
+		ID:         ids.id(kindOrganiser),
+		Identifier: []Identifier{{System: systemURI, Value: "urn:oid:" + org.OID}},
+		Name:       org.Name,
+	}
+	unit := &Organization{
+		ID:     ids.id(kindUnit),
+		Name:   e.Service.UnitName,
+		PartOf: employer,
+	}
+	if e.Service.UnitOID != "" {
+		unit.Identifier = []Identifier{{System: systemURI, Value: "urn:oid:" + e.Service.UnitOID}}
+	}
+
+	classKey := map[documents.EncounterType]string{
+		documents.EncounterVisit:        CodeEncounterClassVisit,
+		documents.EncounterPhone:        CodeEncounterClassPhone,
+		documents.EncounterRemote:       CodeEncounterClassRemote,
+		documents.EncounterConsultation: CodeEncounterClassConsultation,
+		documents.EncounterRecordOnly:   CodeEncounterClassRecordOnly,
+	}[e.Encounter.Type]
+	if classKey == "" {
+		return nil, fmt.Errorf("fhir: entry %s: encounter.type %q has no class", e.Key(), e.Encounter.Type)
+	}
+	encounter := &Encounter{
+		ID:              ids.id(kindEncounter),
+		Status:          "finished",
+		Class:           &Coding{System: c[CodeEncounterClassSystem], Code: c[classKey]},
+		Subject:         ids.ref(kindPatient),
+		ServiceProvider: ids.ref(kindUnit),
+	}
+	if e.Encounter.ID != "" {
+		// An Apotti contact id is local to the organiser's system: it is
+		// scoped by the organiser's OID.
+		encounter.Identifier = []Identifier{{System: "urn:oid:" + org.OID, Value: e.Encounter.ID}}
+	}
+	if !e.Encounter.Start.IsZero() {
+		encounter.Period = &Period{Start: instant(e.Encounter.Start)}
+		if !e.Encounter.End.IsZero() {
+			encounter.Period.End = instant(e.Encounter.End)
+		}
+	}
+
+	activity := "CREATE"
+	switch {
+	case status == "entered-in-error":
+		activity = "NULLIFY"
+	case e.Revision > 1:
+		activity = "UPDATE"
+	}
+	prov := &Provenance{
+		ID:       ids.id(kindProvenance),
+		Target:   []Reference{*ids.ref(kindComposition)},
+		Recorded: instant(recordedAt),
+		Activity: &CodeableConcept{Coding: []Coding{{System: systemDataOperation, Code: activity}}},
+		Agent: []ProvenanceAgent{{
+			Type: &CodeableConcept{Coding: []Coding{{System: systemParticipant, Code: "author"}}},
+			Who:  ids.ref(kindPractitionerRole),
+		}},
+	}
+	if outsourced {
+		prov.Agent[0].OnBehalfOf = ids.ref(kindOrganiser)
+	}
+	if d.Display == documents.DisplayDelayed {
+		if d.ReleaseDate.IsZero() {
+			return nil, fmt.Errorf("fhir: entry %s: delayed without a release date", e.Key())
+		}
+		prov.Extension = append(prov.Extension, Extension{URL: c[CodeExtReleaseDate], ValueDate: d.ReleaseDate.String()})
+	}
+	if code := guardianRestriction(e, birth, recordedAt, d, o, c); code != "" {
+		prov.Extension = append(prov.Extension, Extension{
+			URL:         c[CodeExtRestrictionParent],
+			ValueCoding: &Coding{System: c[CodeGuardianSystem], Code: code},
+		})
+	}
+	if (d.Display == documents.DisplayDelayed || d.Concealed) && e.MyKanta.ReasonCode != "" {
+		prov.Reason = []CodeableConcept{{
+			Coding: []Coding{{System: reasonSystem, Code: e.MyKanta.ReasonCode}},
+			Text:   e.MyKanta.ReasonText,
+		}}
+	}
+
+	b := &Bundle{
+		ID:         documents.FHIRBundleID(org.DocumentRoot, e.ID, e.Revision),
+		Meta:       &Meta{Security: security},
+		Identifier: &Identifier{System: systemURI, Value: "urn:oid:" + docID},
+		Type:       "document",
+		Timestamp:  instant(recordedAt),
+	}
+	add := func(k kind, r Resource) { b.Entry = append(b.Entry, BundleEntry{FullURL: ids.fullURL(k), Resource: r}) }
+	add(kindComposition, comp)
+	add(kindPatient, patient)
+	add(kindPractitioner, practitioner)
+	add(kindPractitionerRole, role)
+	add(kindOrganiser, organiser)
+	if outsourced {
+		add(kindProvider, &Organization{
+			ID:         ids.id(kindProvider),
+			Identifier: []Identifier{{System: systemURI, Value: "urn:oid:" + e.Service.ProviderOID}},
+		})
+	}
+	add(kindUnit, unit)
+	add(kindEncounter, encounter)
+	add(kindProvenance, prov)
+	return b, nil
+}
+
+// guardianRestriction returns the RestrictionParent code when the client is
+// a minor on the entry's day and the guardian must not see the entry; ""
+// otherwise (under 12 and visible, consent given, or of age: an adult's
+// guardian has no access to restrict).
+func guardianRestriction(e *documents.Entry, birth documents.Date, at time.Time, d documents.Decision, o Options, c codes) string {
+	adult := o.AdultAge
+	if adult == 0 {
+		adult = 18
+	}
+	if birth.AgeOn(documents.DateOf(at)) >= adult || d.GuardianVisible {
+		return ""
+	}
+	if e.Guardian.ProhibitedByProfessional {
+		return c[CodeGuardianProhibited]
+	}
+	return c[CodeGuardianRefused]
+}
+
+func humanName(given, family string) []HumanName {
+	n := HumanName{Family: family, Given: strings.Fields(given)}
+	if n.Family == "" && len(n.Given) == 0 {
+		return nil
+	}
+	return []HumanName{n}
+}
+
+// instant formats a time as a FHIR instant/dateTime in the time's own zone.
+func instant(t time.Time) string { return t.Format(time.RFC3339Nano) }
+
+type kind string
+
+const (
+	kindComposition      kind = "Composition"
+	kindPatient          kind = "Patient"
+	kindPractitioner     kind = "Practitioner"
+	kindPractitionerRole kind = "PractitionerRole"
+	kindOrganiser        kind = "Organization/organiser"
+	kindProvider         kind = "Organization/provider"
+	kindUnit             kind = "Organization/unit"
+	kindEncounter        kind = "Encounter"
+	kindProvenance       kind = "Provenance"
+)
+
+// resourceIDs derives each resource's id as a name-based UUID (v5) of the
+// document id and the resource's kind, so ids are stable across rebuilds and
+// distinct across documents.
+type resourceIDs struct {
+	docID string
+	cache map[kind]string
+}
+
+func newResourceIDs(docID string) *resourceIDs {
+	return &resourceIDs{docID: docID, cache: make(map[kind]string, 9)}
+}
+
+func (r *resourceIDs) id(k kind) string {
+	if s, ok := r.cache[k]; ok {
+		return s
+	}
+	s := uuid.NewSHA1(uuid.NameSpaceOID, []byte(r.docID+"/"+string(k))).String()
+	r.cache[k] = s
+	return s
+}
+
+func (r *resourceIDs) fullURL(k kind) string { return "urn:uuid:" + r.id(k) }
+
+func (r *resourceIDs) ref(k kind) *Reference { return &Reference{Reference: r.fullURL(k)} }

@@ -1,0 +1,187 @@
+package fhir
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Canonical form of a Bundle for signing (what the detached JWS signs):
+//
+//   - the Bundle's JSON with the top-level "signature" member removed;
+//   - serialized as in RFC 8785 (JSON Canonicalization Scheme): no
+//     whitespace, object members sorted by their names' UTF-16 code units,
+//     strings escaped minimally (only '"', '\\' and U+0000-U+001F, the latter
+//     as \b \t \n \f \r or \u00xx), all other characters as raw UTF-8,
+//     numbers in their shortest ECMAScript form.
+//
+// It depends only on the JSON data model, not on how the sender formatted or
+// ordered the JSON, so a receiver can recompute it from what it parsed.
+// Differs from FHIR's own canonicalization (http://hl7.org/fhir/canonicalization/json),
+// which orders members as the specification does; JCS is simpler to
+// reproduce with generic JSON tools.
+func canonicalWithoutSignature(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("fhir: canonical form: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("fhir: canonical form: trailing data after JSON value")
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("fhir: canonical form: not a JSON object")
+	}
+	delete(obj, "signature")
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := writeCanonical(&buf, obj); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func writeCanonical(buf *bytes.Buffer, v any) error {
+	switch x := v.(type) {
+	case nil:
+		buf.WriteString("null")
+	case bool:
+		if x {
+			buf.WriteString("true")
+		} else {
+			buf.WriteString("false")
+		}
+	case string:
+		writeCanonicalString(buf, x)
+	case json.Number:
+		s, err := canonicalNumber(x)
+		if err != nil {
+			return err
+		}
+		buf.WriteString(s)
+	case []any:
+		buf.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if err := writeCanonical(buf, e); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte(']')
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return lessUTF16(keys[i], keys[j]) })
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeCanonicalString(buf, k)
+			buf.WriteByte(':')
+			if err := writeCanonical(buf, x[k]); err != nil {
+				return err
+			}
+		}
+		buf.WriteByte('}')
+	default:
+		return fmt.Errorf("fhir: canonical form: unexpected %T", v)
+	}
+	return nil
+}
+
+func writeCanonicalString(buf *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	buf.WriteByte('"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			buf.WriteRune(r) // invalid UTF-8 becomes U+FFFD, as a JSON parser would read it
+			i += size
+			continue
+		}
+		switch {
+		case c == '"':
+			buf.WriteString(`\"`)
+		case c == '\\':
+			buf.WriteString(`\\`)
+		case c == '\b':
+			buf.WriteString(`\b`)
+		case c == '\t':
+			buf.WriteString(`\t`)
+		case c == '\n':
+			buf.WriteString(`\n`)
+		case c == '\f':
+			buf.WriteString(`\f`)
+		case c == '\r':
+			buf.WriteString(`\r`)
+		case c < 0x20:
+			buf.WriteString(`\u00`)
+			buf.WriteByte(hex[c>>4])
+			buf.WriteByte(hex[c&0xF])
+		default:
+			buf.WriteByte(c)
+		}
+		i++
+	}
+	buf.WriteByte('"')
+}
+
+// lessUTF16 orders strings by UTF-16 code units, as RFC 8785 requires.
+func lessUTF16(a, b string) bool {
+	if isASCII(a) && isASCII(b) {
+		return a < b
+	}
+	ua, ub := utf16.Encode([]rune(a)), utf16.Encode([]rune(b))
+	for i := 0; i < len(ua) && i < len(ub); i++ {
+		if ua[i] != ub[i] {
+			return ua[i] < ub[i]
+		}
+	}
+	return len(ua) < len(ub)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalNumber formats a number as ECMAScript's Number.prototype.toString
+// does (RFC 8785 section 3.2.2.3). FHIR Bundles of the gateway carry none;
+// this is here so that the canonical form is defined for every input.
+func canonicalNumber(n json.Number) (string, error) {
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return "", fmt.Errorf("fhir: canonical form: number out of range")
+	}
+	if f == 0 {
+		return "0", nil
+	}
+	abs := math.Abs(f)
+	if abs >= 1e-6 && abs < 1e21 {
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	}
+	s := strconv.FormatFloat(f, 'e', -1, 64) // e.g. 1e+21, 1.5e-07
+	mant, exp, _ := strings.Cut(s, "e")
+	sign := exp[0]
+	exp = strings.TrimLeft(exp[1:], "0")
+	return mant + "e" + string(sign) + exp, nil
+}

@@ -1,0 +1,275 @@
+package fhir
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// Bundle.signature conventions.
+const (
+	sigFormatJOSE = "application/jose"
+	// headerSigningTime is the JAdES claimed signing time (ETSI TS 119 182-1
+	// sigT), in the protected header so that, unlike Signature.when, it is
+	// covered by the signature. The chain is checked as of this time.
+	headerSigningTime = "sigT"
+)
+
+// Sign signs the Bundle as a whole and stores the result in b.Signature:
+// type "Verification Signature" (ASTM E1762), when, who (the organiser
+// Organization of the Bundle whose OID is who, or a bare identifier
+// reference when the Bundle holds none), sigFormat application/jose and data
+// = base64 of a JWS compact serialization with detached payload (RFC 7515
+// appendix F: header..signature). The signing time is truncated to whole
+// seconds and is also put in the protected header (sigT). The payload is the Bundle's canonical form
+// (see canonicalWithoutSignature): everything but Bundle.signature, so the
+// signature's own elements (when, who) are not covered. Algorithm RS256;
+// the protected header carries the certificate chain (x5c, leaf first).
+// Signing an already signed Bundle replaces the signature.
+func Sign(b *Bundle, key crypto.Signer, chain []*x509.Certificate, when time.Time, who string) error {
+	if b == nil || key == nil {
+		return errors.New("fhir: sign: nil bundle or key")
+	}
+	if len(chain) == 0 {
+		return errors.New("fhir: sign: empty certificate chain")
+	}
+	if _, ok := key.Public().(*rsa.PublicKey); !ok {
+		return errors.New("fhir: sign: RS256 needs an RSA key")
+	}
+	if !publicKeysEqual(key.Public(), chain[0].PublicKey) {
+		return errors.New("fhir: sign: the key does not belong to the chain's first certificate")
+	}
+	if when.IsZero() {
+		return errors.New("fhir: sign: zero signing time")
+	}
+	old := b.Signature
+	b.Signature = nil
+	defer func() {
+		if b.Signature == nil {
+			b.Signature = old // keep the previous signature when signing fails
+		}
+	}()
+	raw, err := Marshal(b)
+	if err != nil {
+		return fmt.Errorf("fhir: sign: %w", err)
+	}
+	payload, err := canonicalWithoutSignature(raw)
+	if err != nil {
+		return err
+	}
+	signedAt := when.UTC().Truncate(time.Second)
+	x5c := make([]string, len(chain))
+	for i, c := range chain {
+		x5c[i] = base64.StdEncoding.EncodeToString(c.Raw)
+	}
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: opaqueRSA{key}},
+		(&jose.SignerOptions{}).WithHeader("x5c", x5c).WithHeader(headerSigningTime, signedAt.Format(time.RFC3339)),
+	)
+	if err != nil {
+		return fmt.Errorf("fhir: sign: %w", err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return fmt.Errorf("fhir: sign: %w", err)
+	}
+	compact, err := jws.DetachedCompactSerialize()
+	if err != nil {
+		return fmt.Errorf("fhir: sign: %w", err)
+	}
+	b.Signature = &Signature{
+		Type:      []Coding{signatureType(codes(defaultCodes))},
+		When:      instant(when.Truncate(time.Second)),
+		Who:       organisationRef(b, who),
+		SigFormat: sigFormatJOSE,
+		Data:      base64.StdEncoding.EncodeToString([]byte(compact)),
+	}
+	return nil
+}
+
+func signatureType(c codes) Coding {
+	return Coding{System: c[CodeSignatureTypeSystem], Code: c[CodeSignatureType], Display: c[CodeSignatureTypeDisplay]}
+}
+
+// organisationRef points at the Bundle's Organization with the given OID.
+func organisationRef(b *Bundle, oid string) *Reference {
+	want := "urn:oid:" + oid
+	for _, e := range b.Entry {
+		if o, ok := e.Resource.(*Organization); ok {
+			for _, id := range o.Identifier {
+				if id.System == systemURI && id.Value == want {
+					return &Reference{Reference: e.FullURL}
+				}
+			}
+		}
+	}
+	return &Reference{Identifier: &Identifier{System: systemURI, Value: want}}
+}
+
+// Verify checks b.Signature against the canonical form of b. With roots,
+// the x5c chain must lead to one of them, as of the signed signing time
+// (sigT, which Signature.when must equal): a document stays verifiable after
+// its certificate expires, but not if it was signed outside the
+// certificate's validity. With nil roots
+// only the signature mathematics against the embedded leaf certificate is
+// checked: that proves integrity, not who signed. It returns the leaf
+// certificate.
+func Verify(b *Bundle, roots *x509.CertPool) (*x509.Certificate, error) {
+	if b == nil || b.Signature == nil {
+		return nil, errors.New("fhir: verify: bundle is not signed")
+	}
+	raw, err := Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: verify: %w", err)
+	}
+	payload, err := canonicalWithoutSignature(raw)
+	if err != nil {
+		return nil, err
+	}
+	return verifyDetached(b.Signature, payload, roots)
+}
+
+// VerifyJSON verifies a Bundle as received: the canonical form is computed
+// from raw itself (not from the decoded structs), so nothing the structs
+// would not represent can slip past the signature. It then decodes the
+// Bundle strictly.
+func VerifyJSON(raw []byte, roots *x509.CertPool) (*Bundle, *x509.Certificate, error) {
+	b, err := Unmarshal(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b.Signature == nil {
+		return nil, nil, errors.New("fhir: verify: bundle is not signed")
+	}
+	payload, err := canonicalWithoutSignature(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	leaf, err := verifyDetached(b.Signature, payload, roots)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, leaf, nil
+}
+
+func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
+	if sig.SigFormat != sigFormatJOSE {
+		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", sig.SigFormat, sigFormatJOSE)
+	}
+	compactBytes, err := base64.StdEncoding.DecodeString(sig.Data)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: verify: signature data is not base64: %w", err)
+	}
+	compact := string(compactBytes)
+	parts := strings.Split(compact, ".")
+	if len(parts) != 3 || parts[1] != "" {
+		return nil, errors.New("fhir: verify: not a JWS compact serialization with detached payload")
+	}
+	chain, signedAt, err := parseProtectedHeader(parts[0])
+	if err != nil {
+		return nil, err
+	}
+	when, err := time.Parse(time.RFC3339Nano, sig.When)
+	if err != nil {
+		return nil, errors.New("fhir: verify: signature.when is not an instant")
+	}
+	if !when.Equal(signedAt) {
+		return nil, errors.New("fhir: verify: signature.when differs from the signed signing time")
+	}
+	leaf := chain[0]
+	if roots != nil {
+		at := signedAt
+		inter := x509.NewCertPool()
+		for _, c := range chain[1:] {
+			inter.AddCert(c)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{
+			Roots:         roots,
+			Intermediates: inter,
+			CurrentTime:   at,
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		}); err != nil {
+			return nil, fmt.Errorf("fhir: verify: certificate chain: %w", err)
+		}
+	}
+	jws, err := jose.ParseDetached(compact, payload, []jose.SignatureAlgorithm{jose.RS256})
+	if err != nil {
+		return nil, fmt.Errorf("fhir: verify: %w", err)
+	}
+	if _, err := jws.Verify(leaf.PublicKey); err != nil {
+		return nil, fmt.Errorf("fhir: verify: signature does not match the bundle: %w", err)
+	}
+	return leaf, nil
+}
+
+// parseProtectedHeader reads the certificate chain and the signing time
+// from the protected header.
+func parseProtectedHeader(headerB64 string) ([]*x509.Certificate, time.Time, error) {
+	hdr, err := base64.RawURLEncoding.DecodeString(headerB64)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
+	}
+	var h struct {
+		Alg  string   `json:"alg"`
+		X5c  []string `json:"x5c"`
+		SigT string   `json:"sigT"`
+	}
+	if err := json.Unmarshal(hdr, &h); err != nil {
+		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
+	}
+	if h.Alg != string(jose.RS256) {
+		return nil, time.Time{}, fmt.Errorf("fhir: verify: algorithm %q, want RS256", h.Alg)
+	}
+	if len(h.X5c) == 0 {
+		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no x5c certificate chain")
+	}
+	signedAt, err := time.Parse(time.RFC3339, h.SigT)
+	if err != nil {
+		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no valid sigT signing time")
+	}
+	chain := make([]*x509.Certificate, len(h.X5c))
+	for i, s := range h.X5c {
+		der, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+		}
+		if chain[i], err = x509.ParseCertificate(der); err != nil {
+			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+		}
+	}
+	return chain, signedAt, nil
+}
+
+// opaqueRSA lets any crypto.Signer (a PKCS#12 key, an HSM) sign RS256 via
+// go-jose.
+type opaqueRSA struct{ crypto.Signer }
+
+func (o opaqueRSA) Public() *jose.JSONWebKey {
+	return &jose.JSONWebKey{Key: o.Signer.Public(), Algorithm: string(jose.RS256), Use: "sig"}
+}
+
+func (opaqueRSA) Algs() []jose.SignatureAlgorithm { return []jose.SignatureAlgorithm{jose.RS256} }
+
+func (o opaqueRSA) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
+	if alg != jose.RS256 {
+		return nil, jose.ErrUnsupportedAlgorithm
+	}
+	digest := sha256.Sum256(payload)
+	return o.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	e, ok := a.(equaler)
+	return ok && e.Equal(b)
+}

@@ -1,0 +1,229 @@
+// Package gateway connects the pieces: export batches flow through the
+// policy, document building and signing into the durable queue, and from
+// there to Kanta. Data flows one way: adapter → documents → signing →
+// queue → submit.
+package gateway
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/config"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+	"github.com/helsinki-student-welfare/kanta-gateway/signing"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+)
+
+// Builder turns a policy decision into signed deliveries: a CDA document
+// in an HL7 V3 archive message, a FHIR document Bundle, or both, as the
+// archive's route says.
+type Builder struct {
+	cfg     *config.Config
+	orgs    map[string]organiser
+	onBuilt func(archive documents.Archive, route string, signing time.Duration)
+}
+
+type organiser struct {
+	org    documents.Organisation
+	signer *signing.Signer
+	ident  *signing.Identity
+}
+
+// BuiltDocument is one signed document of an entry revision, ready to
+// queue, with the pieces `build` writes to disk.
+type BuiltDocument struct {
+	Delivery queue.Delivery
+	CDA      []byte // signed CDA (route cda)
+	Frame    []byte // the archive message carrying it (route cda)
+	Bundle   []byte // signed FHIR Bundle JSON (route fhir)
+}
+
+// NewBuilder loads every organiser's signing identity and refuses to start
+// with one that cannot sign now (expired, not yet valid, wrong OID).
+func NewBuilder(cfg *config.Config, now time.Time) (*Builder, error) {
+	b := &Builder{cfg: cfg, orgs: map[string]organiser{}}
+	if err := checkCodeNames(cfg.Documents.Codes); err != nil {
+		return nil, err
+	}
+	for i, o := range cfg.Organisations {
+		var (
+			id  *signing.Identity
+			err error
+		)
+		switch {
+		case o.PKCS12 != "":
+			id, err = signing.LoadPKCS12(o.PKCS12, o.PKCS12Password)
+		case o.CertPEM != "":
+			id, err = signing.LoadPEM(o.CertPEM, o.KeyPEM)
+		default:
+			return nil, fmt.Errorf("organisations[%d] (%s): no signing identity configured (pkcs12 or cert_pem+key_pem)", i, o.OID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
+		}
+		s, err := signing.NewSigner(id, o.OID, o.SignatureType, now)
+		if err != nil {
+			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
+		}
+		b.orgs[o.OID] = organiser{
+			org:    documents.Organisation{OID: o.OID, Name: o.Name, DocumentRoot: o.DocumentRoot},
+			signer: s,
+			ident:  id,
+		}
+	}
+	return b, nil
+}
+
+// Identities lists the signing identities by organiser OID (for the
+// certificate-expiry metric).
+func (b *Builder) Identities() map[string]*signing.Identity {
+	out := make(map[string]*signing.Identity, len(b.orgs))
+	for oid, o := range b.orgs {
+		out[oid] = o.ident
+	}
+	return out
+}
+
+// Build makes the signed documents of one entry revision. at is the
+// signature time; it is fixed in the documents, so the queued bytes are
+// what every retry resends.
+func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) ([]BuiltDocument, error) {
+	o, ok := b.orgs[e.Service.OrganiserOID]
+	if !ok {
+		return nil, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+	}
+	route := b.cfg.Documents.Route[d.Archive]
+	if route == "" {
+		route = "cda"
+	}
+	base := queue.Delivery{
+		SetID:    documents.SetID(o.org.DocumentRoot, e.ID),
+		Version:  e.Revision,
+		EntryID:  e.ID,
+		Revision: e.Revision,
+		Archive:  d.Archive,
+		Role:     d.Role,
+		Register: d.Register,
+	}
+	base.NotBefore = d.NotBefore
+	if rule := b.cfg.Policy.Roles[d.Role]; !rule.GoLive.IsZero() {
+		base.HeldUntilGoLive = d.NotBefore.Equal(rule.GoLive.Start(b.cfg.Location()))
+	}
+	var out []BuiltDocument
+	if route == "cda" || route == "both" {
+		bd, err := b.buildCDA(e, d, o, at, base)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bd)
+	}
+	if route == "fhir" || route == "both" {
+		bd, err := b.buildFHIR(e, d, o, at, base)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bd)
+	}
+	return out, nil
+}
+
+func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
+	doc, err := cda.Build(e, d, o.org, cda.Options{Codes: b.cfg.Documents.Codes})
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	start := time.Now()
+	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
+		return BuiltDocument{}, fmt.Errorf("signing: %w", err)
+	}
+	signDur := time.Since(start)
+	signed, err := doc.Bytes()
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	processing := "D"
+	if b.cfg.Environment == documents.EnvironmentProduction {
+		processing = "P"
+	}
+	in := wire.MessageInput{
+		Document:       signed,
+		Interaction:    doc.Interaction,
+		MessageID:      documents.MessageID(o.org.DocumentRoot, e.ID, e.Revision),
+		CreationTime:   at,
+		ProcessingCode: processing,
+		SenderOID:      b.cfg.Kanta.SenderOID,
+		ReceiverOID:    b.cfg.Kanta.ReceiverOID,
+	}
+	if doc.Interaction == wire.InteractionReplaceHealth {
+		in.CorrectionReason = b.code("frame.correction_reason", "1")
+	}
+	frame, err := wire.BuildMessage(in)
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	dl := base
+	dl.DocumentID, dl.Route, dl.Interaction, dl.Payload = doc.ID, "cda", doc.Interaction, frame
+	if b.onBuilt != nil {
+		b.onBuilt(d.Archive, "cda", signDur)
+	}
+	return BuiltDocument{Delivery: dl, CDA: signed, Frame: frame}, nil
+}
+
+func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
+	bundle, err := fhir.Build(e, d, o.org, fhir.Options{Codes: b.cfg.Documents.Codes, AdultAge: b.cfg.Policy.AdultAge})
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	start := time.Now()
+	chain := append([]*x509.Certificate{o.ident.Cert}, o.ident.Chain...)
+	if err := fhir.Sign(bundle, o.ident.Key, chain, at, o.org.OID); err != nil {
+		return BuiltDocument{}, fmt.Errorf("signing bundle: %w", err)
+	}
+	signDur := time.Since(start)
+	raw, err := fhir.Marshal(bundle)
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	dl := base
+	// The FHIR copy is its own delivery (own id) of the same set and version.
+	dl.DocumentID = documents.FHIRBundleID(o.org.DocumentRoot, e.ID, e.Revision)
+	dl.Route, dl.Interaction, dl.Payload = "fhir", "fhir-bundle", raw
+	if b.onBuilt != nil {
+		b.onBuilt(d.Archive, "fhir", signDur)
+	}
+	return BuiltDocument{Delivery: dl, Bundle: raw}, nil
+}
+
+func (b *Builder) code(name, def string) string {
+	if v, ok := b.cfg.Documents.Codes[name]; ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// checkCodeNames refuses a code override no builder knows, at start-up
+// rather than at the first entry.
+func checkCodeNames(codes map[string]string) error {
+	if _, err := cda.Codes(cda.Options{Codes: codes}); err != nil {
+		return fmt.Errorf("documents.codes: %w", err)
+	}
+	known := fhir.DefaultCodes()
+	for name := range codes {
+		switch {
+		case strings.HasPrefix(name, "health."), strings.HasPrefix(name, "social."):
+		case strings.HasPrefix(name, "fhir."):
+			if _, ok := known[name]; !ok {
+				return fmt.Errorf("documents.codes: unknown FHIR code name %q", name)
+			}
+		case name == "frame.correction_reason":
+		default:
+			return fmt.Errorf("documents.codes: unknown code name %q (names start with health., social., fhir. or frame.)", name)
+		}
+	}
+	return nil
+}

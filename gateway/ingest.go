@@ -1,0 +1,240 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
+	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/config"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+)
+
+// Hooks let the metrics package watch the pipeline without the pipeline
+// knowing about Prometheus.
+type Hooks struct {
+	EntryRead func(outcome documents.Outcome, class documents.ReasonClass, role documents.Role)
+	Built     func(archive documents.Archive, route string, signing time.Duration)
+}
+
+// Ingester reads batches into the durable queue.
+type Ingester struct {
+	cfg     *config.Config
+	policy  *documents.Policy
+	builder *Builder
+	queue   queue.Queue
+	clock   clock.Clock
+	log     *slog.Logger
+	hooks   Hooks
+}
+
+func NewIngester(cfg *config.Config, b *Builder, q queue.Queue, c clock.Clock, log *slog.Logger, h Hooks) *Ingester {
+	b.onBuilt = h.Built
+	return &Ingester{cfg: cfg, policy: cfg.PolicyEngine(), builder: b, queue: q, clock: c, log: log, hooks: h}
+}
+
+// BatchSummary counts what one batch did.
+type BatchSummary struct {
+	File        string
+	Lines       int
+	ByOutcome   map[documents.Outcome]int
+	AlreadyRead int // revisions seen before (re-exports, restarts)
+	Rejected    int // input errors and policy rejections
+	Deliveries  int
+}
+
+func newSummary(file string) *BatchSummary {
+	return &BatchSummary{File: file, ByOutcome: map[documents.Outcome]int{}}
+}
+
+// IngestFile reads one batch to its end. A bad line is quarantined and the
+// batch goes on; only an I/O failure of the whole file stops it, and then
+// everything read so far is already durable, so a rerun continues safely.
+func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
+	r, err := adapter.Open(path, adapter.Options{MaxLineBytes: in.cfg.Spool.MaxLineBytes})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	q := newQuarantine(in.cfg.Spool.QuarantineDir, path)
+	defer q.close()
+	sum := newSummary(path)
+	for {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return sum, q.err
+		}
+		if err != nil {
+			return sum, fmt.Errorf("%s: %w", path, err)
+		}
+		sum.Lines++
+		if it.Rejection != nil {
+			in.reject(ctx, q, sum, it.Rejection, "", "")
+			continue
+		}
+		if err := in.entry(ctx, q, sum, it); err != nil {
+			return sum, err
+		}
+	}
+}
+
+// entry decides and queues one valid entry revision.
+func (in *Ingester) entry(ctx context.Context, q *quarantine, sum *BatchSummary, it adapter.Item) error {
+	e := it.Entry
+	log := in.log.With("file", filepath.Base(it.File), "line", it.Line, "entry_id", e.ID, "revision", e.Revision)
+	seen, err := in.queue.Seen(ctx, e.ID, e.Revision)
+	if err != nil {
+		return err
+	}
+	if seen {
+		sum.AlreadyRead++
+		log.Debug("entry revision already read")
+		return nil
+	}
+	now := in.clock.Now()
+	d := in.policy.Decide(e, now, in.queue)
+	if in.hooks.EntryRead != nil {
+		in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
+	}
+	rec := queue.LedgerRecord{
+		EntryID: e.ID, Revision: e.Revision, File: filepath.Base(it.File), Line: it.Line,
+		Outcome: d.Outcome, ReasonClass: d.ReasonClass, Reason: d.Reason,
+		Archive: d.Archive, Register: d.Register, Role: d.Role, Hetu: e.Client.Hetu,
+		DecidedAt: now,
+	}
+	var deliveries []queue.Delivery
+	switch d.Outcome {
+	case documents.OutcomeReject:
+		in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason}, e.Client.Hetu, d.ReasonClass)
+		return nil
+	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+		built, err := in.builder.Build(e, d, now)
+		if err != nil {
+			// A document that cannot be built (invalid XML characters, an
+			// unknown organiser) is the entry's fault: quarantine it.
+			in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: err.Error()}, e.Client.Hetu, documents.ReasonInvalidInput)
+			return nil
+		}
+		for _, b := range built {
+			deliveries = append(deliveries, b.Delivery)
+		}
+		rec.DocumentID, rec.SetID, rec.Version = built[0].Delivery.DocumentID, built[0].Delivery.SetID, built[0].Delivery.Version
+	}
+	if d.ReasonClass == documents.ReasonDraft {
+		// A draft is not a read revision: its final version may come with
+		// the same revision number later.
+		sum.ByOutcome[d.Outcome]++
+		log.Info("entry skipped", "decision", d.Outcome, "reason_class", d.ReasonClass)
+		return in.queue.RecordEvent(ctx, rec)
+	}
+	err = in.queue.Ingest(ctx, rec, deliveries)
+	if errors.Is(err, queue.ErrAlreadyRead) {
+		sum.AlreadyRead++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("entry %s#%d: %w", e.ID, e.Revision, err)
+	}
+	sum.ByOutcome[d.Outcome]++
+	sum.Deliveries += len(deliveries)
+	log.Info("entry read", "decision", d.Outcome, "archive", d.Archive, "reason_class", d.ReasonClass, "not_before", d.NotBefore, "deliveries", len(deliveries))
+	return nil
+}
+
+// reject quarantines a line and records the rejection in the audit trail.
+// Rejections are not "read": a corrected re-export of the same revision is
+// taken in.
+func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary, rj *adapter.Rejection, hetu string, class documents.ReasonClass) {
+	if class == "" {
+		class = documents.ReasonInvalidInput
+	}
+	sum.Rejected++
+	sum.ByOutcome[documents.OutcomeReject]++
+	if in.hooks.EntryRead != nil {
+		in.hooks.EntryRead(documents.OutcomeReject, class, "")
+	}
+	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
+	q.add(rj)
+	if rj.EntryID != "" {
+		err := in.queue.RecordEvent(ctx, queue.LedgerRecord{
+			EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
+			Outcome: documents.OutcomeReject, ReasonClass: class, Reason: rj.Reason, Hetu: hetu, DecidedAt: in.clock.Now(),
+		})
+		if err != nil {
+			in.log.Error("audit of a rejection failed", "entry_id", rj.EntryID, "revision", rj.Revision, "error", err)
+		}
+	}
+}
+
+// quarantine keeps rejected lines (raw, for the operator to fix and
+// re-export) beside their reasons, in files readable only by the gateway.
+type quarantine struct {
+	dir, base string
+	lines     *os.File
+	reasons   *os.File
+	err       error
+}
+
+func newQuarantine(dir, batch string) *quarantine {
+	return &quarantine{dir: dir, base: filepath.Base(batch)}
+}
+
+type quarantineReason struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	EntryID  string `json:"entry_id,omitempty"`
+	Revision int    `json:"revision,omitempty"`
+	Field    string `json:"field,omitempty"`
+	Reason   string `json:"reason"`
+}
+
+func (q *quarantine) add(rj *adapter.Rejection) {
+	if q.err != nil || q.dir == "" {
+		return
+	}
+	if q.lines == nil {
+		if q.err = os.MkdirAll(q.dir, 0o700); q.err != nil {
+			return
+		}
+		stamp := time.Now().UTC().Format("20060102T150405")
+		open := func(suffix string) *os.File {
+			f, err := os.OpenFile(filepath.Join(q.dir, q.base+"."+stamp+suffix), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil && q.err == nil {
+				q.err = err
+			}
+			return f
+		}
+		q.lines, q.reasons = open(".rejected.ndjson"), open(".reasons.jsonl")
+		if q.err != nil {
+			return
+		}
+	}
+	raw := rj.Raw
+	if len(raw) == 0 {
+		raw = []byte("{}")
+	}
+	_, _ = q.lines.Write(append(append([]byte(nil), raw...), '\n'))
+	b, _ := json.Marshal(quarantineReason{File: rj.File, Line: rj.Line, EntryID: rj.EntryID, Revision: rj.Revision, Field: rj.Field, Reason: rj.Reason})
+	_, _ = q.reasons.Write(append(b, '\n'))
+}
+
+func (q *quarantine) close() {
+	for _, f := range []*os.File{q.lines, q.reasons} {
+		if f != nil {
+			if err := f.Close(); err != nil && q.err == nil {
+				q.err = err
+			}
+		}
+	}
+}

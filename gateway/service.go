@@ -1,0 +1,181 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/config"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+	"github.com/helsinki-student-welfare/kanta-gateway/submit"
+)
+
+// Service is the assembled gateway: queue, builder, ingester, submitter
+// and metrics, from one configuration.
+type Service struct {
+	Cfg       *config.Config
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Queue     queue.Queue
+	Builder   *Builder
+	Ingester  *Ingester
+	Submitter *submit.Submitter
+	Metrics   *metrics.Metrics
+}
+
+// Mode says how much of the gateway a command needs.
+type Mode int
+
+const (
+	// ModeInspect opens the queue only (queue and audit commands).
+	ModeInspect Mode = iota
+	// ModeIngest adds the builder (signing identities) but submits nothing.
+	ModeIngest
+	// ModeSubmit is the whole gateway: ingest and submit.
+	ModeSubmit
+)
+
+// OpenQueue opens the configured queue backend.
+func OpenQueue(ctx context.Context, cfg *config.Config, o queue.Options) (queue.Queue, error) {
+	o.Workers = cfg.Queue.Workers
+	o.RetryBase, o.RetryCap, o.MaxAttempts = cfg.Queue.RetryBase, cfg.Queue.RetryCap, cfg.Queue.MaxAttempts
+	o.RescueAfter = 2 * cfg.Kanta.Timeout
+	switch cfg.Queue.Backend {
+	case "postgres":
+		return queue.OpenPostgres(ctx, cfg.Queue.PostgresDSN, o)
+	default:
+		if err := os.MkdirAll(filepath.Dir(cfg.Queue.SQLitePath), 0o700); err != nil {
+			return nil, err
+		}
+		return queue.OpenSQLite(ctx, cfg.Queue.SQLitePath, o)
+	}
+}
+
+// Open assembles the gateway for a command.
+func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logger, mode Mode) (*Service, error) {
+	s := &Service{Cfg: cfg, Clock: c, Log: log}
+	var stats func(context.Context) (queue.Stats, error)
+	s.Metrics = metrics.New(func(ctx context.Context) (queue.Stats, error) {
+		if stats == nil {
+			return queue.Stats{}, errors.New("queue not open")
+		}
+		return stats(ctx)
+	})
+	o := queue.Options{Clock: c, Logger: log}
+	if mode == ModeSubmit {
+		sub, err := submit.New(submit.Config{
+			ArchiveURL: cfg.Kanta.ArchiveURL, FHIRURL: cfg.Kanta.FHIRURL,
+			ClientCert: cfg.Kanta.ClientCert, ClientKey: cfg.Kanta.ClientKey, CACert: cfg.Kanta.CACert,
+			Timeout: cfg.Kanta.Timeout, RateLimit: cfg.Kanta.RateLimit,
+			BreakerFailures: cfg.Kanta.BreakerFailures, BreakerOpenFor: cfg.Kanta.BreakerOpenFor,
+			QuickRetries: 1, Clock: c, Logger: log,
+			OnBreaker: func(st submit.BreakerState) {
+				s.Metrics.BreakerState(int(st))
+				log.Warn("circuit breaker toward Kanta", "state", st.String())
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.Submitter = sub
+		o.Submitter = sub
+		o.OnResult = func(d *queue.Delivery, r queue.Result, attempt int) {
+			dead := r.Class == queue.Permanent || (r.Class == queue.Retry && attempt >= cfg.Queue.MaxAttempts)
+			s.Metrics.Submission(d, r, dead, r.Took)
+			lvl := slog.LevelInfo
+			if r.Class == queue.Retry || r.Class == queue.Permanent {
+				lvl = slog.LevelWarn
+			}
+			log.Log(context.Background(), lvl, "submission", "entry_id", d.EntryID, "revision", d.Revision, "document_id", d.DocumentID,
+				"route", d.Route, "archive", d.Archive, "attempt", attempt, "outcome", r.Class.String(), "code", r.Code, "detail", r.Detail)
+		}
+	}
+	q, err := OpenQueue(ctx, cfg, o)
+	if err != nil {
+		return nil, fmt.Errorf("queue (%s): %w", cfg.Queue.Backend, err)
+	}
+	s.Queue = q
+	stats = q.Stats
+	if mode >= ModeIngest {
+		b, err := NewBuilder(cfg, c.Now())
+		if err != nil {
+			q.Close()
+			return nil, err
+		}
+		s.Builder = b
+		s.Ingester = NewIngester(cfg, b, q, c, log, Hooks{EntryRead: s.Metrics.EntryRead, Built: s.Metrics.Built})
+		s.reportCertificates()
+	}
+	return s, nil
+}
+
+// Reschedule moves held deliveries to the configured go-live dates, so a
+// changed date in configuration takes effect for what is still held.
+func (s *Service) Reschedule(ctx context.Context) error {
+	for role, rule := range s.Cfg.Policy.Roles {
+		if rule.GoLive.IsZero() {
+			continue
+		}
+		n, err := s.Queue.Reschedule(ctx, role, rule.GoLive.Start(s.Cfg.Location()))
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			s.Log.Info("held deliveries rescheduled to the configured go-live", "role", role, "go_live", rule.GoLive.String(), "count", n)
+		}
+	}
+	return nil
+}
+
+// reportCertificates sets the certificate expiry gauges and warns early.
+func (s *Service) reportCertificates() {
+	now := s.Clock.Now()
+	for oid, id := range s.Builder.Identities() {
+		days := id.DaysToExpiry(now)
+		s.Metrics.CertificateExpiry("signing", oid, days)
+		if days < 30 {
+			s.Log.Warn("signing certificate expires soon", "organiser", oid, "days", int(days))
+		}
+	}
+	if s.Cfg.Kanta.ClientCert != "" {
+		if cert, err := readCert(s.Cfg.Kanta.ClientCert); err == nil {
+			s.Metrics.CertificateExpiry("tls_client", cert.Subject.CommonName, cert.NotAfter.Sub(now).Hours()/24)
+		}
+	}
+}
+
+func readCert(path string) (*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: no PEM certificate", path)
+	}
+	return x509.ParseCertificate(blk.Bytes)
+}
+
+// Close stops and closes the queue.
+func (s *Service) Close(ctx context.Context) error {
+	if s.Queue == nil {
+		return nil
+	}
+	return s.Queue.Close()
+}
+
+var _ documents.History = queue.Queue(nil)
+
+// Deadline helper for graceful stops.
+func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,274 @@
+package mockkanta
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/xml"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/signing"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+)
+
+// cdaInspector checks an HL7 V3 archive request carrying a signed CDA
+// document, in the order Kanta would: frame, metadata copy, profile,
+// signatures, signer fit, interaction fit, identity code. Version order and
+// idempotency are the store's (they need the archive's state).
+type cdaInspector struct {
+	env     Environment
+	roots   *x509.CertPool
+	profile Profile
+}
+
+var oidPattern = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+func (c *cdaInspector) inspect(raw []byte) inspection {
+	msg, err := wire.ParseMessage(raw)
+	switch {
+	case errors.Is(err, wire.ErrUnknownInteraction):
+		return inspection{detail: wire.DetailUnknownInteraction}
+	case errors.Is(err, wire.ErrMetadataMismatch), errors.Is(err, wire.ErrContentID):
+		return inspection{detail: wire.DetailMetadataMismatch}
+	case err != nil || msg == nil || len(msg.Document) == 0:
+		return inspection{detail: wire.DetailMalformedFrame}
+	}
+	res := inspection{messageID: msg.MessageID}
+	refuse := func(detail string) inspection { res.detail = detail; return res }
+
+	switch msg.Interaction {
+	case wire.InteractionNewHealth, wire.InteractionReplaceHealth, wire.InteractionSocial:
+	default:
+		return refuse(wire.DetailUnknownInteraction)
+	}
+	if want := c.env.processingCode(); msg.ProcessingCode != want {
+		return refuse(wire.DetailProcessingCode)
+	}
+
+	h, err := cda.Inspect(msg.Document)
+	if err != nil {
+		return refuse(wire.DetailProfileViolation)
+	}
+	if msg.DocumentID != h.DocumentID || msg.SetID != h.SetID || msg.Version != h.Version ||
+		msg.Hetu != h.Hetu || (msg.ContentID != "" && msg.ContentID != h.DocumentID) {
+		return refuse(wire.DetailMetadataMismatch)
+	}
+	if c.profile != ProfileMinimal {
+		if err := cda.CheckProfile(msg.Document); err != nil {
+			return refuse(wire.DetailProfileViolation)
+		}
+	}
+	// Versioning rules of the document itself (not of the archive's state).
+	if h.Version < 1 || (h.Version == 1) != (h.Replaces == nil) ||
+		(h.Version == 1 && h.SetID != h.DocumentID) ||
+		(h.Replaces != nil && (h.Replaces.SetID != h.SetID || h.Replaces.Version != h.Version-1)) {
+		return refuse(wire.DetailProfileViolation)
+	}
+
+	sigs, err := signing.Verify(msg.Document, signing.VerifyOptions{Roots: c.roots})
+	if err != nil {
+		return refuse(signatureDetail(err))
+	}
+	var facts documentFacts
+	factsFor := map[string]documentFacts{} // by organiser OID asked about
+	for _, s := range sigs {
+		org := ""
+		if s.SignatureType == signing.TypeSystem {
+			org = s.SignerSerialNumber
+		}
+		f, ok := factsFor[org]
+		if !ok {
+			f = readFacts(msg.Document, org)
+			factsFor[org] = f
+		}
+		facts = f
+		if !signerFits(s, h, f) {
+			return refuse(wire.DetailSignatureTypeMismatch)
+		}
+	}
+
+	if !interactionFits(msg.Interaction, h) {
+		return refuse(wire.DetailInteractionMismatch)
+	}
+
+	if detail := c.identityDetail(h.Hetu, facts.patientIDRoot); detail != "" {
+		return refuse(detail)
+	}
+
+	d := &Document{
+		ID:                 h.DocumentID,
+		SetID:              h.SetID,
+		Version:            h.Version,
+		Archive:            h.Archive,
+		Interaction:        msg.Interaction,
+		Hetu:               h.Hetu,
+		AuthorRole:         h.AuthorRole,
+		ReleaseDate:        h.ReleaseDate,
+		Concealed:          h.Concealed,
+		GuardianDisclosure: h.GuardianDisclosure,
+		Confidentiality:    h.Confidentiality,
+		SignatureType:      sigs[0].SignatureType,
+		EnteredInError:     h.EnteredInError,
+		Format:             FormatCDA,
+		Content:            msg.Document,
+	}
+	if h.Replaces != nil {
+		d.ReplacesID, d.ReplacesVersion = h.Replaces.ID, h.Replaces.Version
+	}
+	res.doc = d
+	return res
+}
+
+// oidHetu is the root of the henkilötunnus.
+const oidHetu = "1.2.246.21"
+
+// identityDetail checks the client's id. A henkilötunnus (root 1.2.246.21)
+// must be valid, and a test code exactly in the test environment. Any other
+// root is an organisation's temporary patient identifier (as in Kanta's own
+// test data): it carries no test/real marker, so the test environment takes
+// it and production, where the gateway only ever sends henkilötunnus,
+// refuses it.
+func (c *cdaInspector) identityDetail(id, root string) string {
+	if root != oidHetu {
+		if id == "" || c.env == EnvironmentProduction {
+			return wire.DetailInvalidIdentity
+		}
+		return ""
+	}
+	info, err := documents.ParseHetu(id)
+	switch {
+	case err != nil:
+		return wire.DetailInvalidIdentity
+	case c.env == EnvironmentTest && !info.IsTestCode():
+		return wire.DetailNotTestIdentity
+	case c.env == EnvironmentProduction && info.IsTestCode():
+		return wire.DetailTestIdentity
+	}
+	return ""
+}
+
+// signatureDetail classifies a signing.Verify error. Untrusted chains wrap
+// x509's errors; the rest are told apart by signing's messages (signing has
+// no sentinel errors yet).
+func signatureDetail(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &invalid),
+		strings.Contains(msg, "not trusted"), strings.Contains(msg, "not valid at signature time"):
+		return wire.DetailSignerNotTrusted
+	case strings.Contains(msg, "serialNumber"):
+		return wire.DetailSignatureTypeMismatch
+	case strings.Contains(msg, "holds no signature"), strings.Contains(msg, "signatureCollection"):
+		return wire.DetailSignatureMissing
+	}
+	return wire.DetailSignatureInvalid
+}
+
+// signerFits: a system signature (type 3) is made with the organisation's
+// system certificate, whose subject serialNumber is the organisation's OID:
+// the document's custodian (register keeper) or, for an outsourced service,
+// the organiser named in outsourcingServiceCustomer. A professional's
+// signature (type 1) uses the card whose serialNumber is the author's
+// registration number.
+func signerFits(s signing.SignatureInfo, h *cda.Header, facts documentFacts) bool {
+	switch s.SignatureType {
+	case signing.TypeSystem:
+		return oidPattern.MatchString(s.SignerSerialNumber) && facts.organiserSeen
+	case signing.TypeProfessional:
+		return s.SignerSerialNumber != "" && s.SignerSerialNumber == h.AuthorRegistration
+	}
+	return false
+}
+
+// interactionFits: social welfare documents (any version) travel in
+// RCMR_IN200002FI01; a health care document's first version in
+// RCMR_IN100002FI01 and its replacements in RCMR_IN100016FI01.
+func interactionFits(interaction string, h *cda.Header) bool {
+	switch h.Archive {
+	case documents.ArchiveSocial:
+		return interaction == wire.InteractionSocial
+	case documents.ArchivePatient:
+		if h.Version == 1 {
+			return interaction == wire.InteractionNewHealth
+		}
+		return interaction == wire.InteractionReplaceHealth
+	}
+	return false
+}
+
+// documentFacts are what the checks need beyond cda.Header: the root of
+// the client's id, and whether the document names a given organisation as
+// custodian (register keeper) or outsourcingServiceCustomer (organiser).
+type documentFacts struct {
+	patientIDRoot string
+	organiserSeen bool
+}
+
+// readFacts streams the document only as far as needed: recordTarget and
+// custodian come early, so a system signature of the custodian is settled
+// after a fraction of the document (this runs on every message; a full
+// tree parse here cost a fifth of the archive path).
+func readFacts(cdaXML []byte, organiser string) documentFacts {
+	var f documentFacts
+	dec := xml.NewDecoder(bytes.NewReader(cdaXML))
+	var stack []string
+	patientDone := false
+	under := func(names ...string) bool {
+		if len(stack) != len(names) {
+			return false
+		}
+		for i, n := range names {
+			if stack[i] != n {
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		tok, err := dec.RawToken()
+		if err != nil {
+			return f
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			stack = append(stack, t.Name.Local)
+			if t.Name.Local != "id" && t.Name.Local != "outsourcingServiceCustomer" {
+				continue
+			}
+			root := ""
+			for _, a := range t.Attr {
+				if a.Name.Local == "root" && a.Name.Space == "" {
+					root = a.Value
+				}
+			}
+			switch {
+			case under("ClinicalDocument", "recordTarget", "patientRole", "id"):
+				if f.patientIDRoot == "" || root == oidHetu {
+					f.patientIDRoot = root
+				}
+			case under("ClinicalDocument", "custodian", "assignedCustodian", "representedCustodianOrganization", "id"),
+				under("ClinicalDocument", "localHeader", "outsourcingServiceCustomer"),
+				under("ClinicalDocument", "localSocialHeader", "outsourcingServiceCustomer"):
+				if organiser != "" && root == organiser {
+					f.organiserSeen = true
+				}
+			}
+		case xml.EndElement:
+			if len(stack) == 0 {
+				return f
+			}
+			if under("ClinicalDocument", "recordTarget") {
+				patientDone = true
+			}
+			stack = stack[:len(stack)-1]
+			if patientDone && (organiser == "" || f.organiserSeen) {
+				return f
+			}
+		}
+	}
+}

@@ -1,0 +1,404 @@
+// Package mockkanta is a stand-in for Kanta's two archives (patient data
+// repository and social welfare client data repository) for integration
+// testing: it checks archive request messages as Kanta would, answers with
+// HL7 acknowledgements, keeps what it accepted in SQLite, shows what a client,
+// a guardian or a professional would see, and injects transport faults on
+// request.
+package mockkanta
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+)
+
+// Environment is the Kanta environment the mock plays.
+type Environment string
+
+const (
+	EnvironmentTest       Environment = "test"
+	EnvironmentProduction Environment = "production"
+)
+
+// processingCode is the frame processingCode the environment expects.
+func (e Environment) processingCode() string {
+	if e == EnvironmentProduction {
+		return "P"
+	}
+	return "D"
+}
+
+// Profile selects the document profile check.
+type Profile string
+
+const (
+	// ProfileGateway requires everything the gateway's builders write
+	// (cda.CheckProfile): the check for testing our own output.
+	ProfileGateway Profile = "gateway"
+	// ProfileMinimal skips cda.CheckProfile and keeps only what the archive
+	// itself needs: readable header (ids, version, client, local header),
+	// matching frame, verified signatures over the body, signer fit,
+	// interaction, identity code and version order. Documents made by other
+	// systems, like the real archived sample in Kanta's test data (which has
+	// no tableOfContents and an empty section), pass it.
+	ProfileMinimal Profile = "minimal"
+)
+
+// Config configures a mock Kanta.
+type Config struct {
+	// DataDir holds the SQLite archive; empty keeps it in memory.
+	DataDir     string
+	Environment Environment // default test
+	// Profile is how strictly documents are checked against the Finnish CDA
+	// profile (default ProfileGateway).
+	Profile Profile
+	// TrustRoots verify document signatures; TrustRootFiles (PEM) are added.
+	TrustRoots     *x509.CertPool
+	TrustRootFiles []string
+	// Listen is the address for ListenAndServe (default 127.0.0.1:8089).
+	Listen string
+	// TLS: server certificate and key, and the CA client certificates must
+	// chain to. When set, every connection must present a client
+	// certificate (Kanta's transport is mutual TLS). Without TLS the mock
+	// listens only on loopback addresses.
+	TLSCertFile, TLSKeyFile, ClientCAFile string
+	Faults                                Faults // initial faults
+	Seed                                  int64  // fault generator seed (default 1)
+	Clock                                 clock.Clock
+	Logger                                *slog.Logger
+	// MaxMessageBytes bounds a request body (default 16 MiB).
+	MaxMessageBytes int64
+}
+
+// inspection is the outcome of checking one archive message: either a
+// document ready for the store, or the detail code it is refused with.
+type inspection struct {
+	messageID string // the request's id, for the ack's targetMessage
+	doc       *Document
+	detail    string // empty when doc is ready for the store
+}
+
+// inspector checks an archive request message. An interface so the checks
+// of the CDA route can be told apart from the store and transport.
+type inspector interface {
+	inspect(raw []byte) inspection
+}
+
+// Server is a running mock Kanta.
+type Server struct {
+	cfg       Config
+	store     *store
+	inspector inspector
+	faults    *injector
+	stats     *stats
+	log       *slog.Logger
+	ackSeq    atomic.Uint64
+	closing   chan struct{}
+	closeOnce sync.Once
+	handler   http.Handler
+}
+
+// New opens (or creates) the archive in cfg.DataDir and prepares the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Environment == "" {
+		cfg.Environment = EnvironmentTest
+	}
+	if cfg.Environment != EnvironmentTest && cfg.Environment != EnvironmentProduction {
+		return nil, fmt.Errorf("mockkanta: environment %q: want test or production", cfg.Environment)
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = ProfileGateway
+	}
+	if cfg.Profile != ProfileGateway && cfg.Profile != ProfileMinimal {
+		return nil, fmt.Errorf("mockkanta: profile %q: want gateway or minimal", cfg.Profile)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8089"
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = 1
+	}
+	if cfg.MaxMessageBytes == 0 {
+		cfg.MaxMessageBytes = 16 << 20
+	}
+	if err := cfg.Faults.Validate(); err != nil {
+		return nil, fmt.Errorf("mockkanta: faults: %w", err)
+	}
+	roots := cfg.TrustRoots
+	if roots == nil {
+		roots = x509.NewCertPool()
+	}
+	for _, path := range cfg.TrustRootFiles {
+		pem, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("mockkanta: trust root: %w", err)
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mockkanta: trust root %s holds no PEM certificate", path)
+		}
+	}
+	st, err := openStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		store:     st,
+		inspector: &cdaInspector{env: cfg.Environment, roots: roots, profile: cfg.Profile},
+		faults:    newInjector(cfg.Faults, cfg.Seed),
+		stats:     newStats(),
+		log:       cfg.Logger,
+		closing:   make(chan struct{}),
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves the archive interface and the tester API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /archive/v1/messages", s.handleArchive)
+	mux.HandleFunc("GET /api/v1/documents", s.handleListDocuments)
+	mux.HandleFunc("GET /api/v1/documents/{id}", s.handleGetDocument)
+	mux.HandleFunc("GET /api/v1/documents/{id}/cda", s.handleGetCDA)
+	mux.HandleFunc("GET /api/v1/mykanta/{hetu}", s.handleMyKanta)
+	mux.HandleFunc("GET /api/v1/professional/{hetu}", s.handleProfessional)
+	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+	mux.HandleFunc("GET /api/v1/faults", s.handleGetFaults)
+	mux.HandleFunc("PUT /api/v1/faults", s.handlePutFaults)
+	mux.HandleFunc("POST /api/v1/reset", s.handleReset)
+	return mux
+}
+
+// TLSConfig is the server's TLS configuration (nil without TLS): the
+// server certificate, and client certificates required and verified against
+// the client CA.
+func (s *Server) TLSConfig() (*tls.Config, error) {
+	c := s.cfg
+	if c.TLSCertFile == "" && c.TLSKeyFile == "" && c.ClientCAFile == "" {
+		return nil, nil
+	}
+	if c.TLSCertFile == "" || c.TLSKeyFile == "" || c.ClientCAFile == "" {
+		return nil, errors.New("mockkanta: TLS needs a server certificate, its key and a client CA (mutual TLS)")
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("mockkanta: server certificate: %w", err)
+	}
+	pem, err := os.ReadFile(c.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("mockkanta: client CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("mockkanta: client CA %s holds no PEM certificate", c.ClientCAFile)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// ListenAndServe serves until ctx ends, then shuts down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	tlsCfg, err := s.TLSConfig()
+	if err != nil {
+		return err
+	}
+	if tlsCfg == nil {
+		if err := requireLoopback(s.cfg.Listen); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("mockkanta: listen: %w", err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("mock Kanta listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil, "environment", s.cfg.Environment)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.shutdown()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	s.log.Info("mock Kanta stopped", "err", err)
+	return err
+}
+
+// requireLoopback refuses plain HTTP on anything but a loopback address.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("mockkanta: listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("mockkanta: plain HTTP only on a loopback address, not %q; configure TLS with client certificates", addr)
+}
+
+// shutdown releases requests held by the timeout fault.
+func (s *Server) shutdown() { s.closeOnce.Do(func() { close(s.closing) }) }
+
+// Close releases held requests and closes the archive.
+func (s *Server) Close() error {
+	s.shutdown()
+	return s.store.close()
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
+
+// nextAckID mints the acknowledgement's own message id under Kanta's device.
+func (s *Server) nextAckID() string {
+	return wire.KantaDeviceOID + ".1." + strconv.FormatInt(s.now().Unix(), 10) + "." + strconv.FormatUint(s.ackSeq.Add(1), 10)
+}
+
+// handleArchive is the archive interface: faults first (they model the
+// network and Kanta's availability), then the checks, then the store.
+func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
+	plan := s.faults.plan(s.now())
+	if !plan.outageUntil.IsZero() {
+		s.stats.fault(faultOutage)
+		retry := int(plan.outageUntil.Sub(s.now()).Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		s.writeAck(w, http.StatusServiceUnavailable, wire.NewAck(wire.DetailServiceUnavailable, s.nextAckID(), ""))
+		return
+	}
+	if plan.latency > 0 {
+		s.stats.fault(faultLatency)
+		select {
+		case <-time.After(plan.latency):
+		case <-r.Context().Done():
+			return
+		case <-s.closing:
+			return
+		}
+	}
+	if plan.timeout {
+		s.stats.fault(faultTimeout)
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		return
+	}
+	if plan.rateLimit {
+		s.stats.fault(faultRateLimit)
+		w.Header().Set("Retry-After", strconv.Itoa(plan.retryAfter))
+		s.writeAck(w, http.StatusTooManyRequests, wire.NewAck(wire.DetailRateLimited, s.nextAckID(), ""))
+		return
+	}
+	if plan.errorStatus != 0 {
+		s.stats.fault(faultError)
+		detail := wire.DetailInternalError
+		if plan.errorStatus == http.StatusServiceUnavailable {
+			detail = wire.DetailServiceUnavailable
+		}
+		s.writeAck(w, plan.errorStatus, wire.NewAck(detail, s.nextAckID(), ""))
+		return
+	}
+
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
+	if err != nil {
+		s.stats.count(wire.DetailMalformedFrame)
+		s.writeAck(w, http.StatusOK, wire.NewAck(wire.DetailMalformedFrame, s.nextAckID(), ""))
+		return
+	}
+	insp := s.inspector.inspect(raw)
+	detail := insp.detail
+	if detail == "" {
+		detail, err = s.store.submit(r.Context(), insp.doc, s.now())
+		if err != nil {
+			s.log.Error("archive store failed", "err", err)
+			detail = wire.DetailInternalError
+		}
+	}
+	s.stats.count(detail)
+	ack := wire.NewAck(detail, s.nextAckID(), insp.messageID)
+	s.log.Info("archive request", "message_id", insp.messageID, "ack", ack.Code, "detail", detail)
+
+	if plan.ackLost {
+		s.stats.fault(faultAckLost)
+		dropConnection(w)
+		return
+	}
+	s.writeAck(w, http.StatusOK, ack)
+}
+
+func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack) {
+	a.ProcessingCode = s.cfg.Environment.processingCode()
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(wire.BuildAck(a))
+}
+
+// dropConnection closes the connection without an answer: the document is
+// archived but the client never learns it.
+func dropConnection(w http.ResponseWriter) {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+	}
+	// HTTP/2 (or a wrapped writer): aborting the handler resets the stream.
+	panic(http.ErrAbortHandler)
+}
+
+// stats counts outcomes since start (not persisted: a restart starts a new
+// test run's figures, while the archive itself survives).
+type stats struct {
+	mu      sync.Mutex
+	details map[string]int
+	faults  map[string]int
+}
+
+func newStats() *stats { return &stats{details: map[string]int{}, faults: map[string]int{}} }
+
+func (st *stats) count(detail string) {
+	st.mu.Lock()
+	st.details[detail]++
+	st.mu.Unlock()
+}
+
+func (st *stats) fault(kind string) {
+	st.mu.Lock()
+	st.faults[kind]++
+	st.mu.Unlock()
+}

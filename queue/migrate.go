@@ -1,0 +1,153 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// migrate brings River's tables and ours up to date. With riverInTx
+// (SQLite: an immediate transaction, which also serialises processes) all
+// of it is one transaction. PostgreSQL cannot run River's migrations in one
+// transaction (a new enum value is used by a later version), so there each
+// River version commits on its own and the caller's lock, held around the
+// whole run, keeps replicas starting together from migrating at once.
+func migrate[TTx any](ctx context.Context, b backend[TTx], driver riverdriver.Driver[TTx], riverInTx bool, o Options) (err error) {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("queue: river migrator: %w", err)
+	}
+	if !riverInTx {
+		if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return fmt.Errorf("queue: river migration: %w", err)
+		}
+	}
+	tx, x, err := b.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = b.rollback(context.WithoutCancel(ctx), tx)
+		}
+	}()
+	if riverInTx {
+		if _, err = migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
+			return fmt.Errorf("queue: river migration: %w", err)
+		}
+	}
+	if err = migrateOwn(ctx, x, b.dialect); err != nil {
+		return err
+	}
+	if err = b.commit(ctx, tx); err != nil {
+		return fmt.Errorf("queue: migrate commit: %w", err)
+	}
+	return nil
+}
+
+// schemaMigrations are our own tables (River migrates its own). Each entry
+// is one version; {{ts}} and {{serial}} are filled in per dialect. Append
+// only: a shipped version never changes.
+var schemaMigrations = []string{
+	// 1: ledger, deliveries, audit
+	`CREATE TABLE ledger (
+	entry_id     TEXT NOT NULL,
+	revision     INTEGER NOT NULL,
+	file         TEXT NOT NULL DEFAULT '',
+	line         INTEGER NOT NULL DEFAULT 0,
+	outcome      TEXT NOT NULL,
+	reason_class TEXT NOT NULL DEFAULT '',
+	reason       TEXT NOT NULL DEFAULT '',
+	archive      TEXT NOT NULL DEFAULT '',
+	register     TEXT NOT NULL DEFAULT '',
+	role         TEXT NOT NULL DEFAULT '',
+	document_id  TEXT NOT NULL DEFAULT '',
+	set_id       TEXT NOT NULL DEFAULT '',
+	version      INTEGER NOT NULL DEFAULT 0,
+	hetu         TEXT NOT NULL DEFAULT '',
+	decided_at   {{ts}} NOT NULL,
+	PRIMARY KEY (entry_id, revision)
+);
+CREATE TABLE deliveries (
+	document_id TEXT PRIMARY KEY,
+	set_id      TEXT NOT NULL,
+	version     INTEGER NOT NULL,
+	route       TEXT NOT NULL CHECK (route IN ('cda', 'fhir')),
+	entry_id    TEXT NOT NULL,
+	revision    INTEGER NOT NULL,
+	role        TEXT NOT NULL DEFAULT '',
+	held        INTEGER NOT NULL DEFAULT 0,
+	state       TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'dead', 'cancelled')),
+	ack_code    TEXT NOT NULL DEFAULT '',
+	ack_detail  TEXT NOT NULL DEFAULT '',
+	ack_text    TEXT NOT NULL DEFAULT '',
+	wait_reason TEXT NOT NULL DEFAULT '',
+	job_id      BIGINT NOT NULL,
+	updated_at  {{ts}} NOT NULL,
+	UNIQUE (set_id, version, route)
+);
+CREATE INDEX deliveries_job_id ON deliveries (job_id);
+CREATE INDEX deliveries_held_role ON deliveries (role) WHERE held = 1 AND state = 'queued';
+CREATE TABLE audit (
+	id          {{serial}},
+	time        {{ts}} NOT NULL,
+	event       TEXT NOT NULL,
+	entry_id    TEXT NOT NULL,
+	revision    INTEGER NOT NULL,
+	document_id TEXT NOT NULL DEFAULT '',
+	version     INTEGER NOT NULL DEFAULT 0,
+	archive     TEXT NOT NULL DEFAULT '',
+	register    TEXT NOT NULL DEFAULT '',
+	author_role TEXT NOT NULL DEFAULT '',
+	ack_code    TEXT NOT NULL DEFAULT '',
+	hetu        TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_hetu ON audit (hetu);
+CREATE INDEX audit_entry_id ON audit (entry_id, revision)`,
+}
+
+func (d dialect) migrationSQL(version int) []string {
+	sql := schemaMigrations[version-1]
+	if d.timeAsText {
+		sql = strings.NewReplacer("{{ts}}", "timestamp", "{{serial}}", "INTEGER PRIMARY KEY AUTOINCREMENT").Replace(sql)
+	} else {
+		sql = strings.NewReplacer("{{ts}}", "timestamptz", "{{serial}}", "BIGSERIAL PRIMARY KEY").Replace(sql)
+	}
+	var stmts []string
+	for _, s := range strings.Split(sql, ";\n") {
+		if s = strings.TrimSpace(s); s != "" {
+			stmts = append(stmts, s)
+		}
+	}
+	return stmts
+}
+
+// migrateOwn brings our tables up to date inside the caller's transaction
+// (which also holds River's migration, and on PostgreSQL a lock against a
+// replica migrating at the same time).
+func migrateOwn(ctx context.Context, x execer, d dialect) error {
+	if _, err := x.exec(ctx, `CREATE TABLE IF NOT EXISTS gateway_schema_version (version INTEGER PRIMARY KEY)`); err != nil {
+		return fmt.Errorf("queue: create schema version table: %w", err)
+	}
+	var current int
+	if err := x.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM gateway_schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("queue: read schema version: %w", err)
+	}
+	if current > len(schemaMigrations) {
+		return fmt.Errorf("queue: database schema version %d is newer than this gateway (%d)", current, len(schemaMigrations))
+	}
+	for v := current + 1; v <= len(schemaMigrations); v++ {
+		for _, stmt := range d.migrationSQL(v) {
+			if _, err := x.exec(ctx, stmt); err != nil {
+				return fmt.Errorf("queue: schema migration %d: %w", v, err)
+			}
+		}
+		if _, err := x.exec(ctx, `INSERT INTO gateway_schema_version (version) VALUES (?)`, v); err != nil {
+			return fmt.Errorf("queue: record schema migration %d: %w", v, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,140 @@
+package queue_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue/queuetest"
+)
+
+// postgresDSN is the local test server; KANTA_TEST_POSTGRES overrides it.
+func postgresDSN() string {
+	if dsn := os.Getenv("KANTA_TEST_POSTGRES"); dsn != "" {
+		return dsn
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+var pgSchemas sync.Map // test -> DSN of its own schema
+
+// postgresStore returns a DSN whose search_path is a fresh schema for this
+// test (the same one when the test asks again). An unreachable server fails
+// the test: the PostgreSQL backend is never silently left untested.
+func postgresStore(t testing.TB) string {
+	t.Helper()
+	if v, ok := pgSchemas.Load(t); ok {
+		return v.(string)
+	}
+	sum := sha256.Sum256([]byte(t.Name()))
+	schema := fmt.Sprintf("qt_%s_%d", hex.EncodeToString(sum[:6]), time.Now().UnixNano()%1e9)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, postgresDSN())
+	if err != nil {
+		t.Fatalf("PostgreSQL is required for this test and is unreachable at %s: %v", postgresDSN(), err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		pgSchemas.Delete(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, postgresDSN()); err == nil {
+			_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+			_ = conn.Close(ctx)
+		}
+	})
+	sep := "?"
+	if strings.Contains(postgresDSN(), "?") {
+		sep = "&"
+	}
+	dsn := postgresDSN() + sep + "search_path=" + schema
+	pgSchemas.Store(t, dsn)
+	return dsn
+}
+
+func openPostgres(t *testing.T, o queue.Options) queue.Queue {
+	t.Helper()
+	q, err := queue.OpenPostgres(context.Background(), postgresStore(t), o)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	return q
+}
+
+func TestPostgres(t *testing.T) {
+	queuetest.Run(t, openPostgres)
+}
+
+// Two replicas share one database and drain 200 deliveries between them:
+// every delivery reaches Kanta exactly once.
+func TestPostgresTwoReplicas(t *testing.T) {
+	const n = 200
+	f := queuetest.NewFake()
+	var mu sync.Mutex
+	byReplica := map[int]int{}
+	open := func(replica int) queue.Queue {
+		o := queuetest.Options(f)
+		o.OnResult = func(*queue.Delivery, queue.Result, int) {
+			mu.Lock()
+			byReplica[replica]++
+			mu.Unlock()
+		}
+		q := openPostgres(t, o)
+		t.Cleanup(func() { _ = q.Close() })
+		return q
+	}
+	a, b := open(1), open(2)
+	ctx := context.Background()
+	for i := range n {
+		e := fmt.Sprintf("r%03d", i)
+		q := a
+		if i%2 == 1 {
+			q = b
+		}
+		if err := q.Ingest(ctx, queuetest.Record(e, 1, documents.OutcomeSubmit), []queue.Delivery{queuetest.Del(e, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []queue.Queue{a, b} {
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, q := range []queue.Queue{a, b} {
+		if err := q.WaitIdle(waitCtx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		doc := queuetest.DocID(fmt.Sprintf("r%03d", i), 1)
+		if c := f.Count(doc); c != 1 {
+			t.Fatalf("%s submitted %d times", doc, c)
+		}
+	}
+	st, err := a.Stats(ctx)
+	if err != nil || st.Depth[queue.StateDone] != n {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if byReplica[1]+byReplica[2] != n || byReplica[1] == 0 || byReplica[2] == 0 {
+		t.Fatalf("work split between replicas: %v", byReplica)
+	}
+	t.Logf("replica 1 sent %d, replica 2 sent %d", byReplica[1], byReplica[2])
+}

@@ -1,0 +1,101 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // driver "sqlite", pure Go
+)
+
+// OpenSQLite opens (creating and migrating as needed) the embedded store at
+// path. SQLite allows one writer at a time, so the pool holds a single
+// connection, as River's SQLite driver advises; WAL lets readers of other
+// processes (a CLI inspecting the queue) run beside the daemon, and
+// busy_timeout makes such a second process wait instead of failing.
+func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
+	o = o.withDefaults()
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("queue: open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("queue: open sqlite %s: %w", path, err)
+	}
+	d := dialect{name: "sqlite", timeAsText: true}
+	driver := riversqlite.New(db)
+	b := backend[*sql.Tx]{
+		dialect: d,
+		pool:    sqlExec{q: db, d: d},
+		begin: func(ctx context.Context) (*sql.Tx, execer, error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			return tx, sqlExec{q: tx, d: d}, nil
+		},
+		commit:   func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
+		rollback: func(_ context.Context, tx *sql.Tx) error { return tx.Rollback() },
+		completeTx: func(ctx context.Context, tx *sql.Tx, job *river.Job[Delivery]) error {
+			_, err := river.JobCompleteTx[*riversqlite.Driver](ctx, tx, job)
+			return err
+		},
+		close: func() { _ = db.Close() },
+	}
+	if err := migrate(ctx, b, driver, true, o); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	s, err := newStore(b, driver, o)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqlExec runs our SQL through database/sql (a pool or a transaction).
+type sqlExec struct {
+	q interface {
+		ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+	d dialect
+}
+
+func (e sqlExec) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := e.q.ExecContext(ctx, e.d.rebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (e sqlExec) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	rows, err := e.q.QueryContext(ctx, e.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (e sqlExec) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	return e.q.QueryRowContext(ctx, e.d.rebind(q), args...)
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }

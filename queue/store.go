@@ -1,0 +1,812 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+)
+
+// backend is what a database brings: its transactions, its way of running
+// our SQL and of completing a River job inside our transaction. Everything
+// else is written once in store.
+type backend[TTx any] struct {
+	dialect dialect
+	pool    execer
+	// begin starts a transaction and returns an execer on it.
+	begin      func(ctx context.Context) (TTx, execer, error)
+	commit     func(ctx context.Context, tx TTx) error
+	rollback   func(ctx context.Context, tx TTx) error
+	completeTx func(ctx context.Context, tx TTx, job *river.Job[Delivery]) error
+	close      func()
+}
+
+// store implements Queue over one River client.
+type store[TTx any] struct {
+	b      backend[TTx]
+	o      Options
+	client *river.Client[TTx]
+	policy *retryPolicy
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+// riverSchedulerInterval is River's fixed interval for moving scheduled
+// and retryable jobs to available; shorter waits stay available with a
+// future scheduled_at and are fetched when due.
+const riverSchedulerInterval = 5 * time.Second
+
+func newStore[TTx any](b backend[TTx], driver riverdriver.Driver[TTx], o Options) (*store[TTx], error) {
+	s := &store[TTx]{b: b, o: o, policy: &retryPolicy{base: o.RetryBase, maxDelay: o.RetryCap}}
+	cfg := &river.Config{
+		Logger:               o.Logger,
+		MaxAttempts:          o.MaxAttempts,
+		RetryPolicy:          s.policy,
+		RescueStuckJobsAfter: o.RescueAfter,
+		// A submission that outlives half the rescue window is cancelled,
+		// so the rescuer never re-runs a job that is still in flight.
+		JobTimeout:        o.RescueAfter / 2,
+		FetchPollInterval: o.PollInterval,
+		FetchCooldown:     min(100*time.Millisecond, o.PollInterval),
+		// Dead and cancelled jobs stay until an operator acts on them.
+		CancelledJobRetentionPeriod: -1,
+		DiscardedJobRetentionPeriod: -1,
+		CompletedJobRetentionPeriod: 7 * 24 * time.Hour,
+	}
+	if o.Submitter != nil {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &deliveryWorker[TTx]{s: s}); err != nil {
+			return nil, err
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: o.Workers}}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("queue: river client: %w", err)
+	}
+	s.client = client
+	return s, nil
+}
+
+func (s *store[TTx]) inTx(ctx context.Context, fn func(tx TTx, x execer) error) (err error) {
+	tx, x, err := s.b.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.b.rollback(context.WithoutCancel(ctx), tx)
+		}
+	}()
+	if err = fn(tx, x); err != nil {
+		return err
+	}
+	if err = s.b.commit(ctx, tx); err != nil {
+		return fmt.Errorf("queue: commit: %w", err)
+	}
+	return nil
+}
+
+// wall translates a time on the gateway's clock to the wall clock River
+// schedules by.
+func (s *store[TTx]) wall(t time.Time) time.Time {
+	return time.Now().Add(t.Sub(s.o.Clock.Now()))
+}
+
+func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
+
+// --- ingestion ---------------------------------------------------------
+
+func (s *store[TTx]) Ingest(ctx context.Context, rec LedgerRecord, deliveries []Delivery) error {
+	if rec.EntryID == "" || rec.Revision < 1 {
+		return errors.New("queue: ledger record needs an entry id and a revision >= 1")
+	}
+	if rec.Outcome == "" {
+		return errors.New("queue: ledger record needs an outcome")
+	}
+	deliveries = append([]Delivery(nil), deliveries...) // filled in below; the caller's stay as they were
+	for i := range deliveries {
+		d := &deliveries[i]
+		if d.EntryID == "" {
+			d.EntryID = rec.EntryID
+		}
+		if d.Revision == 0 {
+			d.Revision = rec.Revision
+		}
+		switch {
+		case d.DocumentID == "" || d.SetID == "" || d.Version < 1:
+			return fmt.Errorf("queue: delivery %d of %s#%d needs a document id, a set id and a version >= 1", i, rec.EntryID, rec.Revision)
+		case d.Route != RouteCDA && d.Route != RouteFHIR:
+			return fmt.Errorf("queue: delivery %s: unknown route %q", d.DocumentID, d.Route)
+		case d.EntryID != rec.EntryID || d.Revision != rec.Revision:
+			return fmt.Errorf("queue: delivery %s belongs to another entry revision", d.DocumentID)
+		}
+	}
+	decided := rec.DecidedAt
+	if decided.IsZero() {
+		decided = s.o.Clock.Now()
+	}
+	dl := s.b.dialect
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		n, err := x.exec(ctx, `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`,
+			rec.EntryID, rec.Revision, rec.File, rec.Line, string(rec.Outcome), string(rec.ReasonClass), rec.Reason,
+			string(rec.Archive), string(rec.Register), string(rec.Role), rec.DocumentID, rec.SetID, rec.Version, rec.Hetu, dl.t(decided))
+		if err != nil {
+			return fmt.Errorf("queue: ledger insert: %w", err)
+		}
+		if n == 0 {
+			return ErrAlreadyRead
+		}
+		now := s.o.Clock.Now()
+		for i := range deliveries {
+			d := &deliveries[i]
+			opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+			if d.NotBefore.After(now) {
+				opts.ScheduledAt = s.wall(d.NotBefore)
+			}
+			res, err := s.client.InsertTx(ctx, tx, *d, opts)
+			if err != nil {
+				return fmt.Errorf("queue: insert job for %s: %w", d.DocumentID, err)
+			}
+			held := 0
+			if d.HeldUntilGoLive {
+				held = 1
+			}
+			if _, err := x.exec(ctx, `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, res.Job.ID, dl.t(now)); err != nil {
+				return fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
+			}
+		}
+		return s.recordEvent(ctx, x, rec, now)
+	})
+}
+
+// RecordEvent writes the audit row of a rejected or skipped revision
+// without recording it as read: a corrected re-export (or the final
+// version of a draft) must still be taken in.
+func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
+	if rec.EntryID == "" {
+		return errors.New("queue: audit event needs an entry id")
+	}
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		return s.recordEvent(ctx, x, rec, s.o.Clock.Now())
+	})
+}
+
+func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord, now time.Time) error {
+	var event string
+	switch rec.Outcome {
+	case documents.OutcomeReject:
+		event = EventRejected
+	case documents.OutcomeSkip:
+		event = EventSkipped
+	default:
+		return nil
+	}
+	if _, err := x.exec(ctx, `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu); err != nil {
+		return fmt.Errorf("queue: audit insert: %w", err)
+	}
+	return nil
+}
+
+func (s *store[TTx]) Seen(ctx context.Context, entryID string, revision int) (bool, error) {
+	var n int
+	if err := s.b.pool.queryRow(ctx, `SELECT count(*) FROM ledger WHERE entry_id = ? AND revision = ?`, entryID, revision).Scan(&n); err != nil {
+		return false, fmt.Errorf("queue: ledger lookup: %w", err)
+	}
+	return n > 0, nil
+}
+
+// LatestAccepted implements documents.History. The interface has no error:
+// a database failure is logged and answers "nothing accepted", which makes
+// the policy skip an entered-in-error line rather than send it wrongly.
+func (s *store[TTx]) LatestAccepted(entryID string) (int, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var rev int
+	err := s.b.pool.queryRow(ctx, `SELECT coalesce(max(revision), 0) FROM ledger WHERE entry_id = ? AND outcome IN ('submit', 'hold', 'invalidate')`, entryID).Scan(&rev)
+	if err != nil {
+		s.o.Logger.Error("queue: ledger history lookup failed", "entry_id", entryID, "error", err)
+		return 0, false
+	}
+	return rev, rev > 0
+}
+
+// --- running -----------------------------------------------------------
+
+func (s *store[TTx]) Start(ctx context.Context) error {
+	if s.o.Submitter == nil {
+		return errors.New("queue: opened without a Submitter (insert-only); cannot start")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("queue: closed")
+	}
+	if err := s.client.Start(ctx); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	s.started = true
+	return nil
+}
+
+func (s *store[TTx]) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopLocked(ctx)
+}
+
+func (s *store[TTx]) stopLocked(ctx context.Context) error {
+	if !s.started {
+		return nil
+	}
+	err := s.client.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Out of patience: cancel in-flight submissions; River returns them
+		// to the queue (a soft-stopped job is made available again).
+		hard, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		err = s.client.StopAndCancel(hard)
+	}
+	if err != nil {
+		return fmt.Errorf("queue: stop: %w", err)
+	}
+	s.started = false
+	return nil
+}
+
+func (s *store[TTx]) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.stopLocked(ctx)
+	s.closed = true
+	s.b.close()
+	return err
+}
+
+func (s *store[TTx]) WaitIdle(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return errors.New("queue: WaitIdle needs a started queue")
+	}
+	tick := min(s.o.PollInterval, 100*time.Millisecond)
+	for {
+		busy, err := s.busy(ctx)
+		if err != nil {
+			return err
+		}
+		if busy == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(tick):
+		}
+	}
+}
+
+// busy counts jobs running or due. A short retry (under River's scheduler
+// interval) counts as due. A job waiting for an earlier version does not:
+// it is woken (and its wait reason cleared) when that version is
+// delivered, and one blocked by a dead version must not keep WaitIdle
+// waiting forever.
+func (s *store[TTx]) busy(ctx context.Context) (int, error) {
+	dl := s.b.dialect
+	now := time.Now()
+	var n int
+	err := s.b.pool.queryRow(ctx, `SELECT count(*) FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+		WHERE j.kind = ? AND (
+			j.state = 'running'
+			OR (j.state IN ('available', 'retryable', 'scheduled', 'pending') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
+			OR (j.state IN ('available', 'retryable') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = ''))`,
+		JobKind, dl.t(now), dl.t(now.Add(riverSchedulerInterval))).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("queue: idle check: %w", err)
+	}
+	return n, nil
+}
+
+// --- the worker --------------------------------------------------------
+
+type deliveryWorker[TTx any] struct {
+	river.WorkerDefaults[Delivery]
+	s *store[TTx]
+}
+
+func (w *deliveryWorker[TTx]) Work(ctx context.Context, job *river.Job[Delivery]) error {
+	return w.s.work(ctx, job)
+}
+
+func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
+	d := &job.Args
+	var state, waitReason string
+	err := s.b.pool.queryRow(ctx, `SELECT state, wait_reason FROM deliveries WHERE document_id = ?`, d.DocumentID).Scan(&state, &waitReason)
+	if err != nil {
+		return fmt.Errorf("queue: delivery %s: %w", d.DocumentID, err)
+	}
+	switch state {
+	case DeliveryDelivered:
+		// Delivered, then the process died before River recorded it.
+		return nil
+	case DeliveryDead, DeliveryCancelled:
+		return river.JobCancel(fmt.Errorf("delivery %s is %s", d.DocumentID, state))
+	}
+
+	if reason, blocked, err := s.predecessor(ctx, d); err != nil {
+		return err
+	} else if blocked {
+		if reason != waitReason {
+			if _, err := s.b.pool.exec(ctx, `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`, reason, s.now(), d.DocumentID); err != nil {
+				return fmt.Errorf("queue: record wait reason: %w", err)
+			}
+		}
+		return river.JobSnooze(s.o.OrderWait)
+	}
+
+	r := s.o.Submitter.Submit(ctx, d)
+	if s.o.OnResult != nil {
+		s.o.OnResult(d, r, job.Attempt)
+	}
+	switch r.Class {
+	case Accepted, Duplicate:
+		return s.delivered(ctx, job, r)
+	case Permanent:
+		if err := s.dead(ctx, d, r); err != nil {
+			return err
+		}
+		return river.JobCancel(resultError(r))
+	}
+	// Retry, or a Result nobody filled in.
+	if ctx.Err() != nil {
+		// Stopping or timed out: River returns an interrupted job to the
+		// queue without spending an attempt.
+		return fmt.Errorf("submission interrupted: %w", ctx.Err())
+	}
+	if job.Attempt >= job.MaxAttempts {
+		if err := s.dead(ctx, d, r); err != nil {
+			return err
+		}
+		return resultError(r) // River discards it
+	}
+	if _, err := s.b.pool.exec(ctx, `UPDATE deliveries SET ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+		r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
+		return fmt.Errorf("queue: record attempt: %w", err)
+	}
+	if r.RetryAfter > 0 {
+		s.policy.hint(job.ID, time.Now().Add(r.RetryAfter))
+	}
+	return resultError(r)
+}
+
+func resultError(r Result) error {
+	msg := "kanta " + r.Class.String()
+	if r.Code != "" || r.Detail != "" {
+		msg += ": " + strings.TrimSpace(r.Code+" "+r.Detail)
+	}
+	if r.Err != nil {
+		return fmt.Errorf("%s: %w", msg, r.Err)
+	}
+	return errors.New(msg)
+}
+
+// predecessor reports whether an earlier version of the same set and route
+// is not yet delivered, and says which and why.
+func (s *store[TTx]) predecessor(ctx context.Context, d *Delivery) (string, bool, error) {
+	rows, err := s.b.pool.query(ctx, `SELECT version, state, ack_code, ack_detail FROM deliveries
+		WHERE set_id = ? AND route = ? AND version < ? AND state <> 'delivered' ORDER BY version LIMIT 1`, d.SetID, d.Route, d.Version)
+	if err != nil {
+		return "", false, fmt.Errorf("queue: order check: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return "", false, rows.Err()
+	}
+	var version int
+	var state, code, detail string
+	if err := rows.Scan(&version, &state, &code, &detail); err != nil {
+		return "", false, fmt.Errorf("queue: order check: %w", err)
+	}
+	reason := fmt.Sprintf("waiting for version %d (%s", version, state)
+	if state == DeliveryDead && (code != "" || detail != "") {
+		reason += ": " + strings.TrimSpace(code+" code "+detail)
+	}
+	return reason + ")", true, nil
+}
+
+// delivered records an accepted delivery, writes its audit row, wakes the
+// next version waiting for it and completes the job, all in one
+// transaction.
+func (s *store[TTx]) delivered(ctx context.Context, job *river.Job[Delivery], r Result) error {
+	d := &job.Args
+	dl := s.b.dialect
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'delivered', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+			r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
+			return fmt.Errorf("queue: record delivery: %w", err)
+		}
+		var outcome string
+		if err := x.queryRow(ctx, `SELECT coalesce(max(outcome), '') FROM ledger WHERE entry_id = ? AND revision = ?`, d.EntryID, d.Revision).Scan(&outcome); err != nil {
+			return fmt.Errorf("queue: ledger lookup: %w", err)
+		}
+		event := EventAccepted
+		if outcome == string(documents.OutcomeInvalidate) {
+			event = EventInvalidated
+		}
+		if err := s.audit(ctx, x, event, d, r.Code); err != nil {
+			return err
+		}
+		if _, err := x.exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ?
+			WHERE state IN ('available', 'scheduled') AND id IN (
+				SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> '')`,
+			dl.t(time.Now()), d.SetID, d.Route, d.Version); err != nil {
+			return fmt.Errorf("queue: wake next version: %w", err)
+		}
+		if _, err := x.exec(ctx, `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> ''`,
+			d.SetID, d.Route, d.Version); err != nil {
+			return fmt.Errorf("queue: wake next version: %w", err)
+		}
+		return s.b.completeTx(ctx, tx, job)
+	})
+}
+
+// dead records a delivery that will not be sent again without an operator.
+func (s *store[TTx]) dead(ctx context.Context, d *Delivery, r Result) error {
+	return s.inTx(ctx, func(_ TTx, x execer) error {
+		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+			r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
+			return fmt.Errorf("queue: record dead delivery: %w", err)
+		}
+		return s.audit(ctx, x, EventDead, d, r.Code)
+	})
+}
+
+// audit writes an event of a delivery; identity and author come from the
+// ledger so the job's arguments need not carry the identity code.
+func (s *store[TTx]) audit(ctx context.Context, x execer, event string, d *Delivery, ackCode string) error {
+	_, err := x.exec(ctx, `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
+		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`,
+		s.now(), event, d.DocumentID, d.Version, ackCode, d.EntryID, d.Revision)
+	if err != nil {
+		return fmt.Errorf("queue: audit insert: %w", err)
+	}
+	return nil
+}
+
+// --- operator views and actions ------------------------------------------
+
+func riverStates(state string) ([]rivertype.JobState, error) {
+	switch state {
+	case "":
+		return nil, nil
+	case StateScheduled:
+		return []rivertype.JobState{rivertype.JobStateScheduled, rivertype.JobStatePending}, nil
+	case StateAvailable:
+		return []rivertype.JobState{rivertype.JobStateAvailable}, nil
+	case StateRunning:
+		return []rivertype.JobState{rivertype.JobStateRunning}, nil
+	case StateRetryable:
+		return []rivertype.JobState{rivertype.JobStateRetryable}, nil
+	case StateDead:
+		return []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}, nil
+	case StateDone:
+		return []rivertype.JobState{rivertype.JobStateCompleted}, nil
+	case StateCancelled:
+		return []rivertype.JobState{rivertype.JobStateCancelled}, nil
+	}
+	return nil, fmt.Errorf("queue: unknown job state %q (want one of %s)", state, strings.Join(States, ", "))
+}
+
+// jobState maps River's state to ours: a job cancelled because Kanta
+// refused it is dead, one an operator cancelled is cancelled.
+func jobState(rs rivertype.JobState, deliveryState string) string {
+	switch rs {
+	case rivertype.JobStateScheduled, rivertype.JobStatePending:
+		return StateScheduled
+	case rivertype.JobStateAvailable:
+		return StateAvailable
+	case rivertype.JobStateRunning:
+		return StateRunning
+	case rivertype.JobStateRetryable:
+		return StateRetryable
+	case rivertype.JobStateDiscarded:
+		return StateDead
+	case rivertype.JobStateCompleted:
+		return StateDone
+	case rivertype.JobStateCancelled:
+		if deliveryState == DeliveryDead {
+			return StateDead
+		}
+		return StateCancelled
+	}
+	return string(rs)
+}
+
+func (s *store[TTx]) Jobs(ctx context.Context, f JobFilter) ([]JobInfo, error) {
+	states, err := riverStates(f.State)
+	if err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	params := river.NewJobListParams().Kinds(JobKind).First(limit).OrderBy(river.JobListOrderByID, river.SortOrderAsc)
+	if len(states) > 0 {
+		params = params.States(states...)
+	}
+	if f.EntryID != "" {
+		ids, err := s.jobIDsOfEntry(ctx, f.EntryID)
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		params = params.IDs(ids...)
+	}
+	res, err := s.client.JobList(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("queue: list jobs: %w", err)
+	}
+	out := make([]JobInfo, 0, len(res.Jobs))
+	for _, row := range res.Jobs {
+		info, err := s.jobInfo(ctx, row)
+		if err != nil {
+			return nil, err
+		}
+		if f.State != "" && info.State != f.State {
+			continue
+		}
+		out = append(out, *info)
+	}
+	return out, nil
+}
+
+func (s *store[TTx]) jobIDsOfEntry(ctx context.Context, entryID string) ([]int64, error) {
+	rows, err := s.b.pool.query(ctx, `SELECT job_id FROM deliveries WHERE entry_id = ? ORDER BY job_id`, entryID)
+	if err != nil {
+		return nil, fmt.Errorf("queue: jobs of entry: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func (s *store[TTx]) Job(ctx context.Context, id int64) (*JobInfo, error) {
+	row, err := s.client.JobGet(ctx, id)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil, fmt.Errorf("queue: job %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: job %d: %w", id, err)
+	}
+	if row.Kind != JobKind {
+		return nil, fmt.Errorf("queue: job %d: %w", id, ErrNotFound)
+	}
+	return s.jobInfo(ctx, row)
+}
+
+func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobInfo, error) {
+	info := &JobInfo{
+		ID:          row.ID,
+		Attempt:     row.Attempt,
+		MaxAttempts: row.MaxAttempts,
+		CreatedAt:   row.CreatedAt,
+		ScheduledAt: row.ScheduledAt,
+	}
+	if err := json.Unmarshal(row.EncodedArgs, &info.Delivery); err != nil {
+		return nil, fmt.Errorf("queue: job %d arguments: %w", row.ID, err)
+	}
+	info.PayloadBytes = len(info.Delivery.Payload)
+	info.Delivery.Payload = nil
+	if row.AttemptedAt != nil {
+		info.AttemptedAt = *row.AttemptedAt
+	}
+	if row.FinalizedAt != nil {
+		info.FinalizedAt = *row.FinalizedAt
+	}
+	for _, e := range row.Errors {
+		info.Errors = append(info.Errors, AttemptError{At: e.At, Attempt: e.Attempt, Error: e.Error})
+	}
+	rows, err := s.b.pool.query(ctx, `SELECT state, ack_code, ack_detail, ack_text, wait_reason FROM deliveries WHERE document_id = ?`, info.Delivery.DocumentID)
+	if err != nil {
+		return nil, fmt.Errorf("queue: delivery of job %d: %w", row.ID, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&info.DeliveryState, &info.AckCode, &info.AckDetail, &info.AckText, &info.WaitReason); err != nil {
+			return nil, fmt.Errorf("queue: delivery of job %d: %w", row.ID, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	info.State = jobState(row.State, info.DeliveryState)
+	return info, nil
+}
+
+func (s *store[TTx]) Retry(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		row, err := s.client.JobGetTx(ctx, tx, id)
+		if errors.Is(err, river.ErrNotFound) || (err == nil && row.Kind != JobKind) {
+			return fmt.Errorf("queue: retry job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("queue: retry job %d: %w", id, err)
+		}
+		// River would also run a completed job again, or a held one now,
+		// before its date; neither is what an operator's retry means.
+		switch row.State {
+		case rivertype.JobStateDiscarded, rivertype.JobStateCancelled, rivertype.JobStateRetryable, rivertype.JobStateAvailable:
+		case rivertype.JobStateCompleted:
+			return fmt.Errorf("queue: job %d is already done", id)
+		case rivertype.JobStateScheduled, rivertype.JobStatePending:
+			return fmt.Errorf("queue: job %d is held until %s; reschedule it instead", id, row.ScheduledAt.Format(time.RFC3339))
+		default:
+			return fmt.Errorf("queue: job %d is %s", id, row.State)
+		}
+		if _, err := s.client.JobRetryTx(ctx, tx, id); err != nil {
+			return fmt.Errorf("queue: retry job %d: %w", id, err)
+		}
+		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'queued', wait_reason = '', updated_at = ? WHERE job_id = ? AND state IN ('dead', 'cancelled')`, s.now(), id); err != nil {
+			return fmt.Errorf("queue: requeue delivery of job %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func (s *store[TTx]) RetryAllDead(ctx context.Context) (int, error) {
+	jobs, err := s.Jobs(ctx, JobFilter{State: StateDead, Limit: 10000})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, j := range jobs {
+		if err := s.Retry(ctx, j.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (s *store[TTx]) Cancel(ctx context.Context, id int64) error {
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		row, err := s.client.JobCancelTx(ctx, tx, id)
+		if errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("queue: cancel job %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("queue: cancel job %d: %w", id, err)
+		}
+		if row.State == rivertype.JobStateCompleted {
+			return fmt.Errorf("queue: job %d is already done", id)
+		}
+		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE job_id = ? AND state = 'queued'`, s.now(), id); err != nil {
+			return fmt.Errorf("queue: cancel delivery of job %d: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func (s *store[TTx]) Reschedule(ctx context.Context, role documents.Role, notBefore time.Time) (int, error) {
+	n, err := s.b.pool.exec(ctx, `UPDATE river_job SET scheduled_at = ?
+		WHERE state = 'scheduled' AND kind = ? AND id IN (SELECT job_id FROM deliveries WHERE role = ? AND held = 1 AND state = 'queued')`,
+		s.b.dialect.t(s.wall(notBefore)), JobKind, string(role))
+	if err != nil {
+		return 0, fmt.Errorf("queue: reschedule %s: %w", role, err)
+	}
+	return int(n), nil
+}
+
+func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Depth: make(map[string]int, len(States))}
+	for _, name := range States {
+		st.Depth[name] = 0
+	}
+	rows, err := s.b.pool.query(ctx, `SELECT j.state, coalesce(d.state, ''), count(*) FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+		WHERE j.kind = ? GROUP BY j.state, d.state`, JobKind)
+	if err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rs, ds string
+		var n int
+		if err := rows.Scan(&rs, &ds, &n); err != nil {
+			return st, fmt.Errorf("queue: stats: %w", err)
+		}
+		st.Depth[jobState(rivertype.JobState(rs), ds)] += n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	st.Dead = st.Depth[StateDead]
+	now := time.Now()
+	dl := s.b.dialect
+	var oldest, next dbTime
+	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at <= ?`,
+		JobKind, dl.t(now)).Scan(&oldest); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ?`,
+		JobKind, dl.t(now)).Scan(&next); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if !oldest.IsZero() {
+		st.OldestDue = max(now.Sub(oldest.Time), 0)
+	}
+	if !next.IsZero() {
+		// Back on the gateway's clock.
+		st.NextScheduled = s.o.Clock.Now().Add(next.Sub(now))
+	}
+	return st, nil
+}
+
+func (s *store[TTx]) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	var where string
+	var arg string
+	switch {
+	case q.Hetu != "":
+		where, arg = "hetu = ?", q.Hetu
+	case q.EntryID != "":
+		where, arg = "entry_id = ?", q.EntryID
+	default:
+		return nil, errors.New("queue: audit query needs an identity code or an entry id")
+	}
+	rows, err := s.b.pool.query(ctx, `SELECT time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu
+		FROM audit WHERE `+where+` ORDER BY id LIMIT ?`, arg, limit)
+	if err != nil {
+		return nil, fmt.Errorf("queue: audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		var at dbTime
+		var archive, register, role string
+		if err := rows.Scan(&at, &e.Event, &e.EntryID, &e.Revision, &e.DocumentID, &e.Version, &archive, &register, &role, &e.AckCode, &e.Hetu); err != nil {
+			return nil, fmt.Errorf("queue: audit: %w", err)
+		}
+		e.Time = at.Time
+		e.Archive, e.Register, e.AuthorRole = documents.Archive(archive), documents.Register(register), documents.Role(role)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

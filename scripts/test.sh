@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The one test command (README): installs what the tests need on a fresh
+# machine, makes sure PostgreSQL is up, then runs every check.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- external checkers the tests call (never assumed) -----------------------
+need=()
+command -v xmlsec1 >/dev/null || need+=(xmlsec1)
+command -v xmllint >/dev/null || need+=(libxml2-utils)
+command -v promtool >/dev/null || need+=(prometheus)
+command -v pg_isready >/dev/null || need+=(postgresql-client)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # prometheus's postinst starts a server we do not want; the tests only use promtool.
+  $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# --- PostgreSQL for the postgres queue backend ------------------------------
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  log "starting PostgreSQL"
+  if ! command -v pg_ctlcluster >/dev/null; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+export KANTA_TEST_POSTGRES_DSN="${KANTA_TEST_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+
+# --- static checks ----------------------------------------------------------
+log "gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+log "go vet"
+go vet ./...
+
+# --- tests --------------------------------------------------------------------
+log "go test -race"
+go test -race -count=1 -timeout 30m ./...
+
+log "fuzz: adapter line parser (short run)"
+go test -run='^$' -fuzz=FuzzParseLine -fuzztime="${FUZZTIME:-20s}" ./adapter
+
+if [ -d deploy/prometheus ]; then
+  log "promtool: alert rules and their unit tests"
+  promtool check rules deploy/prometheus/*rules*.yml
+  promtool test rules deploy/prometheus/tests/*.yml
+fi
+
+log "all checks passed"

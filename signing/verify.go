@@ -1,0 +1,346 @@
+package signing
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+	dsig "github.com/russellhaering/goxmldsig"
+)
+
+// VerifyOptions controls certificate checks. Signature math, reference
+// digests, the reference targets and certificate validity at the signature
+// timestamp are always checked.
+type VerifyOptions struct {
+	// Roots are the trusted roots. A certificate placed here directly (for
+	// example a signer certificate whose CA is not at hand) is trusted as is.
+	Roots *x509.CertPool
+	// Insecure skips the chain-to-root check only (like xmlsec1 --insecure).
+	Insecure bool
+	// ExpectedBodyID, when set, must equal the body's ID attribute.
+	ExpectedBodyID string
+}
+
+// SignatureInfo describes one verified signature.
+type SignatureInfo struct {
+	SignatureID, TimestampID, BodyID string
+	Timestamp                        time.Time
+	SignatureType                    string
+	Signer                           *x509.Certificate
+	SignerSerialNumber               string // subject serialNumber: organiser OID (type 3) or registration number (type 1)
+}
+
+var oidPattern = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
+
+// Verify checks every signature in the document's signatureCollection and
+// returns them in document order. A document without signatures is an error.
+func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(cdaXML); err != nil {
+		return nil, fmt.Errorf("verify: parse document: %w", err)
+	}
+	for _, t := range doc.Child {
+		// A DTD could declare further ID attributes and entities; Kanta
+		// documents have none, and refusing it keeps "what is signed" simple.
+		if _, ok := t.(*etree.Directive); ok {
+			return nil, errors.New("verify: document contains a DTD or other directive")
+		}
+	}
+	root := doc.Root()
+	if root == nil {
+		return nil, errors.New("verify: empty document")
+	}
+	body, err := documentBody(root)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	bodyID := body.SelectAttrValue(idAttr, "")
+	if bodyID == "" {
+		return nil, fmt.Errorf("verify: %s has no ID attribute", body.Tag)
+	}
+	if opts.ExpectedBodyID != "" && bodyID != opts.ExpectedBodyID {
+		return nil, fmt.Errorf("verify: body ID is %q, expected %q", bodyID, opts.ExpectedBodyID)
+	}
+	ids, err := indexIDs(root)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	header, err := localHeader(root)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	collection, err := oneChild(header, nsHL7FI, "signatureCollection")
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	sigs := childElems(collection, nsHL7FI, "signature")
+	if len(sigs) == 0 {
+		return nil, errors.New("verify: signatureCollection holds no signature")
+	}
+	var out []SignatureInfo
+	for i, s := range sigs {
+		info, err := verifyOne(root, s, body, bodyID, ids, opts)
+		if err != nil {
+			label := s.SelectAttrValue(idAttr, "")
+			if label == "" {
+				label = fmt.Sprintf("#%d", i+1)
+			}
+			return nil, fmt.Errorf("verify: signature %s: %w", label, err)
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*etree.Element, opts VerifyOptions) (SignatureInfo, error) {
+	info := SignatureInfo{SignatureID: sigEl.SelectAttrValue(idAttr, ""), BodyID: bodyID}
+
+	desc, err := oneChild(sigEl, nsHL7FI, "signatureDescription")
+	if err != nil {
+		return info, err
+	}
+	info.SignatureType = desc.SelectAttrValue("code", "")
+	if cs := desc.SelectAttrValue("codeSystem", ""); cs != signatureTypeCodeSystem {
+		return info, fmt.Errorf("signatureDescription codeSystem %q, want %s", cs, signatureTypeCodeSystem)
+	}
+	if info.SignatureType != TypeSystem && info.SignatureType != TypeProfessional {
+		return info, fmt.Errorf("unknown signature type %q", info.SignatureType)
+	}
+	tsEl, err := oneChild(sigEl, nsHL7FI, "signatureTimestamp")
+	if err != nil {
+		return info, err
+	}
+	info.TimestampID = tsEl.SelectAttrValue(idAttr, "")
+	if info.TimestampID == "" {
+		return info, errors.New("signatureTimestamp has no ID")
+	}
+	info.Timestamp, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(tsEl.Text()))
+	if err != nil {
+		return info, fmt.Errorf("signatureTimestamp is not an xs:dateTime with time zone: %w", err)
+	}
+
+	sig, err := oneChild(sigEl, nsDSig, dsig.SignatureTag)
+	if err != nil {
+		return info, err
+	}
+	signedInfo, err := oneChild(sig, nsDSig, dsig.SignedInfoTag)
+	if err != nil {
+		return info, err
+	}
+	if err := checkAlgorithm(signedInfo, dsig.CanonicalizationMethodTag, string(dsig.CanonicalXML10ExclusiveAlgorithmId)); err != nil {
+		return info, err
+	}
+	if err := checkAlgorithm(signedInfo, dsig.SignatureMethodTag, dsig.RSASHA256SignatureMethod); err != nil {
+		return info, err
+	}
+
+	// The references must name exactly this signature's timestamp and the
+	// document body, and the IDs must resolve to those very elements: a
+	// reference to anything else (a copied body, a moved ID) is wrapping.
+	refs := childElems(signedInfo, nsDSig, dsig.ReferenceTag)
+	if len(refs) != 2 {
+		return info, fmt.Errorf("SignedInfo has %d references, want 2 (timestamp and body)", len(refs))
+	}
+	want := map[string]*etree.Element{"#" + info.TimestampID: tsEl, "#" + bodyID: body}
+	for _, ref := range refs {
+		uri := ref.SelectAttrValue(dsig.URIAttr, "")
+		target, ok := want[uri]
+		if !ok {
+			return info, fmt.Errorf("reference %s is neither this signature's timestamp #%s nor the body #%s", uri, info.TimestampID, bodyID)
+		}
+		delete(want, uri)
+		if ids[strings.TrimPrefix(uri, "#")] != target {
+			return info, fmt.Errorf("reference %s resolves to an element other than the expected %s", uri, target.Tag)
+		}
+		if err := checkReference(ref, target); err != nil {
+			return info, fmt.Errorf("reference %s %w", uri, err)
+		}
+	}
+
+	// Certificates: signer first, then intermediates.
+	keyInfo, err := oneChild(sig, nsDSig, dsig.KeyInfoTag)
+	if err != nil {
+		return info, err
+	}
+	x509Data, err := oneChild(keyInfo, nsDSig, dsig.X509DataTag)
+	if err != nil {
+		return info, err
+	}
+	var certs []*x509.Certificate
+	for _, c := range childElems(x509Data, nsDSig, dsig.X509CertificateTag) {
+		der, err := base64.StdEncoding.DecodeString(stripSpace(c.Text()))
+		if err != nil {
+			return info, fmt.Errorf("X509Certificate is not base64: %w", err)
+		}
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return info, fmt.Errorf("X509Certificate: %w", err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return info, errors.New("KeyInfo has no X509Certificate")
+	}
+	info.Signer = certs[0]
+	info.SignerSerialNumber = certs[0].Subject.SerialNumber
+
+	sigValueEl, err := oneChild(sig, nsDSig, dsig.SignatureValueTag)
+	if err != nil {
+		return info, err
+	}
+	sigValue, err := base64.StdEncoding.DecodeString(stripSpace(sigValueEl.Text()))
+	if err != nil {
+		return info, fmt.Errorf("SignatureValue is not base64: %w", err)
+	}
+	pub, ok := info.Signer.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return info, fmt.Errorf("signer key is %T, want RSA", info.Signer.PublicKey)
+	}
+	c14n, err := canonicalize(signedInfo)
+	if err != nil {
+		return info, fmt.Errorf("canonicalize SignedInfo: %w", err)
+	}
+	hashed := sha256.Sum256(c14n)
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, hashed[:], sigValue); err != nil {
+		return info, errors.New("SignatureValue does not verify with the signer certificate")
+	}
+
+	if err := checkCertificate(certs, info.Timestamp, opts); err != nil {
+		return info, err
+	}
+	switch info.SignatureType {
+	case TypeSystem:
+		if !oidPattern.MatchString(info.SignerSerialNumber) {
+			return info, fmt.Errorf("system signature certificate serialNumber %s is not an organisation OID", describeSerial(info.SignerSerialNumber))
+		}
+	case TypeProfessional:
+		// The serialNumber of a card certificate is the registration number;
+		// it is not echoed in the error.
+		if info.SignerSerialNumber == "" || !authorHasID(root, info.SignerSerialNumber) {
+			return info, errors.New("professional signature certificate serialNumber matches no author/assignedAuthor/id/@extension")
+		}
+	}
+	return info, nil
+}
+
+func checkAlgorithm(parent *etree.Element, tag, want string) error {
+	el, err := oneChild(parent, nsDSig, tag)
+	if err != nil {
+		return err
+	}
+	if got := el.SelectAttrValue(dsig.AlgorithmAttr, ""); got != want {
+		return fmt.Errorf("%s %q, want %s", tag, got, want)
+	}
+	return nil
+}
+
+// checkReference requires exactly one exc-c14n transform and a SHA-256
+// digest, and recomputes the digest over target in its document context.
+func checkReference(ref, target *etree.Element) error {
+	transforms, err := oneChild(ref, nsDSig, dsig.TransformsTag)
+	if err != nil {
+		return err
+	}
+	ts := childElems(transforms, nsDSig, dsig.TransformTag)
+	if len(ts) != 1 || ts[0].SelectAttrValue(dsig.AlgorithmAttr, "") != string(dsig.CanonicalXML10ExclusiveAlgorithmId) {
+		return errors.New("must have exactly one transform, exclusive c14n")
+	}
+	if len(ts[0].ChildElements()) != 0 {
+		return errors.New("exclusive c14n transform with InclusiveNamespaces is not supported")
+	}
+	if err := checkAlgorithm(ref, dsig.DigestMethodTag, digestSHA256); err != nil {
+		return err
+	}
+	dv, err := oneChild(ref, nsDSig, dsig.DigestValueTag)
+	if err != nil {
+		return err
+	}
+	want, err := base64.StdEncoding.DecodeString(stripSpace(dv.Text()))
+	if err != nil {
+		return fmt.Errorf("DigestValue is not base64: %w", err)
+	}
+	c14n, err := canonicalize(target)
+	if err != nil {
+		return fmt.Errorf("canonicalize: %w", err)
+	}
+	got := sha256.Sum256(c14n)
+	if subtle.ConstantTimeCompare(got[:], want) != 1 {
+		return errors.New("digest mismatch")
+	}
+	return nil
+}
+
+// checkCertificate checks the signer certificate at the signature time: key
+// usage, validity period, and (unless Insecure) the chain to opts.Roots.
+func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOptions) error {
+	signer := certs[0]
+	if signer.KeyUsage != 0 && signer.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return errors.New("signer certificate key usage allows neither digitalSignature nor nonRepudiation")
+	}
+	if at.Before(signer.NotBefore) || at.After(signer.NotAfter) {
+		return fmt.Errorf("signer certificate not valid at signature time %s (valid %s to %s)",
+			at.UTC().Format(time.RFC3339), signer.NotBefore.UTC().Format(time.RFC3339), signer.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if opts.Insecure {
+		return nil
+	}
+	if opts.Roots == nil {
+		return errors.New("no trusted roots given (set VerifyOptions.Roots or Insecure)")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	_, err := signer.Verify(x509.VerifyOptions{
+		Roots:         opts.Roots,
+		Intermediates: inter,
+		CurrentTime:   at,
+		// Signing certificates carry no (or no TLS) extended key usage.
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return fmt.Errorf("signer certificate not trusted at signature time: %w", err)
+	}
+	return nil
+}
+
+func authorHasID(root *etree.Element, extension string) bool {
+	for _, author := range childElems(root, nsHL7, "author") {
+		for _, aa := range childElems(author, nsHL7, "assignedAuthor") {
+			for _, id := range childElems(aa, nsHL7, "id") {
+				if id.SelectAttrValue("extension", "") == extension {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func stripSpace(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// describeSerial quotes a certificate serialNumber only when it is an OID
+// (an organisation); anything else may identify a person and is not echoed.
+func describeSerial(serial string) string {
+	if oidPattern.MatchString(serial) {
+		return fmt.Sprintf("%q", serial)
+	}
+	return "(not an OID, value withheld)"
+}

@@ -1,0 +1,513 @@
+// Package wire owns the wire format between the gateway and Kanta: the HL7
+// V3 Medical Records archive request frames that carry a signed CDA document
+// in a MIME multipart/related package, and the acknowledgements (ack.go).
+// Nothing else in the gateway writes or reads these bytes, so matching them
+// to Kela's specification touches this package only.
+package wire
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// Interactions of the archive requests.
+const (
+	InteractionNewHealth     = "RCMR_IN100002FI01" // new health care document
+	InteractionReplaceHealth = "RCMR_IN100016FI01" // replacing (corrected) health care document
+	InteractionSocial        = "RCMR_IN200002FI01" // social welfare document (new or replacing)
+)
+
+// Fixed values of the frame (kanta-domain.md section 3, the real sample).
+const (
+	nsHL7   = "urn:hl7-org:v3"
+	nsHL7FI = "urn:hl7finland"
+
+	kantaReceiverOID = "1.2.246.556.18007.2"
+
+	oidInteractionID = "2.16.840.1.113883.1.6"
+	oidTriggerEvent  = "2.16.840.1.113883.1.18"
+	oidHetu          = "1.2.246.21"
+	oidRegistration  = "1.2.246.537.26"
+
+	triggerNewHealth     = "RCMR_TE000102UV01"
+	triggerReplaceHealth = "RCMR_TE000910UV01"
+
+	// Health service request PP1: archive the provider's own documents.
+	systemHealthRequest = "1.2.246.537.5.40157.2008"
+	codeHealthRequest   = "PP1"
+	// Social welfare service request (SP17 client document, SP1 client
+	// relationship document) and the register it goes to (1 = organiser's own).
+	systemSocialRequest  = "1.2.246.537.6.1503.201601"
+	systemSocialRegister = "1.2.246.537.6.1289.201901"
+	// Correction reason of a replacing health care document.
+	systemCorrectionReason = "1.2.246.537.5.40178.2008"
+	// The frame's clinicalDocument/code of a social welfare document: the
+	// social welfare client register.
+	systemSocialRegisterType = "1.2.246.537.6.1264.201701"
+
+	systemCompletion = "1.2.246.537.5.40115.2006"
+	systemStorage    = "1.2.246.537.5.40116.2006"
+)
+
+// healthProfileIDs are the frame profiles the real 2017 health message names.
+var healthProfileIDs = []string{"1.2.246.777.11.2015.5", "1.2.246.777.11.2008.10"}
+
+// Errors of ParseMessage and BuildMessage; the returned errors wrap one of
+// them with the detail, so a caller can map them to acknowledgement codes.
+var (
+	ErrNotXML             = errors.New("wire: archive message is not well-formed XML")
+	ErrUnknownInteraction = errors.New("wire: unknown interaction")
+	ErrMalformedFrame     = errors.New("wire: malformed archive frame")
+	ErrMIMEPart           = errors.New("wire: missing or undecodable MIME document part")
+	ErrContentID          = errors.New("wire: MIME Content-ID does not name the document")
+	ErrMetadataMismatch   = errors.New("wire: frame metadata does not match the document")
+	ErrInvalidInput       = errors.New("wire: invalid message input")
+)
+
+// MessageInput is what a frame is built from.
+type MessageInput struct {
+	Document             []byte // the signed CDA bytes, carried as-is
+	Interaction          string
+	MessageID            string
+	CreationTime         time.Time // the signing time, so a resend is byte-identical
+	ProcessingCode       string    // "D" test, "P" production
+	SenderOID            string
+	ReceiverOID          string // Kanta's device when empty
+	CorrectionReason     string // RCMR_IN100016FI01 reasonCode; "1" (correction) when empty
+	SocialServiceRequest string // "SP17" (client document, default) or "SP1"
+}
+
+// Code is a coded value of the frame.
+type Code struct{ Code, CodeSystem string }
+
+// Message is a parsed archive request.
+type Message struct {
+	Interaction, MessageID, ProcessingCode, SenderOID, ReceiverOID string
+	ReasonCodes                                                    []Code
+	// From the frame's copy of the document metadata.
+	DocumentID, SetID string
+	Version           int
+	Hetu              string
+	ContentID         string
+	Document          []byte // the CDA bytes decoded from the MIME part, byte-exact
+}
+
+// docMeta is what the frame and the MIME part must agree on.
+type docMeta struct {
+	root              *etree.Element
+	id, setID         string
+	version           int
+	hetu              string
+	social            bool
+	localHeader       *etree.Element
+	localSocialHeader *etree.Element
+}
+
+func readDocument(cdaXML []byte) (*docMeta, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(cdaXML); err != nil {
+		return nil, fmt.Errorf("document is not well-formed XML: %v", err)
+	}
+	root := doc.Root()
+	if !is(root, nsHL7, "ClinicalDocument") {
+		return nil, errors.New("document root is not ClinicalDocument in urn:hl7-org:v3")
+	}
+	m := &docMeta{root: root}
+	m.id = attr(child(root, nsHL7, "id"), "root")
+	m.setID = attr(child(root, nsHL7, "setId"), "root")
+	if m.id == "" || m.setID == "" {
+		return nil, errors.New("document has no id or setId")
+	}
+	v, err := strconv.Atoi(attr(child(root, nsHL7, "versionNumber"), "value"))
+	if err != nil || v < 1 {
+		return nil, errors.New("document versionNumber is not a positive integer")
+	}
+	m.version = v
+	m.hetu = patientID(path(root, "recordTarget", "patientRole"))
+	m.localHeader = child(root, nsHL7FI, "localHeader")
+	m.localSocialHeader = child(root, nsHL7FI, "localSocialHeader")
+	m.social = m.localSocialHeader != nil
+	if m.localHeader == nil && m.localSocialHeader == nil {
+		return nil, errors.New("document has no hl7fi:localHeader or hl7fi:localSocialHeader")
+	}
+	return m, nil
+}
+
+// patientID returns the identity code under role: the 1.2.246.21 id, or the
+// first id's extension (a temporary id, as in the real sample).
+func patientID(role *etree.Element) string {
+	if role == nil {
+		return ""
+	}
+	ids := children(role, nsHL7, "id")
+	for _, id := range ids {
+		if attr(id, "root") == oidHetu {
+			return attr(id, "extension")
+		}
+	}
+	if len(ids) > 0 {
+		return attr(ids[0], "extension")
+	}
+	return ""
+}
+
+// BuildMessage wraps a signed CDA document in its archive request frame.
+// The frame's metadata is copied from the parsed document, so it matches by
+// construction; the document bytes are carried unchanged.
+func BuildMessage(in MessageInput) ([]byte, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	m, err := readDocument(in.Document)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	want := InteractionSocial
+	if !m.social {
+		want = InteractionNewHealth
+		if m.version > 1 {
+			want = InteractionReplaceHealth
+		}
+	}
+	if in.Interaction != want {
+		return nil, fmt.Errorf("%w: interaction %s does not fit a document of version %d (want %s)", ErrInvalidInput, in.Interaction, m.version, want)
+	}
+
+	root := etree.NewElement(in.Interaction)
+	root.CreateAttr("ITSVersion", "XML_1.0")
+	root.CreateAttr("xmlns", nsHL7)
+	root.CreateElement("id").CreateAttr("root", in.MessageID)
+	root.CreateElement("creationTime").CreateAttr("value", in.CreationTime.UTC().Format("20060102150405")+"+0000")
+	root.CreateElement("versionCode").CreateAttr("code", "V3-2006")
+	iid := root.CreateElement("interactionId")
+	iid.CreateAttr("extension", in.Interaction)
+	iid.CreateAttr("root", oidInteractionID)
+	if !m.social {
+		for _, p := range healthProfileIDs {
+			root.CreateElement("profileId").CreateAttr("root", p)
+		}
+	}
+	root.CreateElement("processingCode").CreateAttr("code", in.ProcessingCode)
+	root.CreateElement("processingModeCode").CreateAttr("code", "T")
+	root.CreateElement("acceptAckCode").CreateAttr("code", "ER")
+	receiver := in.ReceiverOID
+	if receiver == "" {
+		receiver = kantaReceiverOID
+	}
+	device(root, "receiver", "RCV", receiver)
+	device(root, "sender", "SND", in.SenderOID)
+
+	act := root.CreateElement("controlActProcess")
+	if m.social {
+		act.CreateAttr("classCode", "CACT")
+		act.CreateAttr("moodCode", "EVN")
+		act.CreateElement("priorityCode").CreateAttr("code", "R")
+		request := in.SocialServiceRequest
+		if request == "" {
+			request = "SP17"
+		}
+		code(act, "reasonCode", request, systemSocialRequest)
+		code(act, "reasonCode", "1", systemSocialRegister)
+	} else {
+		act.CreateAttr("moodCode", "RQO")
+		trigger := triggerNewHealth
+		if in.Interaction == InteractionReplaceHealth {
+			trigger = triggerReplaceHealth
+		}
+		code(act, "code", trigger, oidTriggerEvent)
+		code(act, "reasonCode", codeHealthRequest, systemHealthRequest)
+		if in.Interaction == InteractionReplaceHealth {
+			reason := in.CorrectionReason
+			if reason == "" {
+				reason = "1"
+			}
+			code(act, "reasonCode", reason, systemCorrectionReason)
+		}
+	}
+	authorOrPerformer(act, m)
+
+	subject := act.CreateElement("subject")
+	subject.CreateAttr("typeCode", "SUBJ")
+	cd := subject.CreateElement("clinicalDocument")
+	if m.social {
+		copyChild(cd, m.root, "realmCode")
+		copyChild(cd, m.root, "typeId")
+	} else {
+		for _, p := range healthProfileIDs[:1] {
+			cd.CreateElement("templateId").CreateAttr("root", p)
+		}
+	}
+	copyChild(cd, m.root, "id")
+	if m.social {
+		code(cd, "code", "1", systemSocialRegisterType)
+	} else {
+		copyChild(cd, m.root, "code")
+	}
+	text := cd.CreateElement("text")
+	text.CreateAttr("mediaType", "multipart/related")
+	text.SetText(mimePackage(in.MessageID, m.id, in.Document))
+	cd.CreateElement("statusCode").CreateAttr("code", "completed")
+	copyChild(cd, m.root, "effectiveTime")
+	copyChild(cd, m.root, "confidentialityCode")
+	copyChild(cd, m.root, "languageCode")
+	copyChild(cd, m.root, "setId")
+	copyChild(cd, m.root, "versionNumber")
+	code(cd, "completionCode", "LA", systemCompletion)
+	code(cd, "storageCode", "AC", systemStorage)
+	recordTarget(cd, m.root)
+	copyChild(cd, m.root, "author")
+	copyChild(cd, m.root, "custodian")
+	for _, rel := range children(m.root, nsHL7, "relatedDocument") {
+		cd.AddChild(rehome(rel, ""))
+	}
+	componentOf(cd, m.root)
+	if m.localHeader != nil {
+		// The frame repeats the local header without its signatures.
+		h := rehome(m.localHeader, "signatureCollection")
+		h.CreateAttr("xmlns", nsHL7FI)
+		cd.AddChild(h)
+	}
+
+	doc := etree.NewDocument()
+	doc.SetRoot(root)
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(`<?xml version="1.0" encoding="UTF-8"?>`+"\n"), out...), nil
+}
+
+func (in MessageInput) check() error {
+	switch in.Interaction {
+	case InteractionNewHealth, InteractionReplaceHealth, InteractionSocial:
+	default:
+		return fmt.Errorf("%w %q", ErrUnknownInteraction, in.Interaction)
+	}
+	if len(in.Document) == 0 {
+		return fmt.Errorf("%w: no document", ErrInvalidInput)
+	}
+	if !isOID(in.MessageID) {
+		return fmt.Errorf("%w: message id is not an OID", ErrInvalidInput)
+	}
+	if !isOID(in.SenderOID) || (in.ReceiverOID != "" && !isOID(in.ReceiverOID)) {
+		return fmt.Errorf("%w: sender and receiver must be OIDs", ErrInvalidInput)
+	}
+	if in.CreationTime.IsZero() {
+		return fmt.Errorf("%w: creation time is required (the signing time)", ErrInvalidInput)
+	}
+	if in.ProcessingCode != "D" && in.ProcessingCode != "P" {
+		return fmt.Errorf("%w: processing code %q is not D or P", ErrInvalidInput, in.ProcessingCode)
+	}
+	switch in.SocialServiceRequest {
+	case "", "SP17", "SP1":
+	default:
+		return fmt.Errorf("%w: social service request %q is not SP17 or SP1", ErrInvalidInput, in.SocialServiceRequest)
+	}
+	if in.CorrectionReason != "" && strings.TrimSpace(in.CorrectionReason) != in.CorrectionReason {
+		return fmt.Errorf("%w: correction reason has surrounding space", ErrInvalidInput)
+	}
+	return nil
+}
+
+func device(root *etree.Element, tag, typeCode, oid string) {
+	el := root.CreateElement(tag)
+	el.CreateAttr("typeCode", typeCode)
+	el.CreateElement("device").CreateElement("id").CreateAttr("root", oid)
+}
+
+func code(parent *etree.Element, tag, c, system string) {
+	el := parent.CreateElement(tag)
+	el.CreateAttr("code", c)
+	el.CreateAttr("codeSystem", system)
+}
+
+// authorOrPerformer: health frames name the organiser (as the real message
+// does); social frames name the professional. Apotti's social frame carries
+// the professional's identity code, which the export does not give; the
+// registration number identifies them instead.
+func authorOrPerformer(act *etree.Element, m *docMeta) {
+	ap := act.CreateElement("authorOrPerformer")
+	ap.CreateAttr("typeCode", "PRF")
+	person := ap.CreateElement("assignedPerson")
+	aa := path(m.root, "author", "assignedAuthor")
+	if m.social && aa != nil {
+		for _, id := range children(aa, nsHL7, "id") {
+			person.AddChild(rehome(id, ""))
+		}
+		if n := path(aa, "assignedPerson", "name"); n != nil {
+			person.AddChild(rehome(n, ""))
+		}
+	}
+	org := person.CreateElement("representedOrganization")
+	if id := path(m.root, "custodian", "assignedCustodian", "representedCustodianOrganization", "id"); id != nil {
+		org.AddChild(rehome(id, ""))
+	}
+}
+
+// recordTarget: the frame's model names the patient directly (patient/id,
+// patientPerson), as the real message shows.
+func recordTarget(cd, root *etree.Element) {
+	role := path(root, "recordTarget", "patientRole")
+	if role == nil {
+		return
+	}
+	patient := cd.CreateElement("recordTarget").CreateElement("patient")
+	for _, id := range children(role, nsHL7, "id") {
+		patient.AddChild(rehome(id, ""))
+	}
+	patient.CreateElement("statusCode").CreateAttr("code", "active")
+	person := patient.CreateElement("patientPerson")
+	if p := child(role, nsHL7, "patient"); p != nil {
+		for _, c := range p.ChildElements() {
+			person.AddChild(rehome(c, ""))
+		}
+	}
+}
+
+// componentOf: encompassingEncounter becomes the frame's encounterEvent with
+// the encounter's id, time and location.
+func componentOf(cd, root *etree.Element) {
+	enc := path(root, "componentOf", "encompassingEncounter")
+	if enc == nil {
+		return
+	}
+	ev := cd.CreateElement("componentOf").CreateElement("encounterEvent")
+	for _, name := range []string{"id", "effectiveTime", "location"} {
+		for _, c := range children(enc, nsHL7, name) {
+			ev.AddChild(rehome(c, ""))
+		}
+	}
+}
+
+func copyChild(dst, src *etree.Element, name string) {
+	if c := child(src, nsHL7, name); c != nil {
+		dst.AddChild(rehome(c, ""))
+	}
+}
+
+// rehome copies an element tree without namespace prefixes and declarations,
+// for placing under a parent whose default namespace is the element's own.
+// Children named skip are left out.
+func rehome(src *etree.Element, skip string) *etree.Element {
+	dst := etree.NewElement(src.Tag)
+	for _, a := range src.Attr {
+		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+			continue
+		}
+		dst.CreateAttr(a.FullKey(), a.Value)
+	}
+	for _, t := range src.Child {
+		switch c := t.(type) {
+		case *etree.Element:
+			if skip != "" && c.Tag == skip {
+				continue
+			}
+			dst.AddChild(rehome(c, skip))
+		case *etree.CharData:
+			dst.AddChild(etree.NewText(c.Data))
+		}
+	}
+	return dst
+}
+
+// mimeBoundary is derived from the document id, so the same document always
+// gets the same package.
+func mimeBoundary(documentID string) string {
+	sum := sha256.Sum256([]byte(documentID))
+	return "----=_Part_" + hex.EncodeToString(sum[:12])
+}
+
+// mimePackage is the multipart/related package with the document as its one
+// base64 part (76-character lines, as MIME requires).
+func mimePackage(messageID, documentID string, document []byte) string {
+	boundary := mimeBoundary(documentID)
+	var sb strings.Builder
+	sb.WriteString("Message-ID: <" + messageID + ">\n")
+	sb.WriteString("MIME-Version: 1.0\n")
+	sb.WriteString("Content-Type: multipart/related;\n boundary=\"" + boundary + "\"\n\n")
+	sb.WriteString("--" + boundary + "\n")
+	sb.WriteString("Content-Type: text/xml; charset=UTF-8\n")
+	sb.WriteString("Content-Transfer-Encoding: BASE64\n")
+	sb.WriteString("Content-ID: <" + documentID + ">\n\n")
+	enc := base64.StdEncoding.EncodeToString(document)
+	for len(enc) > 76 {
+		sb.WriteString(enc[:76] + "\n")
+		enc = enc[76:]
+	}
+	sb.WriteString(enc + "\n\n")
+	sb.WriteString("--" + boundary + "--\n")
+	return sb.String()
+}
+
+// --- element helpers --------------------------------------------------------
+
+func is(el *etree.Element, ns, local string) bool {
+	return el != nil && el.Tag == local && el.NamespaceURI() == ns
+}
+
+func child(el *etree.Element, ns, local string) *etree.Element {
+	if el == nil {
+		return nil
+	}
+	for _, c := range el.ChildElements() {
+		if is(c, ns, local) {
+			return c
+		}
+	}
+	return nil
+}
+
+func children(el *etree.Element, ns, local string) []*etree.Element {
+	var out []*etree.Element
+	if el == nil {
+		return nil
+	}
+	for _, c := range el.ChildElements() {
+		if is(c, ns, local) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// path follows HL7-namespace children.
+func path(el *etree.Element, names ...string) *etree.Element {
+	for _, n := range names {
+		if el = child(el, nsHL7, n); el == nil {
+			return nil
+		}
+	}
+	return el
+}
+
+func attr(el *etree.Element, key string) string {
+	if el == nil {
+		return ""
+	}
+	return el.SelectAttrValue(key, "")
+}
+
+func isOID(s string) bool {
+	if len(s) < 3 || s[1] != '.' || s[0] < '0' || s[0] > '2' {
+		return false
+	}
+	for _, arc := range strings.Split(s, ".") {
+		if arc == "" || (len(arc) > 1 && arc[0] == '0') {
+			return false
+		}
+		for i := 0; i < len(arc); i++ {
+			if arc[i] < '0' || arc[i] > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,198 @@
+package wire
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+)
+
+// ParseMessage reads an archive request frame, decodes its document and
+// checks that the frame's copy of the metadata names the same document.
+// Errors wrap ErrNotXML, ErrUnknownInteraction, ErrMalformedFrame,
+// ErrMIMEPart, ErrContentID or ErrMetadataMismatch; they never contain the
+// client's identity code.
+func ParseMessage(raw []byte) (*Message, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotXML, err)
+	}
+	root := doc.Root()
+	if root == nil {
+		return nil, fmt.Errorf("%w: no root element", ErrNotXML)
+	}
+	switch root.Tag {
+	case InteractionNewHealth, InteractionReplaceHealth, InteractionSocial:
+	default:
+		return nil, fmt.Errorf("%w: root element %s", ErrUnknownInteraction, root.Tag)
+	}
+	if root.NamespaceURI() != nsHL7 {
+		return nil, fmt.Errorf("%w: root element is not in urn:hl7-org:v3", ErrMalformedFrame)
+	}
+	m := &Message{Interaction: root.Tag}
+	if got := attr(child(root, nsHL7, "interactionId"), "extension"); got != root.Tag {
+		return nil, fmt.Errorf("%w: interactionId %q does not match root element %s", ErrUnknownInteraction, got, root.Tag)
+	}
+	m.MessageID = attr(child(root, nsHL7, "id"), "root")
+	m.ProcessingCode = attr(child(root, nsHL7, "processingCode"), "code")
+	m.ReceiverOID = attr(path(root, "receiver", "device", "id"), "root")
+	m.SenderOID = attr(path(root, "sender", "device", "id"), "root")
+	for _, need := range []struct{ what, v string }{
+		{"id", m.MessageID}, {"processingCode", m.ProcessingCode},
+		{"receiver/device/id", m.ReceiverOID}, {"sender/device/id", m.SenderOID},
+	} {
+		if need.v == "" {
+			return nil, fmt.Errorf("%w: missing %s", ErrMalformedFrame, need.what)
+		}
+	}
+	act := child(root, nsHL7, "controlActProcess")
+	if act == nil {
+		return nil, fmt.Errorf("%w: missing controlActProcess", ErrMalformedFrame)
+	}
+	for _, rc := range children(act, nsHL7, "reasonCode") {
+		m.ReasonCodes = append(m.ReasonCodes, Code{Code: attr(rc, "code"), CodeSystem: attr(rc, "codeSystem")})
+	}
+	cd := path(act, "subject", "clinicalDocument")
+	if cd == nil {
+		return nil, fmt.Errorf("%w: missing controlActProcess/subject/clinicalDocument", ErrMalformedFrame)
+	}
+	m.DocumentID = attr(child(cd, nsHL7, "id"), "root")
+	m.SetID = attr(child(cd, nsHL7, "setId"), "root")
+	if m.DocumentID == "" || m.SetID == "" {
+		return nil, fmt.Errorf("%w: clinicalDocument lacks id or setId", ErrMalformedFrame)
+	}
+	v, err := strconv.Atoi(attr(child(cd, nsHL7, "versionNumber"), "value"))
+	if err != nil || v < 1 {
+		return nil, fmt.Errorf("%w: clinicalDocument versionNumber is not a positive integer", ErrMalformedFrame)
+	}
+	m.Version = v
+	if p := path(cd, "recordTarget", "patient"); p != nil {
+		m.Hetu = patientID(p)
+	} else {
+		m.Hetu = patientID(path(cd, "recordTarget", "patientRole"))
+	}
+
+	text := child(cd, nsHL7, "text")
+	if text == nil {
+		return nil, fmt.Errorf("%w: clinicalDocument has no text", ErrMIMEPart)
+	}
+	if mt := attr(text, "mediaType"); mt != "multipart/related" {
+		return nil, fmt.Errorf("%w: text mediaType is %q, want multipart/related", ErrMIMEPart, mt)
+	}
+	part, err := parseMIME(text.Text())
+	if err != nil {
+		return nil, err
+	}
+	m.ContentID, m.Document = part.contentID, part.body
+
+	dm, err := readDocument(m.Document)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMIMEPart, err)
+	}
+	if m.ContentID != dm.id {
+		return nil, fmt.Errorf("%w: Content-ID %q, document id %q", ErrContentID, m.ContentID, dm.id)
+	}
+	switch {
+	case m.DocumentID != dm.id:
+		return nil, fmt.Errorf("%w: frame id %q, document id %q", ErrMetadataMismatch, m.DocumentID, dm.id)
+	case m.SetID != dm.setID:
+		return nil, fmt.Errorf("%w: frame setId %q, document setId %q", ErrMetadataMismatch, m.SetID, dm.setID)
+	case m.Version != dm.version:
+		return nil, fmt.Errorf("%w: frame versionNumber %d, document versionNumber %d", ErrMetadataMismatch, m.Version, dm.version)
+	case m.Hetu != dm.hetu:
+		return nil, fmt.Errorf("%w: frame and document name different patients", ErrMetadataMismatch)
+	}
+	return m, nil
+}
+
+type mimePart struct {
+	contentID string
+	body      []byte
+}
+
+var boundaryParam = regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"]+)"|([^\s;"]+))`)
+
+// parseMIME reads the multipart/related package of a frame. It is lenient
+// about header folding (the real sample folds without leading space) and
+// line endings, strict about what matters: one part, base64, a Content-ID.
+func parseMIME(s string) (*mimePart, error) {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	head, body, ok := strings.Cut(s, "\n\n")
+	if !ok {
+		return nil, fmt.Errorf("%w: no MIME header", ErrMIMEPart)
+	}
+	if !strings.Contains(strings.ToLower(head), "multipart/related") {
+		return nil, fmt.Errorf("%w: package is not multipart/related", ErrMIMEPart)
+	}
+	bm := boundaryParam.FindStringSubmatch(head)
+	if bm == nil {
+		return nil, fmt.Errorf("%w: no multipart boundary", ErrMIMEPart)
+	}
+	boundary := bm[1] + bm[2]
+	delim, closing := "--"+boundary, "--"+boundary+"--"
+
+	var parts [][]string
+	var cur []string
+	inPart, closed := false, false
+	for _, line := range strings.Split(body, "\n") {
+		trimmed := strings.TrimRight(line, " \t")
+		switch {
+		case trimmed == closing:
+			if inPart {
+				parts = append(parts, cur)
+			}
+			inPart, closed = false, true
+		case trimmed == delim:
+			if inPart {
+				parts = append(parts, cur)
+			}
+			cur, inPart = nil, true
+		case inPart:
+			cur = append(cur, line)
+		}
+		if closed {
+			break
+		}
+	}
+	if !closed {
+		return nil, fmt.Errorf("%w: multipart package is not closed", ErrMIMEPart)
+	}
+	if len(parts) != 1 {
+		return nil, fmt.Errorf("%w: package has %d parts, want 1", ErrMIMEPart, len(parts))
+	}
+	lines := parts[0]
+	headers := map[string]string{}
+	i := 0
+	for ; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
+		name, value, ok := strings.Cut(lines[i], ":")
+		if !ok {
+			return nil, fmt.Errorf("%w: malformed part header line", ErrMIMEPart)
+		}
+		headers[strings.ToLower(strings.TrimSpace(name))] = strings.TrimSpace(value)
+	}
+	if ct := strings.ToLower(headers["content-type"]); !strings.HasPrefix(ct, "text/xml") {
+		return nil, fmt.Errorf("%w: part Content-Type %q, want text/xml", ErrMIMEPart, headers["content-type"])
+	}
+	if cte := headers["content-transfer-encoding"]; !strings.EqualFold(cte, "base64") {
+		return nil, fmt.Errorf("%w: part Content-Transfer-Encoding %q, want BASE64", ErrMIMEPart, cte)
+	}
+	cid := headers["content-id"]
+	if !strings.HasPrefix(cid, "<") || !strings.HasSuffix(cid, ">") || len(cid) < 3 {
+		return nil, fmt.Errorf("%w: part has no Content-ID <...>", ErrMIMEPart)
+	}
+	var b64 strings.Builder
+	for _, l := range lines[i:] {
+		b64.WriteString(strings.TrimSpace(l))
+	}
+	if b64.Len() == 0 {
+		return nil, fmt.Errorf("%w: part is empty", ErrMIMEPart)
+	}
+	data, err := base64.StdEncoding.DecodeString(b64.String())
+	if err != nil {
+		return nil, fmt.Errorf("%w: part is not valid base64: %v", ErrMIMEPart, err)
+	}
+	return &mimePart{contentID: cid[1 : len(cid)-1], body: data}, nil
+}
