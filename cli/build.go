@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -45,7 +46,7 @@ document could not be built, 2 for usage or configuration errors.`,
 
 func (a *app) build(files []string, outDir string, all bool) error {
 	now := a.clock.Now()
-	builder, err := gateway.NewBuilder(a.cfg, now)
+	builder, err := gateway.NewBuilder(a.cfg, time.Now())
 	if err != nil {
 		return usageErr(err)
 	}
@@ -98,7 +99,7 @@ func (a *app) build(files []string, outDir string, all bool) error {
 				continue
 			}
 			history.accept(it.Entry.ID, it.Entry.Revision)
-			built, err := builder.Build(it.Entry, d, now)
+			built, err := builder.Build(it.Entry, d, time.Now())
 			if err != nil {
 				buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %w", it.File, it.Line, it.Entry.ID, it.Entry.Revision, err))
 				continue

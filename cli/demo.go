@@ -62,7 +62,6 @@ Each run starts from an empty queue and archive.`,
 }
 
 func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration) error {
-	now := a.clock.Now()
 	for _, sub := range []string{"data", "mock", "spool"} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return err
@@ -78,7 +77,7 @@ func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration
 	for _, o := range a.cfg.Organisations {
 		orgs = append(orgs, pki.Organiser{OID: o.OID, Name: o.Name})
 	}
-	p, err := pki.Generate(filepath.Join(dir, "pki"), orgs, demoPassword, now)
+	p, err := pki.Generate(filepath.Join(dir, "pki"), orgs, demoPassword, time.Now())
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,9 @@ func (in *Ingester) entry(ctx context.Context, q *quarantine, sum *BatchSummary,
 		in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason}, e.Client.Hetu, d.ReasonClass)
 		return nil
 	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
-		built, err := in.builder.Build(e, d, now)
+		// The signature time is a fact about the world: wall time, even when
+		// --now moves the policy clock.
+		built, err := in.builder.Build(e, d, time.Now())
 		if err != nil {
 			// A document that cannot be built (invalid XML characters, an
 			// unknown organiser) is the entry's fault: quarantine it.

@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logg
 	s.Queue = q
 	stats = q.Stats
 	if mode >= ModeIngest {
-		b, err := NewBuilder(cfg, c.Now())
+		b, err := NewBuilder(cfg, time.Now())
 		if err != nil {
 			q.Close()
 			return nil, err
@@ -138,7 +138,7 @@ func (s *Service) Reschedule(ctx context.Context) error {
 
 // reportCertificates sets the certificate expiry gauges and warns early.
 func (s *Service) reportCertificates() {
-	now := s.Clock.Now()
+	now := time.Now()
 	for oid, id := range s.Builder.Identities() {
 		days := id.DaysToExpiry(now)
 		s.Metrics.CertificateExpiry("signing", oid, days)
