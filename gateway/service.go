@@ -141,14 +141,17 @@ func (s *Service) reportCertificates() {
 	now := time.Now()
 	for oid, id := range s.Builder.Identities() {
 		days := id.DaysToExpiry(now)
-		s.Metrics.CertificateExpiry("signing", oid, days)
+		s.Metrics.CertificateExpiry("signing", oid, id.Cert.NotAfter)
 		if days < 30 {
 			s.Log.Warn("signing certificate expires soon", "organiser", oid, "days", int(days))
 		}
 	}
 	if s.Cfg.Kanta.ClientCert != "" {
 		if cert, err := readCert(s.Cfg.Kanta.ClientCert); err == nil {
-			s.Metrics.CertificateExpiry("tls_client", cert.Subject.CommonName, cert.NotAfter.Sub(now).Hours()/24)
+			s.Metrics.CertificateExpiry("tls_client", cert.Subject.CommonName, cert.NotAfter)
+			if days := cert.NotAfter.Sub(now).Hours() / 24; days < 30 {
+				s.Log.Warn("TLS client certificate expires soon", "days", int(days))
+			}
 		}
 	}
 }

@@ -63,6 +63,9 @@ func (in *Ingester) IngestSpool(ctx context.Context) ([]*BatchSummary, error) {
 	var errs []error
 	for _, b := range batches {
 		sum, err := in.IngestFile(ctx, b)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // another replica finished it and moved it away
+		}
 		if sum != nil {
 			sums = append(sums, sum)
 		}
@@ -100,5 +103,9 @@ func moveDone(path, doneDir string) error {
 			}
 		}
 	}
-	return os.Rename(path, dst)
+	err := os.Rename(path, dst)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // another replica sharing the spool moved it first
+	}
+	return err
 }

@@ -66,9 +66,11 @@ func New(stats func(context.Context) (queue.Stats, error)) *Metrics {
 		Namespace: ns, Name: "circuit_breaker_state",
 		Help: "Circuit breaker toward Kanta: 0 closed, 1 half-open, 2 open.",
 	})
+	// Expiry as a timestamp, as Prometheus naming wants base units; days
+	// left are (metric - time()) / 86400 in rules and dashboards.
 	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: ns, Name: "certificate_expiry_days",
-		Help: "Days until a configured certificate expires, by usage (signing, tls_client) and the certificate's subject serial number or common name.",
+		Namespace: ns, Name: "certificate_expiry_timestamp_seconds",
+		Help: "When a configured certificate expires (Unix time), by usage (signing, tls_client) and the certificate's subject serial number or common name.",
 	}, []string{"usage", "subject"})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: ns, Name: "build_info",
@@ -148,9 +150,9 @@ func boundCode(c string) string {
 // BreakerState sets the circuit-breaker gauge.
 func (m *Metrics) BreakerState(s int) { m.breaker.Set(float64(s)) }
 
-// CertificateExpiry sets days to expiry of one certificate.
-func (m *Metrics) CertificateExpiry(usage, subject string, days float64) {
-	m.certExpiry.WithLabelValues(usage, subject).Set(days)
+// CertificateExpiry records when one certificate expires.
+func (m *Metrics) CertificateExpiry(usage, subject string, notAfter time.Time) {
+	m.certExpiry.WithLabelValues(usage, subject).Set(float64(notAfter.Unix()))
 }
 
 // queueCollector reads queue statistics at scrape time (cached briefly,
