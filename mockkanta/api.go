@@ -14,6 +14,7 @@ import (
 // DocumentView is a stored document version as the tester API shows it.
 type DocumentView struct {
 	ID                 string            `json:"id"`
+	DocumentID         string            `json:"document_id"`
 	SetID              string            `json:"set_id"`
 	Version            int               `json:"version"`
 	Archive            documents.Archive `json:"archive"`
@@ -33,7 +34,7 @@ type DocumentView struct {
 
 func viewOf(d *Document) DocumentView {
 	v := DocumentView{
-		ID: d.ID, SetID: d.SetID, Version: d.Version, Archive: d.Archive, Interaction: d.Interaction,
+		ID: d.ID, DocumentID: d.DocumentID, SetID: d.SetID, Version: d.Version, Archive: d.Archive, Interaction: d.Interaction,
 		AuthorRole: d.AuthorRole, Concealed: d.Concealed, GuardianDisclosure: d.GuardianDisclosure,
 		Confidentiality: d.Confidentiality, SignatureType: d.SignatureType, ReceivedAt: d.ReceivedAt,
 		Submissions: d.Submissions, EnteredInError: d.EnteredInError, Replaces: d.ReplacesID, Format: d.Format,
@@ -99,8 +100,30 @@ func (s *Server) handleGetDocument(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, viewOf(d))
 }
 
+// contentTypes is the media type each format is served back in.
+var contentTypes = map[Format]string{FormatCDA: "text/xml", FormatFHIR: "application/fhir+json"}
+
+// handleGetCDA serves a stored CDA document (404 for a FHIR Bundle: use
+// /content or the FHIR read).
 func (s *Server) handleGetCDA(w http.ResponseWriter, r *http.Request) {
-	b, err := s.store.content(r.Context(), r.PathValue("id"))
+	s.serveContent(w, r, FormatCDA)
+}
+
+// handleGetContent serves the bytes received, whatever their format.
+func (s *Server) handleGetContent(w http.ResponseWriter, r *http.Request) {
+	s.serveContent(w, r, "")
+}
+
+func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, only Format) {
+	id := r.PathValue("id")
+	d, err := s.store.get(r.Context(), id)
+	if err == nil && only != "" && d.Format != only {
+		err = errNotFound
+	}
+	var b []byte
+	if err == nil {
+		b, err = s.store.content(r.Context(), id)
+	}
 	if errors.Is(err, errNotFound) {
 		writeError(w, http.StatusNotFound, err.Error())
 		return
@@ -108,7 +131,7 @@ func (s *Server) handleGetCDA(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("Content-Type", contentTypes[d.Format])
 	w.Write(b)
 }
 
@@ -172,32 +195,51 @@ func (s *Server) handleProfessional(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, views(ProfessionalView(ds, role, q.Get("client_permission") == "true")))
 }
 
-// Stats is what GET /api/v1/stats answers.
+// Stats is what GET /api/v1/stats answers. The totals cover both archive
+// interfaces; Formats splits them by the format the request came in (faults
+// answered before a request was read are counted under the interface too).
 type Stats struct {
+	Accepted   int                    `json:"accepted"`
+	Duplicates int                    `json:"duplicates"`
+	Rejected   map[string]int         `json:"rejected"` // AR (FHIR: 4xx), by detail code
+	Errors     map[string]int         `json:"errors"`   // AE (FHIR: 5xx), by detail code (faults included)
+	Faults     map[string]int         `json:"faults"`   // by kind
+	Formats    map[Format]FormatStats `json:"formats"`
+}
+
+// FormatStats are the outcomes of one interface.
+type FormatStats struct {
 	Accepted   int            `json:"accepted"`
 	Duplicates int            `json:"duplicates"`
-	Rejected   map[string]int `json:"rejected"` // AR, by detail code
-	Errors     map[string]int `json:"errors"`   // AE, by detail code (faults included)
-	Faults     map[string]int `json:"faults"`   // by kind
+	Rejected   map[string]int `json:"rejected"`
+	Errors     map[string]int `json:"errors"`
 }
 
 // Stats returns the counters since start.
 func (s *Server) Stats() Stats {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
-	out := Stats{Rejected: map[string]int{}, Errors: map[string]int{}, Faults: map[string]int{}}
-	for code, n := range s.stats.details {
-		d, _ := wire.LookupDetail(code)
-		switch {
-		case code == wire.DetailAccepted:
-			out.Accepted += n
-		case code == wire.DetailDuplicate:
-			out.Duplicates += n
-		case d.Ack == wire.AckRejected:
-			out.Rejected[code] += n
-		default:
-			out.Errors[code] += n
+	out := Stats{Rejected: map[string]int{}, Errors: map[string]int{}, Faults: map[string]int{}, Formats: map[Format]FormatStats{}}
+	for format, details := range s.stats.details {
+		fs := FormatStats{Rejected: map[string]int{}, Errors: map[string]int{}}
+		for code, n := range details {
+			d, _ := wire.LookupDetail(code)
+			switch {
+			case code == wire.DetailAccepted:
+				out.Accepted += n
+				fs.Accepted += n
+			case code == wire.DetailDuplicate:
+				out.Duplicates += n
+				fs.Duplicates += n
+			case d.Ack == wire.AckRejected:
+				out.Rejected[code] += n
+				fs.Rejected[code] += n
+			default:
+				out.Errors[code] += n
+				fs.Errors[code] += n
+			}
 		}
+		out.Formats[format] = fs
 	}
 	for k, n := range s.stats.faults {
 		out.Faults[k] = n
@@ -247,7 +289,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.mu.Lock()
-	s.stats.details, s.stats.faults = map[string]int{}, map[string]int{}
+	s.stats.details, s.stats.faults = map[Format]map[string]int{}, map[string]int{}
 	s.stats.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -264,7 +306,12 @@ const (
 const GuardianAgeLimit = 18
 
 // latestValid returns the newest version of each set, leaving out sets
-// invalidated by an entered-in-error version, ordered by set and version.
+// invalidated by an entered-in-error version, ordered by set. A set may be
+// stored twice, as CDA and as FHIR (the gateway's route "both"), each copy
+// with its own version sequence: the entry is shown once, from the copy with
+// the higher version, the CDA copy when both are as new. An invalidation in
+// either copy hides the set (what a client must not see wins over a copy
+// that is behind).
 func latestValid(ds []*Document) []*Document {
 	latest := map[string]*Document{}
 	invalid := map[string]bool{}
@@ -272,7 +319,8 @@ func latestValid(ds []*Document) []*Document {
 		if d.EnteredInError {
 			invalid[d.SetID] = true
 		}
-		if cur, ok := latest[d.SetID]; !ok || d.Version > cur.Version {
+		if cur, ok := latest[d.SetID]; !ok || d.Version > cur.Version ||
+			(d.Version == cur.Version && d.Format == FormatCDA && cur.Format != FormatCDA) {
 			latest[d.SetID] = d
 		}
 	}

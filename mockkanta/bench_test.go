@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 )
 
 // BenchmarkAcceptMessages measures accepted archive messages per second
@@ -57,4 +58,45 @@ func benchDataDir(b *testing.B) string {
 		return ""
 	}
 	return b.TempDir()
+}
+
+// BenchmarkAcceptBundles is BenchmarkAcceptMessages for the FHIR route:
+// JSON Schema validation, strict decoding, profile checks, JWS verification
+// (RS256 over the JCS canonical form, chain to the test CA) and the store.
+//
+//	go test -run '^$' -bench BenchmarkAcceptBundles -cpu 1 ./mockkanta/
+func BenchmarkAcceptBundles(b *testing.B) {
+	text := strings.Repeat("Oppilaan kanssa keskusteltiin koulunkäynnistä ja jaksamisesta. ", 66)[:4096]
+	bundles := make([][]byte, b.N)
+	var size int
+	for i := range bundles {
+		e := entry(fmt.Sprintf("FBENCH-%d-%d", b.N, i), documents.RolePsychologist, "2014-01-01")
+		e.Text.Narrative = text
+		bundles[i] = buildBundle(b, bundleSpec{entry: e, decision: decide(e, true)}).raw
+		size += len(bundles[i])
+	}
+	s, err := New(Config{TrustRoots: testPKI.roots, DataDir: benchDataDir(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	h := s.Handler()
+	// The schema is compiled once per process, on first use: not per bundle.
+	if err := fhir.Validate(bundles[0]); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodPost, "/fhir/r4/Bundle", bytes.NewReader(bundles[i]))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatalf("bundle %d: %d %s", i, rec.Code, rec.Body.Bytes())
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bundles/s")
+	b.ReportMetric(float64(size)/float64(b.N), "json-bytes")
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
@@ -94,7 +95,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		return refuse(wire.DetailInteractionMismatch)
 	}
 
-	if detail := c.identityDetail(h.Hetu, facts.patientIDRoot); detail != "" {
+	if detail := c.env.identityDetail(h.Hetu, facts.patientIDRoot); detail != "" {
 		return refuse(detail)
 	}
 
@@ -108,7 +109,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		AuthorRole:         h.AuthorRole,
 		ReleaseDate:        h.ReleaseDate,
 		Concealed:          h.Concealed,
-		GuardianDisclosure: h.GuardianDisclosure,
+		GuardianDisclosure: h.GuardianDisclosure && minorOn(h.Hetu, h.EffectiveTime),
 		Confidentiality:    h.Confidentiality,
 		SignatureType:      sigs[0].SignatureType,
 		EnteredInError:     h.EnteredInError,
@@ -131,9 +132,9 @@ const oidHetu = "1.2.246.21"
 // test data): it carries no test/real marker, so the test environment takes
 // it and production, where the gateway only ever sends henkilötunnus,
 // refuses it.
-func (c *cdaInspector) identityDetail(id, root string) string {
+func (env Environment) identityDetail(id, root string) string {
 	if root != oidHetu {
-		if id == "" || c.env == EnvironmentProduction {
+		if id == "" || env == EnvironmentProduction {
 			return wire.DetailInvalidIdentity
 		}
 		return ""
@@ -142,9 +143,9 @@ func (c *cdaInspector) identityDetail(id, root string) string {
 	switch {
 	case err != nil:
 		return wire.DetailInvalidIdentity
-	case c.env == EnvironmentTest && !info.IsTestCode():
+	case env == EnvironmentTest && !info.IsTestCode():
 		return wire.DetailNotTestIdentity
-	case c.env == EnvironmentProduction && info.IsTestCode():
+	case env == EnvironmentProduction && info.IsTestCode():
 		return wire.DetailTestIdentity
 	}
 	return ""
@@ -271,4 +272,20 @@ func readFacts(cdaXML []byte, organiser string) documentFacts {
 			}
 		}
 	}
+}
+
+// minorOn reports whether the client was under 18 on the document's date.
+// Guardian disclosure only means something for a minor: whatever flag a
+// format carries for an adult (the social CDA always carries a consent
+// code, the FHIR Bundle restricts only minors), the archive records "no".
+func minorOn(hetu string, at time.Time) bool {
+	info, err := documents.ParseHetu(hetu)
+	if err != nil || at.IsZero() {
+		return true // not a henkilötunnus (temporary id): keep the document's own flag
+	}
+	loc, err := time.LoadLocation("Europe/Helsinki")
+	if err != nil {
+		loc = time.UTC
+	}
+	return info.BirthDate.AgeOn(documents.DateOf(at.In(loc))) < 18
 }

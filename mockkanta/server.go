@@ -1,7 +1,8 @@
 // Package mockkanta is a stand-in for Kanta's two archives (patient data
 // repository and social welfare client data repository) for integration
-// testing: it checks archive request messages as Kanta would, answers with
-// HL7 acknowledgements, keeps what it accepted in SQLite, shows what a client,
+// testing: it checks archive request messages (HL7 V3 with CDA, and FHIR R4
+// document Bundles) as Kanta would, answers with HL7 acknowledgements or
+// FHIR OperationOutcomes, keeps what it accepted in SQLite, shows what a client,
 // a guardian or a professional would see, and injects transport faults on
 // request.
 package mockkanta
@@ -103,6 +104,7 @@ type Server struct {
 	cfg       Config
 	store     *store
 	inspector inspector
+	fhir      *fhirInspector
 	faults    *injector
 	stats     *stats
 	log       *slog.Logger
@@ -165,6 +167,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		store:     st,
 		inspector: &cdaInspector{env: cfg.Environment, roots: roots, profile: cfg.Profile},
+		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),
 		log:       cfg.Logger,
@@ -180,9 +183,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /archive/v1/messages", s.handleArchive)
+	mux.HandleFunc("POST /fhir/r4/Bundle", s.handleFHIRBundle)
+	mux.HandleFunc("GET /fhir/r4/Bundle/{id}", s.handleGetFHIRBundle)
 	mux.HandleFunc("GET /api/v1/documents", s.handleListDocuments)
 	mux.HandleFunc("GET /api/v1/documents/{id}", s.handleGetDocument)
 	mux.HandleFunc("GET /api/v1/documents/{id}/cda", s.handleGetCDA)
+	mux.HandleFunc("GET /api/v1/documents/{id}/content", s.handleGetContent)
 	mux.HandleFunc("GET /api/v1/mykanta/{hetu}", s.handleMyKanta)
 	mux.HandleFunc("GET /api/v1/professional/{hetu}", s.handleProfessional)
 	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
@@ -293,50 +299,16 @@ func (s *Server) nextAckID() string {
 // network and Kanta's availability), then the checks, then the store.
 func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	plan := s.faults.plan(s.now())
-	if !plan.outageUntil.IsZero() {
-		s.stats.fault(faultOutage)
-		retry := int(plan.outageUntil.Sub(s.now()).Seconds()) + 1
-		w.Header().Set("Retry-After", strconv.Itoa(retry))
-		s.writeAck(w, http.StatusServiceUnavailable, wire.NewAck(wire.DetailServiceUnavailable, s.nextAckID(), ""))
-		return
-	}
-	if plan.latency > 0 {
-		s.stats.fault(faultLatency)
-		select {
-		case <-time.After(plan.latency):
-		case <-r.Context().Done():
-			return
-		case <-s.closing:
-			return
-		}
-	}
-	if plan.timeout {
-		s.stats.fault(faultTimeout)
-		select {
-		case <-r.Context().Done():
-		case <-s.closing:
-		}
-		return
-	}
-	if plan.rateLimit {
-		s.stats.fault(faultRateLimit)
-		w.Header().Set("Retry-After", strconv.Itoa(plan.retryAfter))
-		s.writeAck(w, http.StatusTooManyRequests, wire.NewAck(wire.DetailRateLimited, s.nextAckID(), ""))
-		return
-	}
-	if plan.errorStatus != 0 {
-		s.stats.fault(faultError)
-		detail := wire.DetailInternalError
-		if plan.errorStatus == http.StatusServiceUnavailable {
-			detail = wire.DetailServiceUnavailable
-		}
-		s.writeAck(w, plan.errorStatus, wire.NewAck(detail, s.nextAckID(), ""))
+	if s.answerFault(w, r, plan, func(status int, detail string) {
+		s.stats.count(FormatCDA, detail)
+		s.writeAck(w, status, wire.NewAck(detail, s.nextAckID(), ""))
+	}) {
 		return
 	}
 
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
 	if err != nil {
-		s.stats.count(wire.DetailMalformedFrame)
+		s.stats.count(FormatCDA, wire.DetailMalformedFrame)
 		s.writeAck(w, http.StatusOK, wire.NewAck(wire.DetailMalformedFrame, s.nextAckID(), ""))
 		return
 	}
@@ -349,7 +321,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 			detail = wire.DetailInternalError
 		}
 	}
-	s.stats.count(detail)
+	s.stats.count(FormatCDA, detail)
 	ack := wire.NewAck(detail, s.nextAckID(), insp.messageID)
 	s.log.Info("archive request", "message_id", insp.messageID, "ack", ack.Code, "detail", detail)
 
@@ -359,6 +331,54 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeAck(w, http.StatusOK, ack)
+}
+
+// answerFault applies the faults of a plan that come before any check
+// (outage, latency, timeout, rate limit, server error), the same on every
+// archive interface; answer writes a refusal in the interface's own form
+// (Retry-After is already set). It reports whether the request is done.
+func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, plan faultPlan, answer func(status int, detail string)) bool {
+	if !plan.outageUntil.IsZero() {
+		s.stats.fault(faultOutage)
+		retry := int(plan.outageUntil.Sub(s.now()).Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(retry))
+		answer(http.StatusServiceUnavailable, wire.DetailServiceUnavailable)
+		return true
+	}
+	if plan.latency > 0 {
+		s.stats.fault(faultLatency)
+		select {
+		case <-time.After(plan.latency):
+		case <-r.Context().Done():
+			return true
+		case <-s.closing:
+			return true
+		}
+	}
+	if plan.timeout {
+		s.stats.fault(faultTimeout)
+		select {
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		return true
+	}
+	if plan.rateLimit {
+		s.stats.fault(faultRateLimit)
+		w.Header().Set("Retry-After", strconv.Itoa(plan.retryAfter))
+		answer(http.StatusTooManyRequests, wire.DetailRateLimited)
+		return true
+	}
+	if plan.errorStatus != 0 {
+		s.stats.fault(faultError)
+		detail := wire.DetailInternalError
+		if plan.errorStatus == http.StatusServiceUnavailable {
+			detail = wire.DetailServiceUnavailable
+		}
+		answer(plan.errorStatus, detail)
+		return true
+	}
+	return false
 }
 
 func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack) {
@@ -385,15 +405,18 @@ func dropConnection(w http.ResponseWriter) {
 // test run's figures, while the archive itself survives).
 type stats struct {
 	mu      sync.Mutex
-	details map[string]int
+	details map[Format]map[string]int
 	faults  map[string]int
 }
 
-func newStats() *stats { return &stats{details: map[string]int{}, faults: map[string]int{}} }
+func newStats() *stats { return &stats{details: map[Format]map[string]int{}, faults: map[string]int{}} }
 
-func (st *stats) count(detail string) {
+func (st *stats) count(f Format, detail string) {
 	st.mu.Lock()
-	st.details[detail]++
+	if st.details[f] == nil {
+		st.details[f] = map[string]int{}
+	}
+	st.details[f][detail]++
 	st.mu.Unlock()
 }
 

@@ -17,9 +17,8 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
-// Format is the representation a document arrived in. Only CDA today; the
-// column exists so a FHIR route (POST /fhir/r4/Bundle) can store into the
-// same archive.
+// Format is the representation a document arrived in: a CDA document in an
+// HL7 V3 archive message, or a FHIR R4 document Bundle.
 type Format string
 
 const (
@@ -28,10 +27,17 @@ const (
 )
 
 // Document is an archived document version as the store needs it: metadata
-// already inspected and checked by a format-specific front (CDA message,
-// later FHIR Bundle), plus the exact bytes received.
+// already inspected and checked by a format-specific front (CDA message or
+// FHIR Bundle), plus the exact bytes received.
 type Document struct {
-	ID                 string
+	// ID is the store's key: the CDA document id, or the Bundle resource id
+	// (documents.FHIRBundleID). The gateway's route "both" sends one entry
+	// revision as CDA and as FHIR; both copies carry the same document id,
+	// so the FHIR copy needs a key of its own.
+	ID string
+	// DocumentID is the document's logical id (the CDA id; the FHIR
+	// Bundle.identifier), which a replacing version names. Empty means ID.
+	DocumentID         string
 	SetID              string
 	Version            int
 	Archive            documents.Archive
@@ -45,7 +51,8 @@ type Document struct {
 	SignatureType      string
 	EnteredInError     bool
 	Format             Format
-	// Replaces is the id of the version this one replaces (empty for version 1).
+	// ReplacesID is the document id of the version this one replaces
+	// (empty for version 1).
 	ReplacesID      string
 	ReplacesVersion int
 	Content         []byte
@@ -63,9 +70,12 @@ type store struct {
 	stmtSum, stmtSet, stmtDuplicate, stmtInsert *sql.Stmt
 }
 
+// schema: versions are sequenced per (set, format), so the CDA and the
+// FHIR copy of a set do not take each other's version numbers.
 const schema = `
 CREATE TABLE IF NOT EXISTS documents (
 	id                  TEXT PRIMARY KEY,
+	document_id         TEXT NOT NULL,
 	set_id              TEXT NOT NULL,
 	version             INTEGER NOT NULL,
 	archive             TEXT NOT NULL,
@@ -84,7 +94,7 @@ CREATE TABLE IF NOT EXISTS documents (
 	submissions         INTEGER NOT NULL,
 	content_sha256      BLOB NOT NULL,
 	content             BLOB NOT NULL,
-	UNIQUE (set_id, version)
+	UNIQUE (set_id, format, version)
 );
 CREATE INDEX IF NOT EXISTS documents_hetu ON documents (hetu);
 `
@@ -113,6 +123,10 @@ func openStore(dataDir string) (*store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("mockkanta: migrate archive: %w", err)
+	}
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("mockkanta: create schema: %w", err)
@@ -123,13 +137,13 @@ func openStore(dataDir string) (*store, error) {
 		sql  string
 	}{
 		{&s.stmtSum, `SELECT content_sha256 FROM documents WHERE id = ?`},
-		{&s.stmtSet, `SELECT (SELECT id FROM documents WHERE set_id = ?1 ORDER BY version DESC LIMIT 1),
-			MAX(version), MAX(entered_in_error), COUNT(*) FROM documents WHERE set_id = ?1`},
+		{&s.stmtSet, `SELECT (SELECT document_id FROM documents WHERE set_id = ?1 AND format = ?2 ORDER BY version DESC LIMIT 1),
+			MAX(version), MAX(entered_in_error), COUNT(*) FROM documents WHERE set_id = ?1 AND format = ?2`},
 		{&s.stmtDuplicate, `UPDATE documents SET submissions = submissions + 1 WHERE id = ?`},
-		{&s.stmtInsert, `INSERT INTO documents (id, set_id, version, archive, interaction, hetu,
+		{&s.stmtInsert, `INSERT INTO documents (id, document_id, set_id, version, archive, interaction, hetu,
 			author_role, release_date, concealed, guardian_disclosure, confidentiality, signature_type,
 			entered_in_error, format, replaces_id, received_at, submissions, content_sha256, content)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)`},
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)`},
 	} {
 		if *p.stmt, err = db.Prepare(p.sql); err != nil {
 			db.Close()
@@ -146,8 +160,47 @@ func (s *store) close() error {
 	return s.db.Close()
 }
 
+// migrate brings an archive written before the FHIR route (no document_id
+// column, versions unique per set only) to the current schema, keeping its
+// documents.
+func migrate(db *sql.DB) error {
+	var tables, hasDocID int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'documents'`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables == 0 {
+		return nil
+	}
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('documents') WHERE name = 'document_id'`).Scan(&hasDocID); err != nil {
+		return err
+	}
+	if hasDocID > 0 {
+		return nil
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	const cols = `id, set_id, version, archive, interaction, hetu, author_role, release_date, concealed,
+		guardian_disclosure, confidentiality, signature_type, entered_in_error, format, replaces_id,
+		received_at, submissions, content_sha256, content`
+	for _, q := range []string{
+		`ALTER TABLE documents RENAME TO documents_old`,
+		`DROP INDEX IF EXISTS documents_hetu`,
+		schema,
+		`INSERT INTO documents (document_id, ` + cols + `) SELECT id, ` + cols + ` FROM documents_old`,
+		`DROP TABLE documents_old`,
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // submit archives a checked document, applying idempotency and the version
-// rules of its set. It returns the acknowledgement detail code: ACCEPTED,
+// rules of its set in its format. It returns the acknowledgement detail code: ACCEPTED,
 // DUPLICATE, or the reason it was not stored.
 func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string, error) {
 	sum := sha256.Sum256(d.Content)
@@ -184,7 +237,7 @@ func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string,
 	var invalid sql.NullInt64
 	var curID sql.NullString
 	var curVersion sql.NullInt64
-	err = tx.StmtContext(ctx, s.stmtSet).QueryRowContext(ctx, d.SetID).Scan(&curID, &curVersion, &invalid, &current.versionCount)
+	err = tx.StmtContext(ctx, s.stmtSet).QueryRowContext(ctx, d.SetID, string(d.Format)).Scan(&curID, &curVersion, &invalid, &current.versionCount)
 	if err != nil {
 		return "", err
 	}
@@ -207,7 +260,11 @@ func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string,
 		return wire.DetailVersionConflict, nil
 	}
 
-	_, err = tx.StmtContext(ctx, s.stmtInsert).ExecContext(ctx, d.ID, d.SetID, d.Version, string(d.Archive), d.Interaction, d.Hetu,
+	docID := d.DocumentID
+	if docID == "" {
+		docID = d.ID
+	}
+	_, err = tx.StmtContext(ctx, s.stmtInsert).ExecContext(ctx, d.ID, docID, d.SetID, d.Version, string(d.Archive), d.Interaction, d.Hetu,
 		string(d.AuthorRole), d.ReleaseDate.String(), d.Concealed, d.GuardianDisclosure, d.Confidentiality,
 		d.SignatureType, d.EnteredInError, string(d.Format), d.ReplacesID,
 		now.UTC().Format(receivedFormat), sum[:], d.Content)
@@ -220,14 +277,14 @@ func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string,
 // receivedFormat is fixed-width UTC so the text column sorts in time order.
 const receivedFormat = "2006-01-02T15:04:05.000000000Z"
 
-const docColumns = `id, set_id, version, archive, interaction, hetu, author_role, release_date,
+const docColumns = `id, document_id, set_id, version, archive, interaction, hetu, author_role, release_date,
 	concealed, guardian_disclosure, confidentiality, signature_type, entered_in_error, format,
 	replaces_id, received_at, submissions`
 
 func scanDocument(row interface{ Scan(...any) error }) (*Document, error) {
 	var d Document
 	var archive, role, release, format, received string
-	err := row.Scan(&d.ID, &d.SetID, &d.Version, &archive, &d.Interaction, &d.Hetu, &role, &release,
+	err := row.Scan(&d.ID, &d.DocumentID, &d.SetID, &d.Version, &archive, &d.Interaction, &d.Hetu, &role, &release,
 		&d.Concealed, &d.GuardianDisclosure, &d.Confidentiality, &d.SignatureType, &d.EnteredInError,
 		&format, &d.ReplacesID, &received, &d.Submissions)
 	if err != nil {
