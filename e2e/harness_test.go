@@ -70,7 +70,7 @@ func setup(m *testing.M) (int, error) {
 }
 
 // freePort picks a loopback port.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -100,14 +100,14 @@ func (l *logBuffer) String() string {
 
 // mock is a running mock-kanta process.
 type mock struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	cmd    *exec.Cmd
 	logs   *logBuffer
 	client *http.Client
 }
 
-func startMock(t *testing.T, dataDir string, faults string) *mock {
+func startMock(t testing.TB, dataDir string, faults string) *mock {
 	t.Helper()
 	addr := freePort(t)
 	args := []string{"--listen", addr, "--data-dir", dataDir, "--trust", testPKI.CACert,
@@ -220,7 +220,7 @@ func (m *mock) waitDocuments(n int, timeout time.Duration) map[string]storedDoc 
 
 // site is one gateway installation: its directory, configuration and logs.
 type site struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	config  string
 	spool   string
@@ -229,7 +229,7 @@ type site struct {
 }
 
 // backendDSN gives a fresh PostgreSQL schema per test, or "" for SQLite.
-func backendDSN(t *testing.T, backend string) string {
+func backendDSN(t testing.TB, backend string) string {
 	if backend != "postgres" {
 		return ""
 	}
@@ -257,7 +257,7 @@ func backendDSN(t *testing.T, backend string) string {
 	return base + "&search_path=" + schema
 }
 
-func newSite(t *testing.T, m *mock, backend, dsn string, extra string) *site {
+func newSite(t testing.TB, m *mock, backend, dsn string, extra string) *site {
 	t.Helper()
 	dir := t.TempDir()
 	s := &site{t: t, dir: dir, spool: filepath.Join(dir, "spool"), logs: &logBuffer{}, backend: backend}
@@ -392,7 +392,7 @@ func (s *site) jobs(state string) []map[string]any {
 
 // personalData lists every identity code, name and narrative line of a
 // batch: none may appear in any log.
-func personalData(t *testing.T, files ...string) []string {
+func personalData(t testing.TB, files ...string) []string {
 	t.Helper()
 	seen := map[string]bool{}
 	var out []string
@@ -435,7 +435,7 @@ func personalData(t *testing.T, files ...string) []string {
 	return out
 }
 
-func scanLogs(t *testing.T, logs string, secrets []string) {
+func scanLogs(t testing.TB, logs string, secrets []string) {
 	t.Helper()
 	if len(logs) == 0 {
 		t.Fatal("no logs to scan")
