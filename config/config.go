@@ -150,7 +150,7 @@ func Default() Config {
 		Queue: QueueConfig{
 			Backend:     "sqlite",
 			SQLitePath:  "data/gateway.db",
-			Workers:     8,
+			Workers:     16,
 			RetryBase:   time.Second,
 			RetryCap:    10 * time.Minute,
 			MaxAttempts: 25,

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
@@ -67,15 +69,22 @@ func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary,
 	q := newQuarantine(in.cfg.Spool.QuarantineDir, path)
 	defer q.close()
 	sum := newSummary(path)
+	var chunk []adapter.Item
 	for {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
 		it, err := r.Next()
 		if errors.Is(err, io.EOF) {
+			if err := in.flush(ctx, q, sum, chunk); err != nil {
+				return sum, err
+			}
 			return sum, q.err
 		}
 		if err != nil {
+			if ferr := in.flush(ctx, q, sum, chunk); ferr != nil {
+				return sum, ferr
+			}
 			return sum, fmt.Errorf("%s: %w", path, err)
 		}
 		sum.Lines++
@@ -83,75 +92,163 @@ func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary,
 			in.reject(ctx, q, sum, it.Rejection, "", "")
 			continue
 		}
-		if err := in.entry(ctx, q, sum, it); err != nil {
-			return sum, err
+		chunk = append(chunk, it)
+		if len(chunk) == chunkSize {
+			if err := in.flush(ctx, q, sum, chunk); err != nil {
+				return sum, err
+			}
+			chunk = chunk[:0]
 		}
 	}
 }
 
-// entry decides and queues one valid entry revision.
-func (in *Ingester) entry(ctx context.Context, q *quarantine, sum *BatchSummary, it adapter.Item) error {
-	e := it.Entry
-	log := in.log.With("file", filepath.Base(it.File), "line", it.Line, "entry_id", e.ID, "revision", e.Revision)
-	seen, err := in.queue.Seen(ctx, e.ID, e.Revision)
+// chunkSize entries are decided, built and committed together: one ledger
+// lookup and one transaction per chunk instead of two round trips per
+// entry. A crash loses at most the uncommitted chunk's work, which the
+// rerun redoes (nothing of it was queued).
+const chunkSize = 64
+
+// chunkHistory lets an entered-in-error line see an earlier revision taken
+// in earlier in the same, not yet committed, chunk.
+type chunkHistory struct {
+	base     documents.History
+	accepted map[string]int
+}
+
+func (h *chunkHistory) LatestAccepted(id string) (int, bool) {
+	if r, ok := h.accepted[id]; ok {
+		return r, true
+	}
+	return h.base.LatestAccepted(id)
+}
+
+// pendingEntry is one entry of a chunk on its way to the queue.
+type pendingEntry struct {
+	item     adapter.Item
+	decision documents.Decision
+	record   queue.LedgerRecord
+	built    []BuiltDocument
+	err      error
+}
+
+// flush decides, builds and ingests one chunk of valid entries, in order.
+func (in *Ingester) flush(ctx context.Context, q *quarantine, sum *BatchSummary, chunk []adapter.Item) error {
+	if len(chunk) == 0 {
+		return nil
+	}
+	keys := make([]queue.EntryKey, len(chunk))
+	for i, it := range chunk {
+		keys[i] = queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision}
+	}
+	seen, err := in.queue.SeenBatch(ctx, keys)
 	if err != nil {
 		return err
 	}
-	if seen {
-		sum.AlreadyRead++
-		log.Debug("entry revision already read")
-		return nil
-	}
 	now := in.clock.Now()
-	d := in.policy.Decide(e, now, in.queue)
-	if in.hooks.EntryRead != nil {
-		in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
+	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
+	var work []*pendingEntry
+	for _, it := range chunk {
+		e := it.Entry
+		key := queue.EntryKey{EntryID: e.ID, Revision: e.Revision}
+		if seen[key] {
+			sum.AlreadyRead++
+			continue
+		}
+		seen[key] = true // the same revision twice in one chunk
+		d := in.policy.Decide(e, now, history)
+		if in.hooks.EntryRead != nil {
+			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
+		}
+		if d.Outcome == documents.OutcomeReject {
+			in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason}, e.Client.Hetu, d.ReasonClass)
+			continue
+		}
+		switch d.Outcome {
+		case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+			history.accepted[e.ID] = e.Revision
+		}
+		work = append(work, &pendingEntry{item: it, decision: d, record: queue.LedgerRecord{
+			EntryID: e.ID, Revision: e.Revision, File: filepath.Base(it.File), Line: it.Line,
+			Outcome: d.Outcome, ReasonClass: d.ReasonClass, Reason: d.Reason,
+			Archive: d.Archive, Register: d.Register, Role: d.Role, Hetu: e.Client.Hetu,
+			DecidedAt: now,
+		}})
 	}
-	rec := queue.LedgerRecord{
-		EntryID: e.ID, Revision: e.Revision, File: filepath.Base(it.File), Line: it.Line,
-		Outcome: d.Outcome, ReasonClass: d.ReasonClass, Reason: d.Reason,
-		Archive: d.Archive, Register: d.Register, Role: d.Role, Hetu: e.Client.Hetu,
-		DecidedAt: now,
-	}
-	var deliveries []queue.Delivery
-	switch d.Outcome {
-	case documents.OutcomeReject:
-		in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason}, e.Client.Hetu, d.ReasonClass)
-		return nil
-	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
-		// The signature time is a fact about the world: wall time, even when
-		// --now moves the policy clock.
-		built, err := in.builder.Build(e, d, time.Now())
-		if err != nil {
+	in.buildAll(work)
+
+	var items []queue.Ingestion
+	var ingested []*pendingEntry
+	for _, p := range work {
+		e, d := p.item.Entry, p.decision
+		if p.err != nil {
 			// A document that cannot be built (invalid XML characters, an
 			// unknown organiser) is the entry's fault: quarantine it.
-			in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: err.Error()}, e.Client.Hetu, documents.ReasonInvalidInput)
-			return nil
+			in.reject(ctx, q, sum, &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}, e.Client.Hetu, documents.ReasonInvalidInput)
+			continue
 		}
-		for _, b := range built {
+		if d.ReasonClass == documents.ReasonDraft {
+			// A draft is not a read revision: its final version may come
+			// with the same revision number later.
+			sum.ByOutcome[d.Outcome]++
+			in.log.Info("entry skipped", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision, "decision", d.Outcome, "reason_class", d.ReasonClass)
+			if err := in.queue.RecordEvent(ctx, p.record); err != nil {
+				return err
+			}
+			continue
+		}
+		var deliveries []queue.Delivery
+		for _, b := range p.built {
 			deliveries = append(deliveries, b.Delivery)
 		}
-		rec.DocumentID, rec.SetID, rec.Version = built[0].Delivery.DocumentID, built[0].Delivery.SetID, built[0].Delivery.Version
+		if len(p.built) > 0 {
+			p.record.DocumentID, p.record.SetID, p.record.Version = p.built[0].Delivery.DocumentID, p.built[0].Delivery.SetID, p.built[0].Delivery.Version
+		}
+		items = append(items, queue.Ingestion{Record: p.record, Deliveries: deliveries})
+		ingested = append(ingested, p)
 	}
-	if d.ReasonClass == documents.ReasonDraft {
-		// A draft is not a read revision: its final version may come with
-		// the same revision number later.
-		sum.ByOutcome[d.Outcome]++
-		log.Info("entry skipped", "decision", d.Outcome, "reason_class", d.ReasonClass)
-		return in.queue.RecordEvent(ctx, rec)
-	}
-	err = in.queue.Ingest(ctx, rec, deliveries)
-	if errors.Is(err, queue.ErrAlreadyRead) {
-		sum.AlreadyRead++
-		return nil
-	}
+	results, err := in.queue.IngestBatch(ctx, items)
 	if err != nil {
-		return fmt.Errorf("entry %s#%d: %w", e.ID, e.Revision, err)
+		return fmt.Errorf("ingest of %d entries: %w", len(items), err)
 	}
-	sum.ByOutcome[d.Outcome]++
-	sum.Deliveries += len(deliveries)
-	log.Info("entry read", "decision", d.Outcome, "archive", d.Archive, "reason_class", d.ReasonClass, "not_before", d.NotBefore, "deliveries", len(deliveries))
+	for i, p := range ingested {
+		e, d := p.item.Entry, p.decision
+		if errors.Is(results[i], queue.ErrAlreadyRead) {
+			sum.AlreadyRead++ // another replica took it in meanwhile
+			continue
+		}
+		sum.ByOutcome[d.Outcome]++
+		sum.Deliveries += len(items[i].Deliveries)
+		in.log.Info("entry read", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision,
+			"decision", d.Outcome, "archive", d.Archive, "reason_class", d.ReasonClass, "not_before", d.NotBefore, "deliveries", len(items[i].Deliveries))
+	}
 	return nil
+}
+
+// buildAll builds and signs a chunk's documents on every core; signing
+// (RSA) is the costly part of ingestion.
+func (in *Ingester) buildAll(work []*pendingEntry) {
+	workers := runtime.GOMAXPROCS(0)
+	next := make(chan *pendingEntry)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				switch p.decision.Outcome {
+				case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+					// The signature time is a fact about the world: wall
+					// time, even when --now moves the policy clock.
+					p.built, p.err = in.builder.Build(p.item.Entry, p.decision, time.Now())
+				}
+			}
+		}()
+	}
+	for _, p := range work {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
 }
 
 // reject quarantines a line and records the rejection in the audit trail.

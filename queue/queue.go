@@ -131,6 +131,19 @@ type LedgerRecord struct {
 	DecidedAt   time.Time
 }
 
+// EntryKey names one entry revision.
+type EntryKey struct {
+	EntryID  string
+	Revision int
+}
+
+// Ingestion is one entry revision to ingest: its ledger record and its
+// deliveries (none for a skip).
+type Ingestion struct {
+	Record     LedgerRecord
+	Deliveries []Delivery
+}
+
 // Options configure a Queue.
 type Options struct {
 	// Workers is how many submissions run at once (default 8).
@@ -279,6 +292,11 @@ type Queue interface {
 	// rejected or skipped revision.
 	Ingest(ctx context.Context, rec LedgerRecord, deliveries []Delivery) error
 	Seen(ctx context.Context, entryID string, revision int) (bool, error)
+	// SeenBatch answers Seen for many revisions with one query.
+	SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryKey]bool, error)
+	// IngestBatch ingests many revisions in one transaction; results[i] is
+	// nil or ErrAlreadyRead.
+	IngestBatch(ctx context.Context, items []Ingestion) ([]error, error)
 	// RecordEvent writes the audit row of a rejected or skipped revision
 	// without recording it as read (a corrected re-export is taken in).
 	RecordEvent(ctx context.Context, rec LedgerRecord) error

@@ -58,7 +58,9 @@ func newStore[TTx any](b backend[TTx], driver riverdriver.Driver[TTx], o Options
 		// so the rescuer never re-runs a job that is still in flight.
 		JobTimeout:        o.RescueAfter / 2,
 		FetchPollInterval: o.PollInterval,
-		FetchCooldown:     min(100*time.Millisecond, o.PollInterval),
+		// A short cooldown lets freed workers take the next due jobs at once:
+		// with River's default (100 ms) a batch run is fetch-bound.
+		FetchCooldown: min(10*time.Millisecond, o.PollInterval),
 		// Dead and cancelled jobs stay until an operator acts on them.
 		CancelledJobRetentionPeriod: -1,
 		DiscardedJobRetentionPeriod: -1,
@@ -109,12 +111,13 @@ func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
 
 // --- ingestion ---------------------------------------------------------
 
-func (s *store[TTx]) Ingest(ctx context.Context, rec LedgerRecord, deliveries []Delivery) error {
+// prepare checks a ledger record and fills in its deliveries.
+func (s *store[TTx]) prepare(rec LedgerRecord, deliveries []Delivery) ([]Delivery, time.Time, error) {
 	if rec.EntryID == "" || rec.Revision < 1 {
-		return errors.New("queue: ledger record needs an entry id and a revision >= 1")
+		return nil, time.Time{}, errors.New("queue: ledger record needs an entry id and a revision >= 1")
 	}
 	if rec.Outcome == "" {
-		return errors.New("queue: ledger record needs an outcome")
+		return nil, time.Time{}, errors.New("queue: ledger record needs an outcome")
 	}
 	deliveries = append([]Delivery(nil), deliveries...) // filled in below; the caller's stay as they were
 	for i := range deliveries {
@@ -127,52 +130,132 @@ func (s *store[TTx]) Ingest(ctx context.Context, rec LedgerRecord, deliveries []
 		}
 		switch {
 		case d.DocumentID == "" || d.SetID == "" || d.Version < 1:
-			return fmt.Errorf("queue: delivery %d of %s#%d needs a document id, a set id and a version >= 1", i, rec.EntryID, rec.Revision)
+			return nil, time.Time{}, fmt.Errorf("queue: delivery %d of %s#%d needs a document id, a set id and a version >= 1", i, rec.EntryID, rec.Revision)
 		case d.Route != RouteCDA && d.Route != RouteFHIR:
-			return fmt.Errorf("queue: delivery %s: unknown route %q", d.DocumentID, d.Route)
+			return nil, time.Time{}, fmt.Errorf("queue: delivery %s: unknown route %q", d.DocumentID, d.Route)
 		case d.EntryID != rec.EntryID || d.Revision != rec.Revision:
-			return fmt.Errorf("queue: delivery %s belongs to another entry revision", d.DocumentID)
+			return nil, time.Time{}, fmt.Errorf("queue: delivery %s belongs to another entry revision", d.DocumentID)
 		}
 	}
 	decided := rec.DecidedAt
 	if decided.IsZero() {
 		decided = s.o.Clock.Now()
 	}
+	return deliveries, decided, nil
+}
+
+// ingestOne is the body of Ingest inside a transaction.
+func (s *store[TTx]) ingestOne(ctx context.Context, tx TTx, x execer, rec LedgerRecord, deliveries []Delivery, decided time.Time) error {
 	dl := s.b.dialect
-	return s.inTx(ctx, func(tx TTx, x execer) error {
-		n, err := x.exec(ctx, `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`,
-			rec.EntryID, rec.Revision, rec.File, rec.Line, string(rec.Outcome), string(rec.ReasonClass), rec.Reason,
-			string(rec.Archive), string(rec.Register), string(rec.Role), rec.DocumentID, rec.SetID, rec.Version, rec.Hetu, dl.t(decided))
+	n, err := x.exec(ctx, `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`,
+		rec.EntryID, rec.Revision, rec.File, rec.Line, string(rec.Outcome), string(rec.ReasonClass), rec.Reason,
+		string(rec.Archive), string(rec.Register), string(rec.Role), rec.DocumentID, rec.SetID, rec.Version, rec.Hetu, dl.t(decided))
+	if err != nil {
+		return fmt.Errorf("queue: ledger insert: %w", err)
+	}
+	if n == 0 {
+		return ErrAlreadyRead
+	}
+	now := s.o.Clock.Now()
+	for i := range deliveries {
+		d := &deliveries[i]
+		opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+		if d.NotBefore.After(now) {
+			opts.ScheduledAt = s.wall(d.NotBefore)
+		}
+		res, err := s.client.InsertTx(ctx, tx, *d, opts)
 		if err != nil {
-			return fmt.Errorf("queue: ledger insert: %w", err)
+			return fmt.Errorf("queue: insert job for %s: %w", d.DocumentID, err)
 		}
-		if n == 0 {
-			return ErrAlreadyRead
+		held := 0
+		if d.HeldUntilGoLive {
+			held = 1
 		}
-		now := s.o.Clock.Now()
-		for i := range deliveries {
-			d := &deliveries[i]
-			opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
-			if d.NotBefore.After(now) {
-				opts.ScheduledAt = s.wall(d.NotBefore)
-			}
-			res, err := s.client.InsertTx(ctx, tx, *d, opts)
-			if err != nil {
-				return fmt.Errorf("queue: insert job for %s: %w", d.DocumentID, err)
-			}
-			held := 0
-			if d.HeldUntilGoLive {
-				held = 1
-			}
-			if _, err := x.exec(ctx, `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, res.Job.ID, dl.t(now)); err != nil {
-				return fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
-			}
+		if _, err := x.exec(ctx, `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
+			d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, res.Job.ID, dl.t(now)); err != nil {
+			return fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
 		}
-		return s.recordEvent(ctx, x, rec, now)
+	}
+	return s.recordEvent(ctx, x, rec, now)
+}
+
+func (s *store[TTx]) Ingest(ctx context.Context, rec LedgerRecord, deliveries []Delivery) error {
+	deliveries, decided, err := s.prepare(rec, deliveries)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx TTx, x execer) error {
+		return s.ingestOne(ctx, tx, x, rec, deliveries, decided)
 	})
+}
+
+// IngestBatch ingests many revisions in one transaction (one commit
+// instead of one per entry). results[i] is nil or ErrAlreadyRead; any other
+// failure rolls the whole batch back and is returned as err.
+func (s *store[TTx]) IngestBatch(ctx context.Context, items []Ingestion) ([]error, error) {
+	type prepared struct {
+		deliveries []Delivery
+		decided    time.Time
+	}
+	ps := make([]prepared, len(items))
+	for i, it := range items {
+		d, t, err := s.prepare(it.Record, it.Deliveries)
+		if err != nil {
+			return nil, err
+		}
+		ps[i] = prepared{d, t}
+	}
+	results := make([]error, len(items))
+	err := s.inTx(ctx, func(tx TTx, x execer) error {
+		for i, it := range items {
+			err := s.ingestOne(ctx, tx, x, it.Record, ps[i].deliveries, ps[i].decided)
+			if errors.Is(err, ErrAlreadyRead) {
+				results[i] = err
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// SeenBatch answers Seen for many revisions with one query.
+func (s *store[TTx]) SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryKey]bool, error) {
+	out := make(map[EntryKey]bool, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, 2*len(keys))
+	q.WriteString(`SELECT entry_id, revision FROM ledger WHERE `)
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(" OR ")
+		}
+		q.WriteString("(entry_id = ? AND revision = ?)")
+		args = append(args, k.EntryID, k.Revision)
+	}
+	rows, err := s.b.pool.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: ledger lookup: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k EntryKey
+		if err := rows.Scan(&k.EntryID, &k.Revision); err != nil {
+			return nil, fmt.Errorf("queue: ledger lookup: %w", err)
+		}
+		out[k] = true
+	}
+	return out, rows.Err()
 }
 
 // RecordEvent writes the audit row of a rejected or skipped revision
