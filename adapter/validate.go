@@ -243,27 +243,6 @@ func validEntryID(s string) bool {
 	return s != "" && len(s) <= 4*maxEntryIDRunes && utf8.RuneCountInString(s) <= maxEntryIDRunes
 }
 
-// validOID checks ^[0-2](\.(0|[1-9][0-9]*))+$ by hand (no regexp per line).
-func validOID(s string) bool {
-	if len(s) < 3 || s[0] < '0' || s[0] > '2' {
-		return false
-	}
-	for i := 1; i < len(s); {
-		if s[i] != '.' {
-			return false
-		}
-		i++
-		start := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == start || (s[start] == '0' && i-start > 1) {
-			return false
-		}
-	}
-	return true
-}
-
 func validMunicipality(s string) bool {
 	return len(s) == 3 && isDigit(s[0]) && isDigit(s[1]) && isDigit(s[2])
 }
@@ -389,15 +368,15 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	switch {
 	case s.UnitOID == "":
 		return nil, required("service.unit_oid")
-	case !validOID(s.UnitOID):
+	case !documents.ValidOID(s.UnitOID):
 		return nil, invalid("service.unit_oid", "is not a dotted-decimal OID")
 	case s.UnitName == "":
 		return nil, required("service.unit_name")
 	case s.OrganiserOID == "":
 		return nil, required("service.organiser_oid")
-	case !validOID(s.OrganiserOID):
+	case !documents.ValidOID(s.OrganiserOID):
 		return nil, invalid("service.organiser_oid", "is not a dotted-decimal OID")
-	case s.ProviderOID != "" && !validOID(s.ProviderOID):
+	case s.ProviderOID != "" && !documents.ValidOID(s.ProviderOID):
 		return nil, invalid("service.provider_oid", "is not a dotted-decimal OID")
 	}
 	e.Service.UnitOID, e.Service.UnitName, e.Service.OrganiserOID, e.Service.ProviderOID = s.UnitOID, s.UnitName, s.OrganiserOID, s.ProviderOID

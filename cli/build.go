@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -53,79 +52,61 @@ func (a *app) build(files []string, outDir string, all bool) error {
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return err
 	}
-	policy := a.cfg.PolicyEngine()
-	history := batchHistory{}
 	sum := newPlanSummary()
-	var buildErrs, readErrs []error
+	var buildErrs []error
 	written := 0
 	write := func(name string, b []byte) error {
 		written++
 		return os.WriteFile(filepath.Join(outDir, name), b, 0o600)
 	}
-	for _, f := range files {
-		r, err := adapter.Open(f, adapter.Options{MaxLineBytes: a.cfg.Spool.MaxLineBytes})
+	readErr, err := a.dryRun(files, now, func(it adapter.Item, d *documents.Decision) error {
+		if d == nil {
+			sum.add(rejectionLine(it.Rejection))
+			fmt.Fprintf(a.errOut, "%s\n", it.Rejection.Error())
+			return nil
+		}
+		sum.add(decisionLine(it.File, it.Line, it.Entry, *d, a.cfg.Location()))
+		switch d.Outcome {
+		case documents.OutcomeSubmit, documents.OutcomeInvalidate:
+		case documents.OutcomeHold:
+			if !all {
+				return nil
+			}
+		case documents.OutcomeReject:
+			fmt.Fprintf(a.errOut, "%s:%d: %s#%d: %s\n", it.File, it.Line, it.Entry.ID, it.Entry.Revision, d.Reason)
+			return nil
+		default:
+			return nil
+		}
+		built, err := builder.Build(it.Entry, *d, time.Now())
 		if err != nil {
-			readErrs = append(readErrs, err)
-			continue
+			buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %w", it.File, it.Line, it.Entry.ID, it.Entry.Revision, err))
+			return nil
 		}
-		for {
-			it, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				readErrs = append(readErrs, fmt.Errorf("%s: %w", f, err))
-				break
-			}
-			if it.Rejection != nil {
-				pl := rejectionLine(it.Rejection)
-				sum.add(pl)
-				fmt.Fprintf(a.errOut, "%s\n", it.Rejection.Error())
-				continue
-			}
-			d := policy.Decide(it.Entry, now, history)
-			sum.add(decisionLine(it.File, it.Line, it.Entry, d, a.cfg.Location()))
-			switch d.Outcome {
-			case documents.OutcomeSubmit, documents.OutcomeInvalidate:
-			case documents.OutcomeHold:
-				if !all {
-					history.accept(it.Entry.ID, it.Entry.Revision)
-					continue
+		for _, bd := range built {
+			if bd.CDA != nil {
+				if err := write(bd.Delivery.DocumentID+".cda.xml", bd.CDA); err != nil {
+					return err
 				}
-			case documents.OutcomeReject:
-				fmt.Fprintf(a.errOut, "%s:%d: %s#%d: %s\n", it.File, it.Line, it.Entry.ID, it.Entry.Revision, d.Reason)
-				continue
-			default:
-				continue
-			}
-			history.accept(it.Entry.ID, it.Entry.Revision)
-			built, err := builder.Build(it.Entry, d, time.Now())
-			if err != nil {
-				buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %w", it.File, it.Line, it.Entry.ID, it.Entry.Revision, err))
-				continue
-			}
-			for _, bd := range built {
-				if bd.CDA != nil {
-					if err := write(bd.Delivery.DocumentID+".cda.xml", bd.CDA); err != nil {
-						return err
-					}
-					if err := write(bd.Delivery.DocumentID+".frame.xml", bd.Frame); err != nil {
-						return err
-					}
+				if err := write(bd.Delivery.DocumentID+".frame.xml", bd.Frame); err != nil {
+					return err
 				}
-				if bd.Bundle != nil {
-					if err := write(bd.Delivery.DocumentID+".fhir.json", bd.Bundle); err != nil {
-						return err
-					}
+			}
+			if bd.Bundle != nil {
+				if err := write(bd.Delivery.DocumentID+".fhir.json", bd.Bundle); err != nil {
+					return err
 				}
 			}
 		}
-		r.Close()
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	sum.print(a.errOut, now)
 	fmt.Fprintf(a.errOut, "  wrote %d files to %s\n", written, outDir)
-	if len(readErrs) > 0 {
-		return &exitError{ExitFailure, errors.Join(readErrs...)}
+	if readErr != nil {
+		return &exitError{ExitFailure, readErr}
 	}
 	if len(buildErrs) > 0 {
 		return &exitError{ExitRejected, errors.Join(buildErrs...)}

@@ -23,6 +23,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/gen"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
@@ -162,7 +163,7 @@ func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration
 // demoReport prints what went where: the gateway's view per archive and
 // state, and the mock archive's own count.
 func (a *app) demoReport(ctx context.Context, base string, p *pki.Paths) error {
-	svcQ, err := openInspectQueue(ctx, a)
+	svcQ, err := gateway.OpenQueue(ctx, a.cfg, queue.Options{Clock: a.clock, Logger: a.logger})
 	if err != nil {
 		return err
 	}
@@ -242,8 +243,4 @@ func archiveName(a string) string {
 		return "social welfare (welfare officers)"
 	}
 	return a
-}
-
-func openInspectQueue(ctx context.Context, a *app) (queue.Queue, error) {
-	return queue.OpenSQLite(ctx, a.cfg.Queue.SQLitePath, queue.Options{Clock: a.clock, Logger: a.logger})
 }

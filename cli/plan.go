@@ -86,12 +86,41 @@ file could not be read, 2 for usage or configuration errors.`,
 }
 
 func (a *app) plan(files []string) error {
-	policy := a.cfg.PolicyEngine()
 	now := a.clock.Now()
-	history := batchHistory{}
 	w := bufio.NewWriterSize(a.out, 64<<10)
 	enc := json.NewEncoder(w)
 	sum := newPlanSummary()
+	readErr, err := a.dryRun(files, now, func(it adapter.Item, d *documents.Decision) error {
+		var pl PlanLine
+		if d == nil {
+			pl = rejectionLine(it.Rejection)
+		} else {
+			pl = decisionLine(it.File, it.Line, it.Entry, *d, a.cfg.Location())
+		}
+		sum.add(pl)
+		return enc.Encode(pl)
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	sum.print(a.errOut, now)
+	if readErr != nil {
+		return &exitError{ExitFailure, readErr}
+	}
+	return nil
+}
+
+// dryRun reads the batches and decides every valid entry at now, as the
+// gateway would, remembering in memory what it took in so that a later
+// entered-in-error line finds its earlier revision. fn gets each item with
+// its decision (nil for a line the adapter rejected). readErr collects
+// files that could not be read to their end; err is fn's.
+func (a *app) dryRun(files []string, now time.Time, fn func(it adapter.Item, d *documents.Decision) error) (readErr, err error) {
+	policy := a.cfg.PolicyEngine()
+	history := batchHistory{}
 	var readErrs []error
 	for _, f := range files {
 		r, err := adapter.Open(f, adapter.Options{MaxLineBytes: a.cfg.Spool.MaxLineBytes})
@@ -108,32 +137,26 @@ func (a *app) plan(files []string) error {
 				readErrs = append(readErrs, fmt.Errorf("%s: %w", f, err))
 				break
 			}
-			var pl PlanLine
 			if it.Rejection != nil {
-				pl = rejectionLine(it.Rejection)
-			} else {
-				d := policy.Decide(it.Entry, now, history)
-				switch d.Outcome {
-				case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
-					history.accept(it.Entry.ID, it.Entry.Revision)
+				if err := fn(it, nil); err != nil {
+					r.Close()
+					return nil, err
 				}
-				pl = decisionLine(it.File, it.Line, it.Entry, d, a.cfg.Location())
+				continue
 			}
-			sum.add(pl)
-			if err := enc.Encode(pl); err != nil {
-				return err
+			d := policy.Decide(it.Entry, now, history)
+			switch d.Outcome {
+			case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+				history.accept(it.Entry.ID, it.Entry.Revision)
+			}
+			if err := fn(it, &d); err != nil {
+				r.Close()
+				return nil, err
 			}
 		}
 		r.Close()
 	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	sum.print(a.errOut, now)
-	if len(readErrs) > 0 {
-		return &exitError{ExitFailure, errors.Join(readErrs...)}
-	}
-	return nil
+	return errors.Join(readErrs...), nil
 }
 
 func rejectionLine(rj *adapter.Rejection) PlanLine {

@@ -192,10 +192,8 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Key + ": " + e.Reason }
 
-var oidRE = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
-
 // ValidOID reports whether s is a dotted-decimal OID.
-func ValidOID(s string) bool { return oidRE.MatchString(s) }
+func ValidOID(s string) bool { return documents.ValidOID(s) }
 
 // Validate checks every key; the error names the first bad one.
 func (c *Config) Validate() error {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
-	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
@@ -174,11 +173,4 @@ func (s *Service) Close(ctx context.Context) error {
 		return nil
 	}
 	return s.Queue.Close()
-}
-
-var _ documents.History = queue.Queue(nil)
-
-// Deadline helper for graceful stops.
-func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
 }

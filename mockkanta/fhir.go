@@ -148,7 +148,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 		return fhirInspection{detail: wire.DetailProfileViolation, issue: "required", diagnostics: []string{"/id: the Bundle needs an id"}}
 	}
 	if b.Identifier == nil || b.Identifier.System != systemURI || !strings.HasPrefix(b.Identifier.Value, "urn:oid:") ||
-		!oidPattern.MatchString(strings.TrimPrefix(b.Identifier.Value, "urn:oid:")) {
+		!documents.ValidOID(strings.TrimPrefix(b.Identifier.Value, "urn:oid:")) {
 		return refuseFHIR(wire.DetailProfileViolation, "/identifier: the document id must be urn:oid:<OID> under "+systemURI)
 	}
 	comp, ok := firstComposition(b)
@@ -238,7 +238,7 @@ func firstComposition(b *fhir.Bundle) (*fhir.Composition, bool) {
 // replaces another document of the set.
 func versionProblem(s fhir.Summary) string {
 	switch {
-	case !oidPattern.MatchString(s.SetID):
+	case !documents.ValidOID(s.SetID):
 		return "Composition.identifier: the set id must be urn:oid:<OID>"
 	case s.Version < 1:
 		return "Composition.extension: the version extension is missing"
@@ -283,7 +283,7 @@ func custodianOID(comp *fhir.Composition, byURL map[string]fhir.Resource) string
 		return ""
 	}
 	for _, id := range org.Identifier {
-		if oid := strings.TrimPrefix(id.Value, "urn:oid:"); id.System == systemURI && oid != id.Value && oidPattern.MatchString(oid) {
+		if oid := strings.TrimPrefix(id.Value, "urn:oid:"); id.System == systemURI && oid != id.Value && documents.ValidOID(oid) {
 			return oid
 		}
 	}
@@ -331,15 +331,7 @@ func (s *Server) handleFHIRBundle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	insp := s.fhir.inspect(raw)
-	detail := insp.detail
-	if detail == "" {
-		detail, err = s.store.submit(r.Context(), insp.doc, s.now())
-		if err != nil {
-			s.log.Error("archive store failed", "err", err)
-			detail = wire.DetailInternalError
-		}
-	}
-	s.stats.count(FormatFHIR, detail)
+	detail := s.archive(r.Context(), FormatFHIR, insp.doc, insp.detail)
 	bundleID := ""
 	if insp.doc != nil {
 		bundleID = insp.doc.ID

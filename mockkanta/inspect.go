@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/xml"
 	"errors"
-	"regexp"
 	"strings"
 	"time"
 
@@ -24,8 +23,6 @@ type cdaInspector struct {
 	roots   *x509.CertPool
 	profile Profile
 }
-
-var oidPattern = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
 
 func (c *cdaInspector) inspect(raw []byte) inspection {
 	msg, err := wire.ParseMessage(raw)
@@ -179,7 +176,7 @@ func signatureDetail(err error) string {
 func signerFits(s signing.SignatureInfo, h *cda.Header, facts documentFacts) bool {
 	switch s.SignatureType {
 	case signing.TypeSystem:
-		return oidPattern.MatchString(s.SignerSerialNumber) && facts.organiserSeen
+		return documents.ValidOID(s.SignerSerialNumber) && facts.organiserSeen
 	case signing.TypeProfessional:
 		return s.SignerSerialNumber != "" && s.SignerSerialNumber == h.AuthorRegistration
 	}

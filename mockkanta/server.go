@@ -297,6 +297,20 @@ func (s *Server) nextAckID() string {
 
 // handleArchive is the archive interface: faults first (they model the
 // network and Kanta's availability), then the checks, then the store.
+// archive stores a document that passed its route's checks (detail "")
+// and counts the outcome; the returned detail code is the answer.
+func (s *Server) archive(ctx context.Context, format Format, doc *Document, detail string) string {
+	if detail == "" {
+		var err error
+		if detail, err = s.store.submit(ctx, doc, s.now()); err != nil {
+			s.log.Error("archive store failed", "err", err)
+			detail = wire.DetailInternalError
+		}
+	}
+	s.stats.count(format, detail)
+	return detail
+}
+
 func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 	plan := s.faults.plan(s.now())
 	if s.answerFault(w, r, plan, func(status int, detail string) {
@@ -313,15 +327,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	insp := s.inspector.inspect(raw)
-	detail := insp.detail
-	if detail == "" {
-		detail, err = s.store.submit(r.Context(), insp.doc, s.now())
-		if err != nil {
-			s.log.Error("archive store failed", "err", err)
-			detail = wire.DetailInternalError
-		}
-	}
-	s.stats.count(FormatCDA, detail)
+	detail := s.archive(r.Context(), FormatCDA, insp.doc, insp.detail)
 	ack := wire.NewAck(detail, s.nextAckID(), insp.messageID)
 	s.log.Info("archive request", "message_id", insp.messageID, "ack", ack.Code, "detail", detail)
 

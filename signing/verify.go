@@ -9,12 +9,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 // VerifyOptions controls certificate checks. Signature math, reference
@@ -38,8 +39,6 @@ type SignatureInfo struct {
 	Signer                           *x509.Certificate
 	SignerSerialNumber               string // subject serialNumber: organiser OID (type 3) or registration number (type 1)
 }
-
-var oidPattern = regexp.MustCompile(`^[0-2](\.(0|[1-9][0-9]*))+$`)
 
 // Verify checks every signature in the document's signatureCollection and
 // returns them in document order. A document without signatures is an error.
@@ -219,7 +218,7 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 	}
 	switch info.SignatureType {
 	case TypeSystem:
-		if !oidPattern.MatchString(info.SignerSerialNumber) {
+		if !documents.ValidOID(info.SignerSerialNumber) {
 			return info, fmt.Errorf("system signature certificate serialNumber %s is not an organisation OID", describeSerial(info.SignerSerialNumber))
 		}
 	case TypeProfessional:
@@ -339,7 +338,7 @@ func stripSpace(s string) string {
 // describeSerial quotes a certificate serialNumber only when it is an OID
 // (an organisation); anything else may identify a person and is not echoed.
 func describeSerial(serial string) string {
-	if oidPattern.MatchString(serial) {
+	if documents.ValidOID(serial) {
 		return fmt.Sprintf("%q", serial)
 	}
 	return "(not an OID, value withheld)"

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 // Interactions of the archive requests.
@@ -294,10 +296,10 @@ func (in MessageInput) check() error {
 	if len(in.Document) == 0 {
 		return fmt.Errorf("%w: no document", ErrInvalidInput)
 	}
-	if !isOID(in.MessageID) {
+	if !documents.ValidOID(in.MessageID) {
 		return fmt.Errorf("%w: message id is not an OID", ErrInvalidInput)
 	}
-	if !isOID(in.SenderOID) || (in.ReceiverOID != "" && !isOID(in.ReceiverOID)) {
+	if !documents.ValidOID(in.SenderOID) || (in.ReceiverOID != "" && !documents.ValidOID(in.ReceiverOID)) {
 		return fmt.Errorf("%w: sender and receiver must be OIDs", ErrInvalidInput)
 	}
 	if in.CreationTime.IsZero() {
@@ -493,21 +495,4 @@ func attr(el *etree.Element, key string) string {
 		return ""
 	}
 	return el.SelectAttrValue(key, "")
-}
-
-func isOID(s string) bool {
-	if len(s) < 3 || s[1] != '.' || s[0] < '0' || s[0] > '2' {
-		return false
-	}
-	for _, arc := range strings.Split(s, ".") {
-		if arc == "" || (len(arc) > 1 && arc[0] == '0') {
-			return false
-		}
-		for i := 0; i < len(arc); i++ {
-			if arc[i] < '0' || arc[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -68,7 +68,7 @@ func checkInput(e *documents.Entry, org documents.Organisation) error {
 		oids = append(oids, struct{ field, value string }{"service.provider_oid", e.Service.ProviderOID})
 	}
 	for _, o := range oids {
-		if !isOID(o.value) {
+		if !documents.ValidOID(o.value) {
 			return fmt.Errorf("%s is not an OID", o.field)
 		}
 	}
@@ -88,42 +88,11 @@ func checkXMLText(s string) error {
 				return fmt.Errorf("invalid UTF-8 at byte %d", i)
 			}
 		}
-		if !xmlChar(r) {
+		if !documents.IsXMLChar(r) {
 			return fmt.Errorf("character U+%04X at byte %d is not allowed in XML", r, i)
 		}
 	}
 	return nil
-}
-
-func xmlChar(r rune) bool {
-	switch {
-	case r == 0x9 || r == 0xA || r == 0xD:
-		return true
-	case r >= 0x20 && r <= 0xD7FF:
-		return true
-	case r >= 0xE000 && r <= 0xFFFD:
-		return true
-	case r >= 0x10000 && r <= 0x10FFFF:
-		return true
-	}
-	return false
-}
-
-func isOID(s string) bool {
-	if len(s) < 3 || (s[0] != '0' && s[0] != '1' && s[0] != '2') || s[1] != '.' {
-		return false
-	}
-	for _, arc := range strings.Split(s, ".") {
-		if arc == "" || (len(arc) > 1 && arc[0] == '0') {
-			return false
-		}
-		for i := 0; i < len(arc); i++ {
-			if arc[i] < '0' || arc[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // paragraphs splits narrative into paragraphs (blank-line separated) of lines.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 const xhtmlDivOpen = `<div xmlns="http://www.w3.org/1999/xhtml">`
@@ -33,26 +35,12 @@ func checkXMLChars(field, s string) error {
 		if r == utf8.RuneError && size <= 1 {
 			return &InvalidCharError{Field: field, Offset: i, Rune: r, BadUTF: true}
 		}
-		if !isXMLChar(r) {
+		if !documents.IsXMLChar(r) {
 			return &InvalidCharError{Field: field, Offset: i, Rune: r}
 		}
 		i += size
 	}
 	return nil
-}
-
-func isXMLChar(r rune) bool {
-	switch {
-	case r == 0x9 || r == 0xA || r == 0xD:
-		return true
-	case r >= 0x20 && r <= 0xD7FF:
-		return true
-	case r >= 0xE000 && r <= 0xFFFD:
-		return true
-	case r >= 0x10000 && r <= 0x10FFFF:
-		return true
-	}
-	return false
 }
 
 // narrativeDiv renders entry text as an XHTML div: blank lines separate
