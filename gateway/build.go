@@ -152,6 +152,7 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 	}
 	in := wire.MessageInput{
 		Document:       signed,
+		DocumentTree:   doc.Tree, // signed serialises this very tree: no second parse
 		Interaction:    doc.Interaction,
 		MessageID:      documents.MessageID(o.org.DocumentRoot, e.ID, e.Revision),
 		CreationTime:   at,

@@ -319,6 +319,35 @@ func TestAckLost(t *testing.T) {
 	}
 }
 
+// One mock owns a data directory: a second one refuses to start, naming
+// the directory, instead of sharing the archive behind the first's back.
+func TestDataDirectoryHasOneOwner(t *testing.T) {
+	cfg := trusted()
+	cfg.DataDir = t.TempDir()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry("OWNER-1", documents.RolePsychologist, "2014-01-01")
+	if ack, _ := wire.ParseAck(postHandler(s, build(t, spec{entry: e, decision: decide(e, true)}).message)); ack == nil || ack.Detail != wire.DetailAccepted {
+		t.Fatal("first server did not accept")
+	}
+	if s2, err := New(cfg); err == nil {
+		s2.Close()
+		t.Fatal("a second mock opened a data directory in use")
+	} else if !strings.Contains(err.Error(), "in use by another mock-kanta") || !strings.Contains(err.Error(), cfg.DataDir) {
+		t.Fatalf("error %q does not say the directory is in use", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := New(cfg)
+	if err != nil {
+		t.Fatalf("after the owner closed: %v", err)
+	}
+	s3.Close()
+}
+
 func TestPersistsAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	cfg := trusted()

@@ -1,12 +1,12 @@
 package mockkanta
 
 import (
-	"bytes"
 	"crypto/x509"
-	"encoding/xml"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
@@ -21,6 +21,7 @@ import (
 type cdaInspector struct {
 	env     Environment
 	roots   *x509.CertPool
+	chains  *signing.ChainCache // of roots: the gateway signs with one certificate
 	profile Profile
 }
 
@@ -46,7 +47,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		return refuse(wire.DetailProcessingCode)
 	}
 
-	h, err := cda.Inspect(msg.Document)
+	h, err := cda.InspectTree(msg.DocumentTree)
 	if err != nil {
 		return refuse(wire.DetailProfileViolation)
 	}
@@ -55,7 +56,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		return refuse(wire.DetailMetadataMismatch)
 	}
 	if c.profile != ProfileMinimal {
-		if err := cda.CheckProfile(msg.Document); err != nil {
+		if err := cda.CheckProfileTree(msg.DocumentTree); err != nil {
 			return refuse(wire.DetailProfileViolation)
 		}
 	}
@@ -66,7 +67,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		return refuse(wire.DetailProfileViolation)
 	}
 
-	sigs, err := signing.Verify(msg.Document, signing.VerifyOptions{Roots: c.roots})
+	sigs, err := signing.VerifyTree(msg.DocumentTree, signing.VerifyOptions{Roots: c.roots, Chains: c.chains})
 	if err != nil {
 		return refuse(signatureDetail(err))
 	}
@@ -79,7 +80,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		}
 		f, ok := factsFor[org]
 		if !ok {
-			f = readFacts(msg.Document, org)
+			f = readFacts(msg.DocumentTree.Root(), org)
 			factsFor[org] = f
 		}
 		facts = f
@@ -207,68 +208,43 @@ type documentFacts struct {
 	organiserSeen bool
 }
 
-// readFacts streams the document only as far as needed: recordTarget and
-// custodian come early, so a system signature of the custodian is settled
-// after a fraction of the document (this runs on every message; a full
-// tree parse here cost a fifth of the archive path).
-func readFacts(cdaXML []byte, organiser string) documentFacts {
+// readFacts reads the facts from the document's tree (parsed once, with
+// the frame).
+func readFacts(root *etree.Element, organiser string) documentFacts {
 	var f documentFacts
-	dec := xml.NewDecoder(bytes.NewReader(cdaXML))
-	var stack []string
-	patientDone := false
-	under := func(names ...string) bool {
-		if len(stack) != len(names) {
-			return false
+	for _, id := range elems(root, "recordTarget", "patientRole", "id") {
+		if r := id.SelectAttrValue("root", ""); f.patientIDRoot == "" || r == oidHetu {
+			f.patientIDRoot = r
 		}
-		for i, n := range names {
-			if stack[i] != n {
-				return false
-			}
-		}
-		return true
 	}
-	for {
-		tok, err := dec.RawToken()
-		if err != nil {
-			return f
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			stack = append(stack, t.Name.Local)
-			if t.Name.Local != "id" && t.Name.Local != "outsourcingServiceCustomer" {
-				continue
-			}
-			root := ""
-			for _, a := range t.Attr {
-				if a.Name.Local == "root" && a.Name.Space == "" {
-					root = a.Value
-				}
-			}
-			switch {
-			case under("ClinicalDocument", "recordTarget", "patientRole", "id"):
-				if f.patientIDRoot == "" || root == oidHetu {
-					f.patientIDRoot = root
-				}
-			case under("ClinicalDocument", "custodian", "assignedCustodian", "representedCustodianOrganization", "id"),
-				under("ClinicalDocument", "localHeader", "outsourcingServiceCustomer"),
-				under("ClinicalDocument", "localSocialHeader", "outsourcingServiceCustomer"):
-				if organiser != "" && root == organiser {
-					f.organiserSeen = true
-				}
-			}
-		case xml.EndElement:
-			if len(stack) == 0 {
-				return f
-			}
-			if under("ClinicalDocument", "recordTarget") {
-				patientDone = true
-			}
-			stack = stack[:len(stack)-1]
-			if patientDone && (organiser == "" || f.organiserSeen) {
-				return f
+	if organiser == "" {
+		return f
+	}
+	for _, p := range [][]string{
+		{"custodian", "assignedCustodian", "representedCustodianOrganization", "id"},
+		{"localHeader", "outsourcingServiceCustomer"},
+		{"localSocialHeader", "outsourcingServiceCustomer"},
+	} {
+		for _, el := range elems(root, p...) {
+			if el.SelectAttrValue("root", "") == organiser {
+				f.organiserSeen = true
 			}
 		}
 	}
+	return f
+}
+
+// elems returns the elements at the path of local names below el.
+func elems(el *etree.Element, names ...string) []*etree.Element {
+	level := []*etree.Element{el}
+	for _, n := range names {
+		var next []*etree.Element
+		for _, e := range level {
+			next = append(next, e.SelectElements(n)...)
+		}
+		level = next
+	}
+	return level
 }
 
 // minorOn reports whether the client was under 18 on the document's date.

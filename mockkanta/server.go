@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -166,7 +167,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		store:     st,
-		inspector: &cdaInspector{env: cfg.Environment, roots: roots, profile: cfg.Profile},
+		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile},
 		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),

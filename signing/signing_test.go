@@ -467,3 +467,46 @@ func TestCountersignRealSample(t *testing.T) {
 		t.Fatalf("unexpected signatures %+v", infos)
 	}
 }
+
+// A chain cache answers for the period in which every certificate of the
+// chain is valid, and never remembers a chain that did not verify.
+func TestChainCache(t *testing.T) {
+	p := newTestPKI(t, testNow)
+	// The signer outlives its CAs (valid 5 years from testNow-24h).
+	id := p.identity(t, organiserOID, testNow.Add(-time.Hour), testNow.AddDate(10, 0, 0))
+	s := mustSigner(t, id, TypeSystem)
+	d := readDoc(t, "health-document.xml")
+	if err := s.Sign(d, healthBodyID, testNow); err != nil {
+		t.Fatal(err)
+	}
+	cache := NewChainCache()
+	for i := 0; i < 2; i++ {
+		if _, err := Verify(docBytes(t, d), VerifyOptions{Roots: p.roots, Chains: cache}); err != nil {
+			t.Fatalf("verify %d: %v", i, err)
+		}
+	}
+	key := chainKey(append([]*x509.Certificate{id.Cert}, id.Chain...))
+	if len(cache.chains) != 1 || len(cache.chains[key]) != 1 {
+		t.Fatalf("cache holds %v, want one chain for the signer", cache.chains)
+	}
+	got := cache.chains[key][0]
+	if !got.from.Equal(id.Cert.NotBefore) || !got.until.Equal(p.inter.NotAfter) {
+		t.Errorf("cached period %v–%v, want signer's start %v to the CA's end %v", got.from, got.until, id.Cert.NotBefore, p.inter.NotAfter)
+	}
+	if !cache.trusted(key, testNow) || cache.trusted(key, p.inter.NotAfter.Add(time.Hour)) || cache.trusted(key, id.Cert.NotBefore.Add(-time.Second)) {
+		t.Error("cache answers outside the chain's period")
+	}
+
+	untrusted := mustSigner(t, p.untrustedIdentity(t, organiserOID, testNow), TypeSystem)
+	u := readDoc(t, "health-document.xml")
+	if err := untrusted.Sign(u, healthBodyID, testNow); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		_, err := Verify(docBytes(t, u), VerifyOptions{Roots: p.roots, Chains: cache})
+		wantErr(t, err, "signer certificate not trusted at signature time")
+	}
+	if len(cache.chains) != 1 {
+		t.Errorf("cache remembered a chain that failed: %d entries", len(cache.chains))
+	}
+}

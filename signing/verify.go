@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -29,6 +31,75 @@ type VerifyOptions struct {
 	Insecure bool
 	// ExpectedBodyID, when set, must equal the body's ID attribute.
 	ExpectedBodyID string
+	// Chains, when set, remembers chains already built to Roots, so a
+	// receiver of many documents from one signer builds the chain once. Use
+	// one cache per Roots.
+	Chains *ChainCache
+}
+
+// ChainCache holds certificate chains verified to one set of roots, keyed by
+// the certificates' bytes, with the period in which the whole chain is
+// valid. Safe for concurrent use.
+type ChainCache struct {
+	mu     sync.Mutex
+	chains map[[sha256.Size]byte][]validPeriod
+}
+
+type validPeriod struct{ from, until time.Time }
+
+// chainCacheSize bounds the cache; past it, it starts again (a receiver
+// sees a handful of signer certificates, not thousands).
+const chainCacheSize = 1024
+
+// NewChainCache returns an empty cache.
+func NewChainCache() *ChainCache {
+	return &ChainCache{chains: map[[sha256.Size]byte][]validPeriod{}}
+}
+
+func chainKey(certs []*x509.Certificate) [sha256.Size]byte {
+	h := sha256.New()
+	for _, c := range certs {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
+		h.Write(n[:])
+		h.Write(c.Raw)
+	}
+	var k [sha256.Size]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (c *ChainCache) trusted(key [sha256.Size]byte, at time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.chains[key] {
+		if !at.Before(p.from) && !at.After(p.until) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *ChainCache) remember(key [sha256.Size]byte, chains [][]*x509.Certificate) {
+	var periods []validPeriod
+	for _, chain := range chains {
+		var p validPeriod
+		for i, cert := range chain {
+			if i == 0 || cert.NotBefore.After(p.from) {
+				p.from = cert.NotBefore
+			}
+			if i == 0 || cert.NotAfter.Before(p.until) {
+				p.until = cert.NotAfter
+			}
+		}
+		periods = append(periods, p)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.chains) >= chainCacheSize {
+		clear(c.chains)
+	}
+	c.chains[key] = periods
 }
 
 // SignatureInfo describes one verified signature.
@@ -47,6 +118,12 @@ func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
 		return nil, fmt.Errorf("verify: parse document: %w", err)
 	}
+	return VerifyTree(doc, opts)
+}
+
+// VerifyTree is Verify over a document already parsed (by a receiver that
+// reads the tree for other checks too). It does not modify doc.
+func VerifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error) {
 	for _, t := range doc.Child {
 		// A DTD could declare further ID attributes and entities; Kanta
 		// documents have none, and refusing it keeps "what is signed" simple.
@@ -295,11 +372,17 @@ func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOption
 	if opts.Roots == nil {
 		return errors.New("no trusted roots given (set VerifyOptions.Roots or Insecure)")
 	}
+	var key [sha256.Size]byte
+	if opts.Chains != nil {
+		if key = chainKey(certs); opts.Chains.trusted(key, at) {
+			return nil
+		}
+	}
 	inter := x509.NewCertPool()
 	for _, c := range certs[1:] {
 		inter.AddCert(c)
 	}
-	_, err := signer.Verify(x509.VerifyOptions{
+	chains, err := signer.Verify(x509.VerifyOptions{
 		Roots:         opts.Roots,
 		Intermediates: inter,
 		CurrentTime:   at,
@@ -308,6 +391,9 @@ func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOption
 	})
 	if err != nil {
 		return fmt.Errorf("signer certificate not trusted at signature time: %w", err)
+	}
+	if opts.Chains != nil {
+		opts.Chains.remember(key, chains)
 	}
 	return nil
 }

@@ -85,6 +85,10 @@ type MessageInput struct {
 	ReceiverOID          string // Kanta's device when empty
 	CorrectionReason     string // RCMR_IN100016FI01 reasonCode; "1" (correction) when empty
 	SocialServiceRequest string // "SP17" (client document, default) or "SP1"
+	// DocumentTree, when set, is the tree Document was serialised from (or
+	// parsed into); the metadata are then read from it instead of parsing
+	// Document again. It is not modified.
+	DocumentTree *etree.Document
 }
 
 // Code is a coded value of the frame.
@@ -100,10 +104,14 @@ type Message struct {
 	Hetu              string
 	ContentID         string
 	Document          []byte // the CDA bytes decoded from the MIME part, byte-exact
+	// DocumentTree is Document parsed once, for checks that need the tree
+	// (profile, signatures) so none of them parses it again. Read-only.
+	DocumentTree *etree.Document
 }
 
 // docMeta is what the frame and the MIME part must agree on.
 type docMeta struct {
+	doc               *etree.Document
 	root              *etree.Element
 	id, setID         string
 	version           int
@@ -118,11 +126,16 @@ func readDocument(cdaXML []byte) (*docMeta, error) {
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
 		return nil, fmt.Errorf("document is not well-formed XML: %v", err)
 	}
+	return readTree(doc)
+}
+
+// readTree reads the metadata of a parsed document.
+func readTree(doc *etree.Document) (*docMeta, error) {
 	root := doc.Root()
 	if !is(root, nsHL7, "ClinicalDocument") {
 		return nil, errors.New("document root is not ClinicalDocument in urn:hl7-org:v3")
 	}
-	m := &docMeta{root: root}
+	m := &docMeta{doc: doc, root: root}
 	m.id = attr(child(root, nsHL7, "id"), "root")
 	m.setID = attr(child(root, nsHL7, "setId"), "root")
 	if m.id == "" || m.setID == "" {
@@ -168,7 +181,13 @@ func BuildMessage(in MessageInput) ([]byte, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	m, err := readDocument(in.Document)
+	var m *docMeta
+	var err error
+	if in.DocumentTree != nil {
+		m, err = readTree(in.DocumentTree)
+	} else {
+		m, err = readDocument(in.Document)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // The CDA documents come from the cda package's golden files (in this repo).
-func readDoc(t *testing.T, name string) []byte {
+func readDoc(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile("../documents/cda/testdata/golden/" + name + ".xml")
 	if err != nil {
@@ -35,7 +35,7 @@ func input(doc []byte, interaction string) wire.MessageInput {
 	}
 }
 
-func build(t *testing.T, in wire.MessageInput) []byte {
+func build(t testing.TB, in wire.MessageInput) []byte {
 	t.Helper()
 	b, err := wire.BuildMessage(in)
 	if err != nil {
@@ -286,6 +286,39 @@ func TestParseMessageErrors(t *testing.T) {
 				t.Errorf("error leaks the identity code")
 			}
 		})
+	}
+}
+
+// The MIME package is read the same with CRLF line ends, indentation before
+// the headers and trailing blanks on delimiter lines; two parts are refused.
+func TestParseMessageMIMELayouts(t *testing.T) {
+	health := readDoc(t, "health_new")
+	raw := build(t, input(health, wire.InteractionNewHealth))
+	for name, edit := range map[string]func(string) string{
+		"CRLF":           func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") },
+		"indented":       func(s string) string { return "\n\t\t" + s },
+		"trailing blank": func(s string) string { return strings.Replace(s, "--\n", "--  \n", 1) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m, err := wire.ParseMessage(mutate(t, raw, setText(t, edit)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(m.Document, health) {
+				t.Fatal("document bytes differ from the signed document")
+			}
+			if m.DocumentTree == nil || m.DocumentTree.Root().Tag != "ClinicalDocument" {
+				t.Fatal("no parsed document tree")
+			}
+		})
+	}
+	twoParts := mutate(t, raw, setText(t, func(s string) string {
+		boundary := strings.Split(strings.Split(s, "boundary=\"")[1], "\"")[0]
+		head, rest, _ := strings.Cut(s, "--"+boundary+"\n")
+		return head + "--" + boundary + "\n" + rest[:strings.Index(rest, "--"+boundary+"--")] + "--" + boundary + "\n" + rest
+	}))
+	if _, err := wire.ParseMessage(twoParts); !errors.Is(err, wire.ErrMIMEPart) || !strings.Contains(err.Error(), "2 parts") {
+		t.Fatalf("two parts: got %v", err)
 	}
 }
 

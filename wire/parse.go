@@ -105,6 +105,7 @@ func ParseMessage(raw []byte) (*Message, error) {
 	case m.Hetu != dm.hetu:
 		return nil, fmt.Errorf("%w: frame and document name different patients", ErrMetadataMismatch)
 	}
+	m.DocumentTree = dm.doc
 	return m, nil
 }
 
@@ -119,8 +120,9 @@ var boundaryParam = regexp.MustCompile(`(?i)boundary\s*=\s*(?:"([^"]+)"|([^\s;"]
 // about header folding (the real sample folds without leading space) and
 // line endings, strict about what matters: one part, base64, a Content-ID.
 func parseMIME(s string) (*mimePart, error) {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	head, body, ok := strings.Cut(s, "\n\n")
+	// Lines are walked in place (no split, no CRLF rewrite): this runs on
+	// every message the mock receives and the package is mostly base64.
+	head, body, ok := cutHeader(s)
 	if !ok {
 		return nil, fmt.Errorf("%w: no MIME header", ErrMIMEPart)
 	}
@@ -134,40 +136,35 @@ func parseMIME(s string) (*mimePart, error) {
 	boundary := bm[1] + bm[2]
 	delim, closing := "--"+boundary, "--"+boundary+"--"
 
-	var parts [][]string
-	var cur []string
+	// The single part: its lines lie between the first delimiter and the
+	// closing one.
+	var part []string
+	parts := 0
 	inPart, closed := false, false
-	for _, line := range strings.Split(body, "\n") {
-		trimmed := strings.TrimRight(line, " \t")
-		switch {
+	for rest := body; rest != "" && !closed; {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		line = strings.TrimSuffix(line, "\r")
+		switch trimmed := strings.TrimRight(line, " \t"); {
 		case trimmed == closing:
-			if inPart {
-				parts = append(parts, cur)
-			}
 			inPart, closed = false, true
 		case trimmed == delim:
-			if inPart {
-				parts = append(parts, cur)
-			}
-			cur, inPart = nil, true
-		case inPart:
-			cur = append(cur, line)
-		}
-		if closed {
-			break
+			parts++
+			inPart = true
+		case inPart && parts == 1:
+			part = append(part, line)
 		}
 	}
 	if !closed {
 		return nil, fmt.Errorf("%w: multipart package is not closed", ErrMIMEPart)
 	}
-	if len(parts) != 1 {
-		return nil, fmt.Errorf("%w: package has %d parts, want 1", ErrMIMEPart, len(parts))
+	if parts != 1 {
+		return nil, fmt.Errorf("%w: package has %d parts, want 1", ErrMIMEPart, parts)
 	}
-	lines := parts[0]
 	headers := map[string]string{}
 	i := 0
-	for ; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
-		name, value, ok := strings.Cut(lines[i], ":")
+	for ; i < len(part) && strings.TrimSpace(part[i]) != ""; i++ {
+		name, value, ok := strings.Cut(part[i], ":")
 		if !ok {
 			return nil, fmt.Errorf("%w: malformed part header line", ErrMIMEPart)
 		}
@@ -183,16 +180,40 @@ func parseMIME(s string) (*mimePart, error) {
 	if !strings.HasPrefix(cid, "<") || !strings.HasSuffix(cid, ">") || len(cid) < 3 {
 		return nil, fmt.Errorf("%w: part has no Content-ID <...>", ErrMIMEPart)
 	}
-	var b64 strings.Builder
-	for _, l := range lines[i:] {
-		b64.WriteString(strings.TrimSpace(l))
+	n := 0
+	for _, l := range part[i:] {
+		n += len(l)
 	}
-	if b64.Len() == 0 {
+	b64 := make([]byte, 0, n)
+	for _, l := range part[i:] {
+		b64 = append(b64, strings.TrimSpace(l)...)
+	}
+	if len(b64) == 0 {
 		return nil, fmt.Errorf("%w: part is empty", ErrMIMEPart)
 	}
-	data, err := base64.StdEncoding.DecodeString(b64.String())
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(b64)))
+	dn, err := base64.StdEncoding.Decode(data, b64)
 	if err != nil {
 		return nil, fmt.Errorf("%w: part is not valid base64: %v", ErrMIMEPart, err)
 	}
-	return &mimePart{contentID: cid[1 : len(cid)-1], body: data}, nil
+	return &mimePart{contentID: cid[1 : len(cid)-1], body: data[:dn]}, nil
+}
+
+// cutHeader splits a MIME entity at its first empty line, LF or CRLF,
+// after any whitespace that precedes the headers (the element's own
+// indentation).
+func cutHeader(s string) (head, body string, ok bool) {
+	s = strings.TrimLeft(s, " \t\r\n")
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '\n')
+		if j < 0 {
+			return "", "", false
+		}
+		line := s[i : i+j]
+		if strings.TrimSuffix(line, "\r") == "" {
+			return s[:i], s[i+j+1:], true
+		}
+		i += j + 1
+	}
+	return "", "", false
 }

@@ -18,6 +18,11 @@ func parse(cdaXML []byte) (*etree.Element, error) {
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
 		return nil, fmt.Errorf("cda: not well-formed XML: %w", err)
 	}
+	return rootOf(doc)
+}
+
+// rootOf returns the ClinicalDocument root of a parsed document.
+func rootOf(doc *etree.Document) (*etree.Element, error) {
 	root := doc.Root()
 	if root == nil || root.Tag != "ClinicalDocument" || root.NamespaceURI() != NamespaceHL7 {
 		return nil, errors.New("cda: root element is not ClinicalDocument in urn:hl7-org:v3")
@@ -81,6 +86,20 @@ func Inspect(cdaXML []byte) (*Header, error) {
 	if err != nil {
 		return nil, err
 	}
+	return inspect(root)
+}
+
+// InspectTree is Inspect over a document already parsed; it does not modify doc.
+func InspectTree(doc *etree.Document) (*Header, error) {
+	root, err := rootOf(doc)
+	if err != nil {
+		return nil, err
+	}
+	return inspect(root)
+}
+
+func inspect(root *etree.Element) (*Header, error) {
+	var err error
 	h := &Header{}
 	if h.DocumentID = attr(child(root, "id"), "root"); h.DocumentID == "" {
 		return nil, errors.New("cda: missing ClinicalDocument/id")
@@ -310,6 +329,20 @@ func CheckProfile(cdaXML []byte) error {
 	if err != nil {
 		return err
 	}
+	return checkProfile(root)
+}
+
+// CheckProfileTree is CheckProfile over a document already parsed; it does
+// not modify doc.
+func CheckProfileTree(doc *etree.Document) error {
+	root, err := rootOf(doc)
+	if err != nil {
+		return err
+	}
+	return checkProfile(root)
+}
+
+func checkProfile(root *etree.Element) error {
 	header, archive, err := localHeaderOf(root)
 	if err != nil {
 		return err
