@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,10 +82,14 @@ func testCrashRescue(t *testing.T, open func(o Options) Queue, pool func(q Queue
 	}
 }
 
-func TestCrashRescueSQLite(t *testing.T) {
+// internalTest is a test that opens its queue (again, across restarts)
+// and reaches our tables directly.
+type internalTest func(t *testing.T, open func(o Options) Queue, pool func(q Queue) (execer, dialect))
+
+func runSQLite(t *testing.T, test internalTest) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	testCrashRescue(t, func(o Options) Queue {
+	test(t, func(o Options) Queue {
 		q, err := OpenSQLite(context.Background(), path, o)
 		if err != nil {
 			t.Fatal(err)
@@ -92,9 +98,11 @@ func TestCrashRescueSQLite(t *testing.T) {
 	}, func(q Queue) (execer, dialect) { s := q.(*store[*sql.Tx]); return s.b.pool, s.b.dialect })
 }
 
-func TestCrashRescuePostgres(t *testing.T) {
+var schemaSeq atomic.Int64
+
+func runPostgres(t *testing.T, test internalTest) {
 	t.Parallel()
-	dsn := os.Getenv("KANTA_TEST_POSTGRES")
+	dsn := os.Getenv("KANTA_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	}
@@ -104,12 +112,12 @@ func TestCrashRescuePostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	schema := "qt_crash_" + time.Now().Format("150405000000")
+	schema := fmt.Sprintf("qt_i%d_%s", schemaSeq.Add(1), time.Now().Format("150405000000"))
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("PostgreSQL is required for this test: %v", err)
 	}
 	defer func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") }()
-	testCrashRescue(t, func(o Options) Queue {
+	test(t, func(o Options) Queue {
 		sep := "?"
 		if strings.Contains(dsn, "?") {
 			sep = "&"
@@ -120,4 +128,100 @@ func TestCrashRescuePostgres(t *testing.T) {
 		}
 		return q
 	}, func(q Queue) (execer, dialect) { s := q.(*store[pgx.Tx]); return s.b.pool, s.b.dialect })
+}
+
+func TestCrashRescueSQLite(t *testing.T)   { runSQLite(t, testCrashRescue) }
+func TestCrashRescuePostgres(t *testing.T) { runPostgres(t, testCrashRescue) }
+
+func TestPayloadBesideJobSQLite(t *testing.T)   { runSQLite(t, testPayloadBesideJob) }
+func TestPayloadBesideJobPostgres(t *testing.T) { runPostgres(t, testPayloadBesideJob) }
+
+// The payload is stored beside its job, not in River's JSON arguments; the
+// arguments pin it by SHA-256, bytes that do not match are never sent, and
+// an acknowledged payload is dropped.
+func testPayloadBesideJob(t *testing.T, open func(o Options) Queue, pool func(q Queue) (execer, dialect)) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	sent := map[string][]byte{}
+	o := Options{RetryBase: 10 * time.Millisecond, RetryCap: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler),
+		Submitter: SubmitterFunc(func(_ context.Context, d *Delivery) Result {
+			mu.Lock()
+			defer mu.Unlock()
+			sent[d.DocumentID] = d.Payload
+			return Result{Class: Accepted, Code: "AA"}
+		})}
+	q := open(o)
+	defer q.Close()
+	good := Delivery{DocumentID: "doc-good", SetID: "set-good", Version: 1, EntryID: "good", Revision: 1, Route: RouteCDA,
+		Role: documents.RolePsychologist, Payload: []byte("<signed archive message: GOOD-PAYLOAD-MARKER>")}
+	bad := Delivery{DocumentID: "doc-bad", SetID: "set-bad", Version: 1, EntryID: "bad", Revision: 1, Route: RouteCDA,
+		Role: documents.RolePsychologist, Payload: []byte("<signed archive message: as built>")}
+	for _, d := range []Delivery{good, bad} {
+		if err := q.Ingest(ctx, LedgerRecord{EntryID: d.EntryID, Revision: 1, Outcome: documents.OutcomeSubmit}, []Delivery{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x, dl := pool(q)
+	argsText := `SELECT args::text FROM river_job WHERE id = ?`
+	if dl.name == "sqlite" {
+		argsText = `SELECT json(args) FROM river_job WHERE id = ?` // River stores JSONB there
+	}
+	jobs, err := q.Jobs(ctx, JobFilter{})
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs = %v, %v", jobs, err)
+	}
+	ids := map[string]int64{}
+	for _, j := range jobs {
+		ids[j.Delivery.DocumentID] = j.ID
+		var args string
+		if err := x.queryRow(ctx, argsText, j.ID).Scan(&args); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(args, `"Payload"`) || strings.Contains(args, "PAYLOAD") || !strings.Contains(args, `"PayloadSHA256"`) {
+			t.Errorf("job %d arguments carry the payload or lack its hash: %s", j.ID, args)
+		}
+		if want := map[string]int{"doc-good": len(good.Payload), "doc-bad": len(bad.Payload)}[j.Delivery.DocumentID]; j.PayloadBytes != want {
+			t.Errorf("job %d PayloadBytes = %d, want %d", j.ID, j.PayloadBytes, want)
+		}
+	}
+	// Bytes changed behind the queue's back.
+	if _, err := x.exec(ctx, `UPDATE deliveries SET payload = ? WHERE document_id = ?`, []byte("<tampered>"), bad.DocumentID); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		g, err := q.Job(ctx, ids[good.DocumentID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := q.Job(ctx, ids[bad.DocumentID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.State == StateDone && b.State == StateDead {
+			if g.PayloadBytes != 0 {
+				t.Errorf("acknowledged payload kept: %d bytes", g.PayloadBytes)
+			}
+			if b.AckDetail != "PAYLOAD_MISMATCH" || b.PayloadBytes == 0 {
+				t.Errorf("mismatched payload: %+v", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("good %s, bad %s", g.State, b.State)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !bytes.Equal(sent[good.DocumentID], good.Payload) {
+		t.Errorf("sent %q, want the payload as built", sent[good.DocumentID])
+	}
+	if _, ok := sent[bad.DocumentID]; ok {
+		t.Error("a payload that does not match its hash was sent")
+	}
 }

@@ -49,7 +49,7 @@ func migrate[TTx any](ctx context.Context, b backend[TTx], driver riverdriver.Dr
 }
 
 // schemaMigrations are our own tables (River migrates its own). Each entry
-// is one version; {{ts}} and {{serial}} are filled in per dialect. Append
+// is one version; {{ts}}, {{serial}} and {{blob}} are filled in per dialect. Append
 // only: a shipped version never changes.
 var schemaMigrations = []string{
 	// 1: ledger, deliveries, audit
@@ -107,14 +107,16 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_hetu ON audit (hetu);
 CREATE INDEX audit_entry_id ON audit (entry_id, revision)`,
+	// 2: the payload beside its job instead of inside its JSON arguments
+	`ALTER TABLE deliveries ADD COLUMN payload {{blob}}`,
 }
 
 func (d dialect) migrationSQL(version int) []string {
 	sql := schemaMigrations[version-1]
 	if d.timeAsText {
-		sql = strings.NewReplacer("{{ts}}", "timestamp", "{{serial}}", "INTEGER PRIMARY KEY AUTOINCREMENT").Replace(sql)
+		sql = strings.NewReplacer("{{ts}}", "timestamp", "{{serial}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{blob}}", "BLOB").Replace(sql)
 	} else {
-		sql = strings.NewReplacer("{{ts}}", "timestamptz", "{{serial}}", "BIGSERIAL PRIMARY KEY").Replace(sql)
+		sql = strings.NewReplacer("{{ts}}", "timestamptz", "{{serial}}", "BIGSERIAL PRIMARY KEY", "{{blob}}", "BYTEA").Replace(sql)
 	}
 	var stmts []string
 	for _, s := range strings.Split(sql, ";\n") {

@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 )
 
@@ -38,11 +37,7 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (Queue, error) {
 		},
 		commit:   func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 		rollback: func(ctx context.Context, tx pgx.Tx) error { return tx.Rollback(ctx) },
-		completeTx: func(ctx context.Context, tx pgx.Tx, job *river.Job[Delivery]) error {
-			_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
-			return err
-		},
-		close: pool.Close,
+		close:    pool.Close,
 	}
 	if err := migratePostgres(ctx, pool, b, driver, o); err != nil {
 		pool.Close()

@@ -51,9 +51,14 @@ type Delivery struct {
 	Route       string // RouteCDA or RouteFHIR
 	Interaction string
 	// Payload is the signed archive message or Bundle exactly as built; a
-	// resend is byte-identical so Kanta can recognise it.
-	Payload   []byte
-	NotBefore time.Time
+	// resend is byte-identical so Kanta can recognise it. The queue keeps
+	// it beside the job (written in the same transaction), not in the job's
+	// JSON arguments, which River reads, validates and copies on every
+	// insert, fetch and completion; PayloadSHA256 in the arguments pins the
+	// bytes. A job of an earlier release may still carry it inline.
+	Payload       []byte `json:",omitempty"`
+	PayloadSHA256 string `json:",omitempty"`
+	NotBefore     time.Time
 	// HeldUntilGoLive marks a delivery held by its role's go-live date:
 	// Reschedule moves it when that date changes.
 	HeldUntilGoLive bool
@@ -219,7 +224,8 @@ type AttemptError struct {
 }
 
 // JobInfo is a delivery job as an operator sees it. The payload is left
-// out (it carries personal data); PayloadBytes tells its size.
+// out (it carries personal data); PayloadBytes tells its size while it is
+// kept (until the delivery is acknowledged).
 type JobInfo struct {
 	ID            int64
 	State         string

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,18 +18,16 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
-// backend is what a database brings: its transactions, its way of running
-// our SQL and of completing a River job inside our transaction. Everything
-// else is written once in store.
+// backend is what a database brings: its transactions and its way of
+// running our SQL. Everything else is written once in store.
 type backend[TTx any] struct {
 	dialect dialect
 	pool    execer
 	// begin starts a transaction and returns an execer on it.
-	begin      func(ctx context.Context) (TTx, execer, error)
-	commit     func(ctx context.Context, tx TTx) error
-	rollback   func(ctx context.Context, tx TTx) error
-	completeTx func(ctx context.Context, tx TTx, job *river.Job[Delivery]) error
-	close      func()
+	begin    func(ctx context.Context) (TTx, execer, error)
+	commit   func(ctx context.Context, tx TTx) error
+	rollback func(ctx context.Context, tx TTx) error
+	close    func()
 }
 
 // store implements Queue over one River client.
@@ -109,6 +109,46 @@ func (s *store[TTx]) wall(t time.Time) time.Time {
 
 func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
 
+// The statements run for every entry or delivery. SQLite prepares them once
+// (see OpenSQLite); PostgreSQL's driver caches its own.
+const (
+	qLedgerInsert = `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`
+	qDeliveryInsert = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`
+	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
+	qDeliveryWait    = `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`
+	qDeliveryAttempt = `UPDATE deliveries SET ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
+	qPredecessor     = `SELECT version, state, ack_code, ack_detail FROM deliveries
+		WHERE set_id = ? AND route = ? AND version < ? AND state <> 'delivered' ORDER BY version LIMIT 1`
+	// An acknowledged payload is dropped: Kanta has it, and the gateway
+	// keeps no personal data it no longer needs.
+	qDelivered = `UPDATE deliveries SET state = 'delivered', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ?, payload = NULL WHERE document_id = ?`
+	qLedgerOutcome = `SELECT coalesce(max(outcome), '') FROM ledger WHERE entry_id = ? AND revision = ?`
+	qWakeJobs      = `UPDATE river_job SET state = 'available', scheduled_at = ?
+		WHERE state IN ('available', 'scheduled') AND id IN (
+		SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> '')`
+	qWakeDeliveries = `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> ''`
+	qDead           = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
+	qAuditDelivery  = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
+		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`
+	// qBusy answers 1 when a job is running or due: three index lookups
+	// (River indexes state first) that stop at the first row, since WaitIdle
+	// asks it every 100 ms while thousands of finished jobs accumulate.
+	qBusy = `SELECT CASE WHEN
+		EXISTS (SELECT 1 FROM river_job WHERE state = 'running' AND kind = ?)
+		OR EXISTS (SELECT 1 FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+			WHERE j.state IN ('available', 'retryable') AND j.kind = ? AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
+		OR EXISTS (SELECT 1 FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+			WHERE j.state IN ('scheduled', 'pending') AND j.kind = ? AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
+		THEN 1 ELSE 0 END`
+)
+
+// hotQueries are the statements above, for preparing.
+var hotQueries = []string{qLedgerInsert, qDeliveryInsert, qAuditEvent, qDeliveryState, qDeliveryWait, qDeliveryAttempt, qPredecessor, qDelivered, qLedgerOutcome, qWakeJobs, qWakeDeliveries, qDead, qAuditDelivery, qBusy}
+
 // --- ingestion ---------------------------------------------------------
 
 // prepare checks a ledger record and fills in its deliveries.
@@ -144,61 +184,93 @@ func (s *store[TTx]) prepare(rec LedgerRecord, deliveries []Delivery) ([]Deliver
 	return deliveries, decided, nil
 }
 
-// ingestOne is the body of Ingest inside a transaction.
-func (s *store[TTx]) ingestOne(ctx context.Context, tx TTx, x execer, rec LedgerRecord, deliveries []Delivery, decided time.Time) error {
+// ingestMany is the body of Ingest and IngestBatch inside a transaction:
+// the ledger rows first (a revision already there is reported, not enqueued
+// again), then one River insert for every delivery of the revisions that
+// are new, then their delivery rows and audit events. results[i] is nil or
+// ErrAlreadyRead.
+func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []Ingestion, ps []prepared) ([]error, error) {
 	dl := s.b.dialect
-	n, err := x.exec(ctx, `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`,
-		rec.EntryID, rec.Revision, rec.File, rec.Line, string(rec.Outcome), string(rec.ReasonClass), rec.Reason,
-		string(rec.Archive), string(rec.Register), string(rec.Role), rec.DocumentID, rec.SetID, rec.Version, rec.Hetu, dl.t(decided))
-	if err != nil {
-		return fmt.Errorf("queue: ledger insert: %w", err)
-	}
-	if n == 0 {
-		return ErrAlreadyRead
-	}
-	now := s.o.Clock.Now()
-	for i := range deliveries {
-		d := &deliveries[i]
-		opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
-		if d.NotBefore.After(now) {
-			opts.ScheduledAt = s.wall(d.NotBefore)
-		}
-		res, err := s.client.InsertTx(ctx, tx, *d, opts)
+	results := make([]error, len(items))
+	fresh := make([]int, 0, len(items))
+	for i, it := range items {
+		rec := it.Record
+		n, err := x.exec(ctx, qLedgerInsert,
+			rec.EntryID, rec.Revision, rec.File, rec.Line, string(rec.Outcome), string(rec.ReasonClass), rec.Reason,
+			string(rec.Archive), string(rec.Register), string(rec.Role), rec.DocumentID, rec.SetID, rec.Version, rec.Hetu, dl.t(ps[i].decided))
 		if err != nil {
-			return fmt.Errorf("queue: insert job for %s: %w", d.DocumentID, err)
+			return nil, fmt.Errorf("queue: ledger insert: %w", err)
 		}
-		held := 0
-		if d.HeldUntilGoLive {
-			held = 1
+		if n == 0 {
+			results[i] = ErrAlreadyRead
+			continue
 		}
-		if _, err := x.exec(ctx, `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)`,
-			d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, res.Job.ID, dl.t(now)); err != nil {
-			return fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
+		fresh = append(fresh, i)
+	}
+
+	now := s.o.Clock.Now()
+	var params []river.InsertManyParams
+	for _, i := range fresh {
+		for j := range ps[i].deliveries {
+			args := ps[i].deliveries[j]
+			opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+			if args.NotBefore.After(now) {
+				opts.ScheduledAt = s.wall(args.NotBefore)
+			}
+			sum := sha256.Sum256(args.Payload)
+			args.Payload, args.PayloadSHA256 = nil, hex.EncodeToString(sum[:])
+			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 		}
 	}
-	return s.recordEvent(ctx, x, rec, now)
+	var jobs []*rivertype.JobInsertResult
+	if len(params) > 0 {
+		var err error
+		// One insert for the chunk: River's SQL is compiled once, not per job.
+		if jobs, err = s.client.InsertManyTx(ctx, tx, params); err != nil {
+			return nil, fmt.Errorf("queue: insert jobs: %w", err)
+		}
+		if len(jobs) != len(params) {
+			return nil, fmt.Errorf("queue: River inserted %d jobs of %d", len(jobs), len(params))
+		}
+	}
+	k := 0
+	for _, i := range fresh {
+		for _, d := range ps[i].deliveries {
+			held := 0
+			if d.HeldUntilGoLive {
+				held = 1
+			}
+			if _, err := x.exec(ctx, qDeliveryInsert,
+				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, jobs[k].Job.ID, dl.t(now), d.Payload); err != nil {
+				return nil, fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
+			}
+			k++
+		}
+		if err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// prepared is an ingestion checked and filled in by prepare.
+type prepared struct {
+	deliveries []Delivery
+	decided    time.Time
 }
 
 func (s *store[TTx]) Ingest(ctx context.Context, rec LedgerRecord, deliveries []Delivery) error {
-	deliveries, decided, err := s.prepare(rec, deliveries)
+	results, err := s.IngestBatch(ctx, []Ingestion{{Record: rec, Deliveries: deliveries}})
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx TTx, x execer) error {
-		return s.ingestOne(ctx, tx, x, rec, deliveries, decided)
-	})
+	return results[0]
 }
 
 // IngestBatch ingests many revisions in one transaction (one commit
 // instead of one per entry). results[i] is nil or ErrAlreadyRead; any other
 // failure rolls the whole batch back and is returned as err.
 func (s *store[TTx]) IngestBatch(ctx context.Context, items []Ingestion) ([]error, error) {
-	type prepared struct {
-		deliveries []Delivery
-		decided    time.Time
-	}
 	ps := make([]prepared, len(items))
 	for i, it := range items {
 		d, t, err := s.prepare(it.Record, it.Deliveries)
@@ -207,19 +279,11 @@ func (s *store[TTx]) IngestBatch(ctx context.Context, items []Ingestion) ([]erro
 		}
 		ps[i] = prepared{d, t}
 	}
-	results := make([]error, len(items))
+	var results []error
 	err := s.inTx(ctx, func(tx TTx, x execer) error {
-		for i, it := range items {
-			err := s.ingestOne(ctx, tx, x, it.Record, ps[i].deliveries, ps[i].decided)
-			if errors.Is(err, ErrAlreadyRead) {
-				results[i] = err
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		results, err = s.ingestMany(ctx, tx, x, items, ps)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -280,8 +344,7 @@ func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord
 	default:
 		return nil
 	}
-	if _, err := x.exec(ctx, `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := x.exec(ctx, qAuditEvent,
 		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu); err != nil {
 		return fmt.Errorf("queue: audit insert: %w", err)
 	}
@@ -392,7 +455,7 @@ func (s *store[TTx]) WaitIdle(ctx context.Context) error {
 	}
 }
 
-// busy counts jobs running or due. A short retry (under River's scheduler
+// busy reports (1) whether a job is running or due. A short retry (under River's scheduler
 // interval) counts as due. A job waiting for an earlier version does not:
 // it is woken (and its wait reason cleared) when that version is
 // delivered, and one blocked by a dead version must not keep WaitIdle
@@ -401,12 +464,8 @@ func (s *store[TTx]) busy(ctx context.Context) (int, error) {
 	dl := s.b.dialect
 	now := time.Now()
 	var n int
-	err := s.b.pool.queryRow(ctx, `SELECT count(*) FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
-		WHERE j.kind = ? AND (
-			j.state = 'running'
-			OR (j.state IN ('available', 'retryable', 'scheduled', 'pending') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
-			OR (j.state IN ('available', 'retryable') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = ''))`,
-		JobKind, dl.t(now), dl.t(now.Add(riverSchedulerInterval))).Scan(&n)
+	err := s.b.pool.queryRow(ctx, qBusy,
+		JobKind, JobKind, dl.t(now.Add(riverSchedulerInterval)), JobKind, dl.t(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("queue: idle check: %w", err)
 	}
@@ -427,7 +486,8 @@ func (w *deliveryWorker[TTx]) Work(ctx context.Context, job *river.Job[Delivery]
 func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 	d := &job.Args
 	var state, waitReason string
-	err := s.b.pool.queryRow(ctx, `SELECT state, wait_reason FROM deliveries WHERE document_id = ?`, d.DocumentID).Scan(&state, &waitReason)
+	var payload []byte
+	err := s.b.pool.queryRow(ctx, qDeliveryState, d.DocumentID).Scan(&state, &waitReason, &payload)
 	if err != nil {
 		return fmt.Errorf("queue: delivery %s: %w", d.DocumentID, err)
 	}
@@ -443,13 +503,24 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return err
 	} else if blocked {
 		if reason != waitReason {
-			if _, err := s.b.pool.exec(ctx, `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`, reason, s.now(), d.DocumentID); err != nil {
+			if _, err := s.b.pool.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
 				return fmt.Errorf("queue: record wait reason: %w", err)
 			}
 		}
 		return river.JobSnooze(s.o.OrderWait)
 	}
 
+	if len(d.Payload) == 0 {
+		d.Payload = payload
+	}
+	if sum := sha256.Sum256(d.Payload); d.PayloadSHA256 != "" && hex.EncodeToString(sum[:]) != d.PayloadSHA256 {
+		// The stored bytes are not the ones built: never send them.
+		r := Result{Class: Permanent, Detail: "PAYLOAD_MISMATCH", Text: "the stored payload does not match the SHA-256 recorded in the job"}
+		if err := s.dead(ctx, d, r); err != nil {
+			return err
+		}
+		return river.JobCancel(resultError(r))
+	}
 	r := s.o.Submitter.Submit(ctx, d)
 	if s.o.OnResult != nil {
 		s.o.OnResult(d, r, job.Attempt)
@@ -475,7 +546,7 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		}
 		return resultError(r) // River discards it
 	}
-	if _, err := s.b.pool.exec(ctx, `UPDATE deliveries SET ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+	if _, err := s.b.pool.exec(ctx, qDeliveryAttempt,
 		r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
 		return fmt.Errorf("queue: record attempt: %w", err)
 	}
@@ -499,8 +570,7 @@ func resultError(r Result) error {
 // predecessor reports whether an earlier version of the same set and route
 // is not yet delivered, and says which and why.
 func (s *store[TTx]) predecessor(ctx context.Context, d *Delivery) (string, bool, error) {
-	rows, err := s.b.pool.query(ctx, `SELECT version, state, ack_code, ack_detail FROM deliveries
-		WHERE set_id = ? AND route = ? AND version < ? AND state <> 'delivered' ORDER BY version LIMIT 1`, d.SetID, d.Route, d.Version)
+	rows, err := s.b.pool.query(ctx, qPredecessor, d.SetID, d.Route, d.Version)
 	if err != nil {
 		return "", false, fmt.Errorf("queue: order check: %w", err)
 	}
@@ -520,19 +590,20 @@ func (s *store[TTx]) predecessor(ctx context.Context, d *Delivery) (string, bool
 	return reason + ")", true, nil
 }
 
-// delivered records an accepted delivery, writes its audit row, wakes the
-// next version waiting for it and completes the job, all in one
-// transaction.
+// delivered records an accepted delivery, writes its audit row and wakes
+// the next version waiting for it, in one transaction. River's completer
+// then marks the job completed, in batches; if the process dies in between,
+// the job runs again, finds the delivery recorded and ends without sending.
 func (s *store[TTx]) delivered(ctx context.Context, job *river.Job[Delivery], r Result) error {
 	d := &job.Args
 	dl := s.b.dialect
 	return s.inTx(ctx, func(tx TTx, x execer) error {
-		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'delivered', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+		if _, err := x.exec(ctx, qDelivered,
 			r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
 			return fmt.Errorf("queue: record delivery: %w", err)
 		}
 		var outcome string
-		if err := x.queryRow(ctx, `SELECT coalesce(max(outcome), '') FROM ledger WHERE entry_id = ? AND revision = ?`, d.EntryID, d.Revision).Scan(&outcome); err != nil {
+		if err := x.queryRow(ctx, qLedgerOutcome, d.EntryID, d.Revision).Scan(&outcome); err != nil {
 			return fmt.Errorf("queue: ledger lookup: %w", err)
 		}
 		event := EventAccepted
@@ -542,24 +613,22 @@ func (s *store[TTx]) delivered(ctx context.Context, job *river.Job[Delivery], r 
 		if err := s.audit(ctx, x, event, d, r.Code); err != nil {
 			return err
 		}
-		if _, err := x.exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = ?
-			WHERE state IN ('available', 'scheduled') AND id IN (
-				SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> '')`,
+		if _, err := x.exec(ctx, qWakeJobs,
 			dl.t(time.Now()), d.SetID, d.Route, d.Version); err != nil {
 			return fmt.Errorf("queue: wake next version: %w", err)
 		}
-		if _, err := x.exec(ctx, `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> ''`,
+		if _, err := x.exec(ctx, qWakeDeliveries,
 			d.SetID, d.Route, d.Version); err != nil {
 			return fmt.Errorf("queue: wake next version: %w", err)
 		}
-		return s.b.completeTx(ctx, tx, job)
+		return nil
 	})
 }
 
 // dead records a delivery that will not be sent again without an operator.
 func (s *store[TTx]) dead(ctx context.Context, d *Delivery, r Result) error {
 	return s.inTx(ctx, func(_ TTx, x execer) error {
-		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`,
+		if _, err := x.exec(ctx, qDead,
 			r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
 			return fmt.Errorf("queue: record dead delivery: %w", err)
 		}
@@ -570,8 +639,7 @@ func (s *store[TTx]) dead(ctx context.Context, d *Delivery, r Result) error {
 // audit writes an event of a delivery; identity and author come from the
 // ledger so the job's arguments need not carry the identity code.
 func (s *store[TTx]) audit(ctx context.Context, x execer, event string, d *Delivery, ackCode string) error {
-	_, err := x.exec(ctx, `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
-		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`,
+	_, err := x.exec(ctx, qAuditDelivery,
 		s.now(), event, d.DocumentID, d.Version, ackCode, d.EntryID, d.Revision)
 	if err != nil {
 		return fmt.Errorf("queue: audit insert: %w", err)
@@ -712,7 +780,7 @@ func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobIn
 	if err := json.Unmarshal(row.EncodedArgs, &info.Delivery); err != nil {
 		return nil, fmt.Errorf("queue: job %d arguments: %w", row.ID, err)
 	}
-	info.PayloadBytes = len(info.Delivery.Payload)
+	info.PayloadBytes = len(info.Delivery.Payload) // a job of an earlier release
 	info.Delivery.Payload = nil
 	if row.AttemptedAt != nil {
 		info.AttemptedAt = *row.AttemptedAt
@@ -723,19 +791,21 @@ func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobIn
 	for _, e := range row.Errors {
 		info.Errors = append(info.Errors, AttemptError{At: e.At, Attempt: e.Attempt, Error: e.Error})
 	}
-	rows, err := s.b.pool.query(ctx, `SELECT state, ack_code, ack_detail, ack_text, wait_reason FROM deliveries WHERE document_id = ?`, info.Delivery.DocumentID)
+	rows, err := s.b.pool.query(ctx, `SELECT state, ack_code, ack_detail, ack_text, wait_reason, coalesce(length(payload), 0) FROM deliveries WHERE document_id = ?`, info.Delivery.DocumentID)
 	if err != nil {
 		return nil, fmt.Errorf("queue: delivery of job %d: %w", row.ID, err)
 	}
 	defer rows.Close()
+	var stored int
 	if rows.Next() {
-		if err := rows.Scan(&info.DeliveryState, &info.AckCode, &info.AckDetail, &info.AckText, &info.WaitReason); err != nil {
+		if err := rows.Scan(&info.DeliveryState, &info.AckCode, &info.AckDetail, &info.AckText, &info.WaitReason, &stored); err != nil {
 			return nil, fmt.Errorf("queue: delivery of job %d: %w", row.ID, err)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	info.PayloadBytes = max(info.PayloadBytes, stored)
 	info.State = jobState(row.State, info.DeliveryState)
 	return info, nil
 }
