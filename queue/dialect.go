@@ -37,6 +37,9 @@ type dialect struct {
 	// timeAsText stores times as River's SQLite text format, which sorts
 	// and compares correctly against River's own columns.
 	timeAsText bool
+	// shareLock ends a SELECT that must hold its rows until the
+	// transaction ends ("" where transactions are serial anyway).
+	shareLock string
 }
 
 func (d dialect) rebind(q string) string {

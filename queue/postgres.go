@@ -23,7 +23,7 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (Queue, error) {
 		pool.Close()
 		return nil, fmt.Errorf("queue: connect postgres: %w", err)
 	}
-	d := dialect{name: "postgres", numbered: true}
+	d := dialect{name: "postgres", numbered: true, shareLock: " FOR SHARE"}
 	driver := riverpgxv5.New(pool)
 	b := backend[pgx.Tx]{
 		dialect: d,

@@ -114,8 +114,8 @@ func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
 const (
 	qLedgerInsert = `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`
-	qDeliveryInsert = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`
+	qDeliveryInsert = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`
 	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
@@ -125,14 +125,18 @@ const (
 		WHERE set_id = ? AND route = ? AND version < ? AND state <> 'delivered' ORDER BY version LIMIT 1`
 	// An acknowledged payload is dropped: Kanta has it, and the gateway
 	// keeps no personal data it no longer needs.
-	qDelivered = `UPDATE deliveries SET state = 'delivered', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ?, payload = NULL WHERE document_id = ?`
+	qDelivered     = `UPDATE deliveries SET state = 'delivered', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ?, payload = NULL WHERE document_id = ?`
 	qLedgerOutcome = `SELECT coalesce(max(outcome), '') FROM ledger WHERE entry_id = ? AND revision = ?`
-	qWakeJobs      = `UPDATE river_job SET state = 'available', scheduled_at = ?
+	// The wake releases the next version of the set (versions may skip a
+	// number), which waits for nothing else now; a later one waits on.
+	qWakeJobs = `UPDATE river_job SET state = 'available', scheduled_at = ?
 		WHERE state IN ('available', 'scheduled') AND id IN (
-		SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> '')`
-	qWakeDeliveries = `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND version > ? AND state = 'queued' AND wait_reason <> ''`
-	qDead           = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
-	qAuditDelivery  = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
+		SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
+		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?))`
+	qWakeDeliveries = `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
+		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?)`
+	qDead          = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
+	qAuditDelivery = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
 		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`
 	// qBusy answers 1 when a job is running or due: three index lookups
 	// (River indexes state first) that stop at the first row, since WaitIdle
@@ -145,6 +149,10 @@ const (
 			WHERE j.state IN ('scheduled', 'pending') AND j.kind = ? AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
 		THEN 1 ELSE 0 END`
 )
+
+// orderFallbackWaits: a version queued behind its predecessor re-checks
+// after this many OrderWaits if no delivery woke it.
+const orderFallbackWaits = 15
 
 // hotQueries are the statements above, for preparing.
 var hotQueries = []string{qLedgerInsert, qDeliveryInsert, qAuditEvent, qDeliveryState, qDeliveryWait, qDeliveryAttempt, qPredecessor, qDelivered, qLedgerOutcome, qWakeJobs, qWakeDeliveries, qDead, qAuditDelivery, qBusy}
@@ -210,13 +218,48 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 
 	now := s.o.Clock.Now()
 	var params []river.InsertManyParams
+	var waits []string
+	// A later version whose predecessor is not delivered yet is queued
+	// waiting: the predecessor's delivery wakes it (same transaction as
+	// recording that delivery), so it never runs just to find it must wait.
+	// Were it queued due, it would run beside its predecessor, snooze, and
+	// the wake could pass it by while River had not yet recorded the snooze.
+	type setRoute struct{ set, route string }
+	lowest := map[setRoute]int{} // lowest version of each set in this chunk
+	for _, i := range fresh {
+		for _, d := range ps[i].deliveries {
+			if v, ok := lowest[setRoute{d.SetID, d.Route}]; !ok || d.Version < v {
+				lowest[setRoute{d.SetID, d.Route}] = d.Version
+			}
+		}
+	}
 	for _, i := range fresh {
 		for j := range ps[i].deliveries {
 			args := ps[i].deliveries[j]
 			opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+			wait := ""
 			if args.NotBefore.After(now) {
 				opts.ScheduledAt = s.wall(args.NotBefore)
+			} else {
+				// Due now (a held version is checked when it comes due).
+				if v := lowest[setRoute{args.SetID, args.Route}]; v < args.Version {
+					wait = fmt.Sprintf("waiting for version %d (queued)", v)
+				} else {
+					reason, blocked, err := s.predecessor(ctx, x, &args)
+					if err != nil {
+						return nil, err
+					}
+					if blocked {
+						wait = reason
+					}
+				}
+				if wait != "" {
+					// Only a wake missed between two replicas' transactions
+					// leaves it to this re-check.
+					opts.ScheduledAt = time.Now().Add(orderFallbackWaits * s.o.OrderWait)
+				}
 			}
+			waits = append(waits, wait)
 			sum := sha256.Sum256(args.Payload)
 			args.Payload, args.PayloadSHA256 = nil, hex.EncodeToString(sum[:])
 			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
@@ -241,7 +284,7 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 				held = 1
 			}
 			if _, err := x.exec(ctx, qDeliveryInsert,
-				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, jobs[k].Job.ID, dl.t(now), d.Payload); err != nil {
+				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, jobs[k].Job.ID, dl.t(now), d.Payload, waits[k]); err != nil {
 				return nil, fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
 			}
 			k++
@@ -499,14 +542,27 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return river.JobCancel(fmt.Errorf("delivery %s is %s", d.DocumentID, state))
 	}
 
-	if reason, blocked, err := s.predecessor(ctx, d); err != nil {
-		return err
-	} else if blocked {
-		if reason != waitReason {
-			if _, err := s.b.pool.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
-				return fmt.Errorf("queue: record wait reason: %w", err)
-			}
+	// The order check and the wait it records are one transaction, and
+	// the check holds the predecessor's row (see predecessor): the
+	// predecessor's delivery either came first, or comes after and wakes
+	// this version. Never in between, where the wake would find nothing to
+	// wake and the version would sit out its snooze.
+	var blocked bool
+	err = s.inTx(ctx, func(_ TTx, x execer) error {
+		var reason string
+		var err error
+		if reason, blocked, err = s.predecessor(ctx, x, d); err != nil || !blocked || reason == waitReason {
+			return err
 		}
+		if _, err := x.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
+			return fmt.Errorf("queue: record wait reason: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if blocked {
 		return river.JobSnooze(s.o.OrderWait)
 	}
 
@@ -569,8 +625,13 @@ func resultError(r Result) error {
 
 // predecessor reports whether an earlier version of the same set and route
 // is not yet delivered, and says which and why.
-func (s *store[TTx]) predecessor(ctx context.Context, d *Delivery) (string, bool, error) {
-	rows, err := s.b.pool.query(ctx, qPredecessor, d.SetID, d.Route, d.Version)
+//
+// On PostgreSQL the row found is share-locked until x's transaction ends,
+// so a concurrent delivery of it (which updates the row) waits for that
+// transaction, and a check that waited sees the delivery. SQLite runs one
+// writing transaction at a time anyway.
+func (s *store[TTx]) predecessor(ctx context.Context, x execer, d *Delivery) (string, bool, error) {
+	rows, err := x.query(ctx, qPredecessor+s.b.dialect.shareLock, d.SetID, d.Route, d.Version)
 	if err != nil {
 		return "", false, fmt.Errorf("queue: order check: %w", err)
 	}
@@ -614,11 +675,11 @@ func (s *store[TTx]) delivered(ctx context.Context, job *river.Job[Delivery], r 
 			return err
 		}
 		if _, err := x.exec(ctx, qWakeJobs,
-			dl.t(time.Now()), d.SetID, d.Route, d.Version); err != nil {
+			dl.t(time.Now()), d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
 			return fmt.Errorf("queue: wake next version: %w", err)
 		}
 		if _, err := x.exec(ctx, qWakeDeliveries,
-			d.SetID, d.Route, d.Version); err != nil {
+			d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
 			return fmt.Errorf("queue: wake next version: %w", err)
 		}
 		return nil
