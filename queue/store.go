@@ -129,24 +129,28 @@ const (
 	qLedgerOutcome = `SELECT coalesce(max(outcome), '') FROM ledger WHERE entry_id = ? AND revision = ?`
 	// The wake releases the next version of the set (versions may skip a
 	// number), which waits for nothing else now; a later one waits on.
+	// (id = the next version's job, so SQLite looks the job up by its key
+	// instead of walking every available job.)
 	qWakeJobs = `UPDATE river_job SET state = 'available', scheduled_at = ?
-		WHERE state IN ('available', 'scheduled') AND id IN (
-		SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
-		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?))`
+		WHERE id = (SELECT job_id FROM deliveries WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
+		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?))
+		AND state IN ('available', 'scheduled')`
 	qWakeDeliveries = `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
 		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?)`
 	qDead          = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
 	qAuditDelivery = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
 		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`
-	// qBusy answers 1 when a job is running or due: three index lookups
-	// (River indexes state first) that stop at the first row, since WaitIdle
-	// asks it every 100 ms while thousands of finished jobs accumulate.
+	// qBusy answers 1 when a job is running or due: three lookups on River's
+	// state index that stop at the first row, since WaitIdle asks it every
+	// 100 ms while thousands of finished jobs accumulate. (No kind filter:
+	// every job in the queue's database is a delivery, and filtering on kind
+	// made SQLite walk the kind index, i.e. every job.)
 	qBusy = `SELECT CASE WHEN
-		EXISTS (SELECT 1 FROM river_job WHERE state = 'running' AND kind = ?)
+		EXISTS (SELECT 1 FROM river_job WHERE state = 'running')
 		OR EXISTS (SELECT 1 FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
-			WHERE j.state IN ('available', 'retryable') AND j.kind = ? AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
+			WHERE j.state IN ('available', 'retryable') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
 		OR EXISTS (SELECT 1 FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
-			WHERE j.state IN ('scheduled', 'pending') AND j.kind = ? AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
+			WHERE j.state IN ('scheduled', 'pending') AND j.scheduled_at <= ? AND coalesce(d.wait_reason, '') = '')
 		THEN 1 ELSE 0 END`
 )
 
@@ -508,7 +512,7 @@ func (s *store[TTx]) busy(ctx context.Context) (int, error) {
 	now := time.Now()
 	var n int
 	err := s.b.pool.queryRow(ctx, qBusy,
-		JobKind, JobKind, dl.t(now.Add(riverSchedulerInterval)), JobKind, dl.t(now)).Scan(&n)
+		dl.t(now.Add(riverSchedulerInterval)), dl.t(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("queue: idle check: %w", err)
 	}
