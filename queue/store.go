@@ -109,8 +109,8 @@ func (s *store[TTx]) wall(t time.Time) time.Time {
 
 func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
 
-// The statements run for every entry or delivery. SQLite prepares them once
-// (see OpenSQLite); PostgreSQL's driver caches its own.
+// The statements run for every entry or delivery (each connection keeps
+// them compiled: sqlitestmt.go on SQLite, pgx's own cache on PostgreSQL).
 const (
 	qLedgerInsert = `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`
@@ -157,9 +157,6 @@ const (
 // orderFallbackWaits: a version queued behind its predecessor re-checks
 // after this many OrderWaits if no delivery woke it.
 const orderFallbackWaits = 15
-
-// hotQueries are the statements above, for preparing.
-var hotQueries = []string{qLedgerInsert, qDeliveryInsert, qAuditEvent, qDeliveryState, qDeliveryWait, qDeliveryAttempt, qPredecessor, qDelivered, qLedgerOutcome, qWakeJobs, qWakeDeliveries, qDead, qAuditDelivery, qBusy}
 
 // --- ingestion ---------------------------------------------------------
 
