@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -324,7 +323,7 @@ func (s *Server) handleFHIRBundle(w http.ResponseWriter, r *http.Request) {
 			"Content-Type must be application/fhir+json")
 		return
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
+	raw, err := s.readBody(w, r)
 	if err != nil {
 		s.stats.count(FormatFHIR, wire.DetailMalformedFrame)
 		s.writeOutcome(w, http.StatusRequestEntityTooLarge, "too-costly", wire.DetailMalformedFrame, "request body unreadable or too large")

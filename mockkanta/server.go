@@ -321,7 +321,7 @@ func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes))
+	raw, err := s.readBody(w, r)
 	if err != nil {
 		s.stats.count(FormatCDA, wire.DetailMalformedFrame)
 		s.writeAck(w, http.StatusOK, wire.NewAck(wire.DetailMalformedFrame, s.nextAckID(), ""))
@@ -386,6 +386,30 @@ func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, plan faultP
 		return true
 	}
 	return false
+}
+
+// readBody reads a request body up to the configured limit, in one
+// allocation when the client states its length.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes)
+	n := r.ContentLength
+	if n <= 0 || n > s.cfg.MaxMessageBytes {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, 0, n+1) // +1: room to see EOF without growing
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // the client sent more than it said
+		}
+		m, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack) {

@@ -547,21 +547,28 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 	// the check holds the predecessor's row (see predecessor): the
 	// predecessor's delivery either came first, or comes after and wakes
 	// this version. Never in between, where the wake would find nothing to
-	// wake and the version would sit out its snooze.
-	var blocked bool
-	err = s.inTx(ctx, func(_ TTx, x execer) error {
-		var reason string
-		var err error
-		if reason, blocked, err = s.predecessor(ctx, x, d); err != nil || !blocked || reason == waitReason {
-			return err
-		}
-		if _, err := x.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
-			return fmt.Errorf("queue: record wait reason: %w", err)
-		}
-		return nil
-	})
+	// wake and the version would sit out its snooze. A first check outside
+	// a transaction settles the usual case: a delivered predecessor stays
+	// delivered.
+	_, blocked, err := s.predecessor(ctx, s.b.pool, d)
 	if err != nil {
 		return err
+	}
+	if blocked {
+		err = s.inTx(ctx, func(_ TTx, x execer) error {
+			var reason string
+			var err error
+			if reason, blocked, err = s.predecessor(ctx, x, d); err != nil || !blocked || reason == waitReason {
+				return err
+			}
+			if _, err := x.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
+				return fmt.Errorf("queue: record wait reason: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if blocked {
 		return river.JobSnooze(s.o.OrderWait)

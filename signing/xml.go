@@ -35,7 +35,7 @@ func isElem(el *etree.Element, ns, local string) bool {
 // childElems returns el's direct children with the given namespace and local name.
 func childElems(el *etree.Element, ns, local string) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if isElem(c, ns, local) {
 			out = append(out, c)
 		}
@@ -61,7 +61,7 @@ func oneChild(el *etree.Element, ns, local string) (*etree.Element, error) {
 // (social welfare) directly under ClinicalDocument.
 func localHeader(root *etree.Element) (*etree.Element, error) {
 	var found []*etree.Element
-	for _, c := range root.ChildElements() {
+	for c := range root.ChildElementsSeq() {
 		if isElem(c, nsHL7FI, "localHeader") || isElem(c, nsHL7FI, "localSocialHeader") {
 			found = append(found, c)
 		}
@@ -88,7 +88,7 @@ func documentBody(root *etree.Element) (*etree.Element, error) {
 		return nil, err
 	}
 	var bodies []*etree.Element
-	for _, c := range comp.ChildElements() {
+	for c := range comp.ChildElementsSeq() {
 		if isElem(c, nsHL7, "structuredBody") || isElem(c, nsHL7, "nonXMLBody") {
 			bodies = append(bodies, c)
 		}
@@ -113,7 +113,7 @@ func indexIDs(root *etree.Element) (map[string]*etree.Element, error) {
 				ids[a.Value] = el
 			}
 		}
-		for _, c := range el.ChildElements() {
+		for c := range el.ChildElementsSeq() {
 			if err := walk(c); err != nil {
 				return err
 			}

@@ -387,7 +387,7 @@ func recordTarget(cd, root *etree.Element) {
 	patient.CreateElement("statusCode").CreateAttr("code", "active")
 	person := patient.CreateElement("patientPerson")
 	if p := child(role, nsHL7, "patient"); p != nil {
-		for _, c := range p.ChildElements() {
+		for c := range p.ChildElementsSeq() {
 			person.AddChild(rehome(c, ""))
 		}
 	}
@@ -478,7 +478,7 @@ func child(el *etree.Element, ns, local string) *etree.Element {
 	if el == nil {
 		return nil
 	}
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if is(c, ns, local) {
 			return c
 		}
@@ -491,7 +491,7 @@ func children(el *etree.Element, ns, local string) []*etree.Element {
 	if el == nil {
 		return nil
 	}
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if is(c, ns, local) {
 			out = append(out, c)
 		}

@@ -40,7 +40,7 @@ func child(el *etree.Element, name string) *etree.Element {
 	if local, ok := strings.CutPrefix(name, "hl7fi:"); ok {
 		ns, name = NamespaceHL7FI, local
 	}
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == name && c.NamespaceURI() == ns {
 			return c
 		}
@@ -198,7 +198,7 @@ func inspect(root *etree.Element) (*Header, error) {
 
 func childrenNamed(el *etree.Element, name string) []*etree.Element {
 	var out []*etree.Element
-	for _, c := range el.ChildElements() {
+	for c := range el.ChildElementsSeq() {
 		if c.Tag == name && c.NamespaceURI() == NamespaceHL7 {
 			out = append(out, c)
 		}
@@ -391,7 +391,7 @@ func checkProfile(root *etree.Element) error {
 	}
 	if archive == documents.ArchiveSocial {
 		last := -1
-		for _, c := range header.ChildElements() {
+		for c := range header.ChildElementsSeq() {
 			i := indexOf(socialHeaderOrder, c.Tag)
 			if i < 0 || c.NamespaceURI() != NamespaceHL7FI {
 				return &ProfileError{Archive: archive, Reason: "unknown element hl7fi:localSocialHeader/" + c.Tag}
