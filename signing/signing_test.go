@@ -489,6 +489,9 @@ func TestChainCache(t *testing.T) {
 	if len(cache.chains) != 1 || len(cache.chains[key]) != 1 {
 		t.Fatalf("cache holds %v, want one chain for the signer", cache.chains)
 	}
+	if len(cache.certs) != 2 {
+		t.Errorf("%d parsed certificates cached, want the signer's and its CA's", len(cache.certs))
+	}
 	got := cache.chains[key][0]
 	if !got.from.Equal(id.Cert.NotBefore) || !got.until.Equal(p.inter.NotAfter) {
 		t.Errorf("cached period %v–%v, want signer's start %v to the CA's end %v", got.from, got.until, id.Cert.NotBefore, p.inter.NotAfter)

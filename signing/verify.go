@@ -43,6 +43,7 @@ type VerifyOptions struct {
 type ChainCache struct {
 	mu     sync.Mutex
 	chains map[[sha256.Size]byte][]validPeriod
+	certs  map[string]*x509.Certificate // parsed, by their base64 text in KeyInfo
 }
 
 type validPeriod struct{ from, until time.Time }
@@ -53,7 +54,37 @@ const chainCacheSize = 1024
 
 // NewChainCache returns an empty cache.
 func NewChainCache() *ChainCache {
-	return &ChainCache{chains: map[[sha256.Size]byte][]validPeriod{}}
+	return &ChainCache{chains: map[[sha256.Size]byte][]validPeriod{}, certs: map[string]*x509.Certificate{}}
+}
+
+// parse returns the certificate of a KeyInfo X509Certificate text, parsed
+// once per distinct text. A nil cache parses every time.
+func (c *ChainCache) parse(b64 string) (*x509.Certificate, error) {
+	if c != nil {
+		c.mu.Lock()
+		cert := c.certs[b64]
+		c.mu.Unlock()
+		if cert != nil {
+			return cert, nil
+		}
+	}
+	der, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("X509Certificate is not base64: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("X509Certificate: %w", err)
+	}
+	if c != nil {
+		c.mu.Lock()
+		if len(c.certs) >= chainCacheSize {
+			clear(c.certs)
+		}
+		c.certs[b64] = cert
+		c.mu.Unlock()
+	}
+	return cert, nil
 }
 
 func chainKey(certs []*x509.Certificate) [sha256.Size]byte {
@@ -253,13 +284,9 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 	}
 	var certs []*x509.Certificate
 	for _, c := range childElems(x509Data, nsDSig, dsig.X509CertificateTag) {
-		der, err := base64.StdEncoding.DecodeString(stripSpace(c.Text()))
+		cert, err := opts.Chains.parse(stripSpace(c.Text()))
 		if err != nil {
-			return info, fmt.Errorf("X509Certificate is not base64: %w", err)
-		}
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			return info, fmt.Errorf("X509Certificate: %w", err)
+			return info, err
 		}
 		certs = append(certs, cert)
 	}
