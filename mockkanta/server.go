@@ -8,6 +8,7 @@
 package mockkanta
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -392,24 +393,13 @@ func (s *Server) answerFault(w http.ResponseWriter, r *http.Request, plan faultP
 // allocation when the client states its length.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxMessageBytes)
-	n := r.ContentLength
-	if n <= 0 || n > s.cfg.MaxMessageBytes {
-		return io.ReadAll(body)
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= s.cfg.MaxMessageBytes {
+		// ReadFrom grows only when less than MinRead is free.
+		buf.Grow(int(n) + bytes.MinRead)
 	}
-	buf := make([]byte, 0, n+1) // +1: room to see EOF without growing
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)] // the client sent more than it said
-		}
-		m, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
+	_, err := buf.ReadFrom(body)
+	return buf.Bytes(), err
 }
 
 func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack) {

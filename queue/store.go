@@ -499,8 +499,8 @@ func (s *store[TTx]) WaitIdle(ctx context.Context) error {
 	}
 }
 
-// busy reports (1) whether a job is running or due. A short retry (under River's scheduler
-// interval) counts as due. A job waiting for an earlier version does not:
+// busy is 1 when a job is running or due, else 0. A short retry (under
+// River's scheduler interval) counts as due. A job waiting for an earlier version does not:
 // it is woken (and its wait reason cleared) when that version is
 // delivered, and one blocked by a dead version must not keep WaitIdle
 // waiting forever.
@@ -639,6 +639,9 @@ func resultError(r Result) error {
 // transaction, and a check that waited sees the delivery. SQLite runs one
 // writing transaction at a time anyway.
 func (s *store[TTx]) predecessor(ctx context.Context, x execer, d *Delivery) (string, bool, error) {
+	if d.Version <= 1 {
+		return "", false, nil // a first version has none
+	}
 	rows, err := x.query(ctx, qPredecessor+s.b.dialect.shareLock, d.SetID, d.Route, d.Version)
 	if err != nil {
 		return "", false, fmt.Errorf("queue: order check: %w", err)
