@@ -362,3 +362,24 @@ func BenchmarkParseMessage(b *testing.B) {
 		}
 	}
 }
+
+// The document's base64 lines are written into the frame in place of a
+// processing instruction; a name in the document that spells that
+// instruction must stay a name (escaped) and not receive the body.
+func TestBodyMarkInDocumentTextStaysText(t *testing.T) {
+	doc := bytes.Replace(readDoc(t, "health_new"), []byte("<given>Aino</given>"), []byte("<given>&lt;?kanta-mime-body?&gt;</given>"), 1)
+	if bytes.Equal(doc, readDoc(t, "health_new")) {
+		t.Fatal("golden document has no given name Aino to replace")
+	}
+	raw := build(t, input(doc, wire.InteractionNewHealth))
+	if !bytes.Contains(raw, []byte("&lt;?kanta-mime-body?&gt;")) {
+		t.Fatal("the frame does not carry the escaped name")
+	}
+	m, err := wire.ParseMessage(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Document, doc) {
+		t.Fatal("document not carried byte-exact")
+	}
+}
