@@ -60,6 +60,12 @@ func newSummary(file string) *BatchSummary {
 // IngestFile reads one batch to its end. A bad line is quarantined and the
 // batch goes on; only an I/O failure of the whole file stops it, and then
 // everything read so far is already durable, so a rerun continues safely.
+//
+// Chunks flow through two stages: this goroutine reads, decides, builds and
+// signs chunk k+1 while a committer writes chunk k to the queue, so the
+// cores keep signing during a commit. Chunks are committed in order and the
+// committer stops at its first error; nothing after a failed chunk is
+// committed.
 func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
 	r, err := adapter.Open(path, adapter.Options{MaxLineBytes: in.cfg.Spool.MaxLineBytes})
 	if err != nil {
@@ -69,54 +75,107 @@ func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary,
 	q := newQuarantine(in.cfg.Spool.QuarantineDir, path)
 	defer q.close()
 	sum := newSummary(path)
-	var chunk []adapter.Item
+
+	commits := make(chan *preparedChunk) // unbuffered: see prepare's history
+	failed := make(chan struct{})
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range commits {
+			if err == nil {
+				if err = in.commit(ctx, q, sum, c); err != nil {
+					close(failed)
+				}
+			}
+		}
+		committed <- err
+	}()
+
+	lines, readErr := in.readChunks(ctx, r, path, commits, failed)
+	close(commits)
+	commitErr := <-committed
+	sum.Lines = lines
+	switch {
+	case commitErr != nil:
+		return sum, commitErr
+	case readErr != nil:
+		return sum, readErr
+	}
+	return sum, q.err
+}
+
+// readChunks reads the batch in chunks, prepares each and hands it to the
+// committer. It returns the number of lines read and the first error of
+// reading or preparing.
+func (in *Ingester) readChunks(ctx context.Context, r *adapter.Reader, path string, commits chan<- *preparedChunk, failed <-chan struct{}) (int, error) {
+	var (
+		chunk []adapter.Item
+		lines int
+		prev  *preparedChunk
+	)
+	// hand prepares the chunk read so far and passes it on; false when the
+	// committer has failed (its error is the one reported).
+	hand := func() (bool, error) {
+		if len(chunk) == 0 {
+			return true, nil
+		}
+		c, err := in.prepare(ctx, chunk, prev)
+		if err != nil {
+			return false, err
+		}
+		select {
+		case commits <- c:
+		case <-failed:
+			return false, nil
+		}
+		prev, chunk = c, nil
+		return true, nil
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return sum, err
+			return lines, err
 		}
 		it, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			if err := in.flush(ctx, q, sum, chunk); err != nil {
-				return sum, err
-			}
-			return sum, q.err
+			_, err := hand()
+			return lines, err
 		}
 		if err != nil {
-			if ferr := in.flush(ctx, q, sum, chunk); ferr != nil {
-				return sum, ferr
+			if ok, herr := hand(); !ok {
+				return lines, herr
 			}
-			return sum, fmt.Errorf("%s: %w", path, err)
+			return lines, fmt.Errorf("%s: %w", path, err)
 		}
-		sum.Lines++
-		if it.Rejection != nil {
-			in.reject(ctx, q, sum, it.Rejection, "", "")
-			continue
-		}
+		lines++
 		chunk = append(chunk, it)
 		if len(chunk) == chunkSize {
-			if err := in.flush(ctx, q, sum, chunk); err != nil {
-				return sum, err
+			if ok, err := hand(); !ok {
+				return lines, err
 			}
-			chunk = chunk[:0]
 		}
 	}
 }
 
-// chunkSize entries are decided, built and committed together: one ledger
+// chunkSize lines are decided, built and committed together: one ledger
 // lookup and one transaction per chunk instead of two round trips per
-// entry. A crash loses at most the uncommitted chunk's work, which the
+// entry. A crash loses at most the uncommitted chunks' work, which the
 // rerun redoes (nothing of it was queued).
 const chunkSize = 64
 
 // chunkHistory lets an entered-in-error line see an earlier revision taken
-// in earlier in the same, not yet committed, chunk.
+// in earlier in the same chunk, or in the chunk before it, neither of which
+// need be committed yet.
 type chunkHistory struct {
 	base     documents.History
+	prev     map[string]int
 	accepted map[string]int
 }
 
 func (h *chunkHistory) LatestAccepted(id string) (int, bool) {
 	if r, ok := h.accepted[id]; ok {
+		return r, true
+	}
+	if r, ok := h.prev[id]; ok {
 		return r, true
 	}
 	return h.base.LatestAccepted(id)
@@ -131,27 +190,62 @@ type pendingEntry struct {
 	err      error
 }
 
-// flush decides, builds and ingests one chunk of valid entries, in order.
-func (in *Ingester) flush(ctx context.Context, q *quarantine, sum *BatchSummary, chunk []adapter.Item) error {
-	if len(chunk) == 0 {
-		return nil
-	}
-	keys := make([]queue.EntryKey, len(chunk))
-	for i, it := range chunk {
-		keys[i] = queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision}
+// chunkRejection is a line to quarantine, with what the audit trail needs.
+type chunkRejection struct {
+	rj    *adapter.Rejection
+	hetu  string
+	class documents.ReasonClass
+}
+
+// preparedChunk is a chunk decided, built and signed, waiting for its
+// commit. Its maps are not changed after prepare returns.
+type preparedChunk struct {
+	rejections  []chunkRejection
+	alreadyRead int // revisions the queue, or the chunk before, holds
+	drafts      []*pendingEntry
+	items       []queue.Ingestion
+	ingested    []*pendingEntry
+	// read holds the revisions the commit records as read, accepted the
+	// entries' accepted revisions: the next chunk is prepared before this
+	// one is committed and must see both.
+	read     map[queue.EntryKey]bool
+	accepted map[string]int
+}
+
+// prepare decides and builds one chunk, in order; it writes nothing. prev is
+// the chunk handed to the committer before this one. Because the hand-over
+// is unbuffered, every chunk before prev is committed by now, so the queue
+// plus prev's maps are the whole history this chunk's decisions need.
+func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *preparedChunk) (*preparedChunk, error) {
+	c := &preparedChunk{read: map[queue.EntryKey]bool{}}
+	keys := make([]queue.EntryKey, 0, len(chunk))
+	for _, it := range chunk {
+		if it.Rejection == nil {
+			keys = append(keys, queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision})
+		}
 	}
 	seen, err := in.queue.SeenBatch(ctx, keys)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
+	if prev != nil {
+		history.prev = prev.accepted
+		for k := range prev.read {
+			seen[k] = true
+		}
 	}
 	now := in.clock.Now()
-	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
 	var work []*pendingEntry
 	for _, it := range chunk {
+		if it.Rejection != nil {
+			c.rejections = append(c.rejections, chunkRejection{rj: it.Rejection})
+			continue
+		}
 		e := it.Entry
 		key := queue.EntryKey{EntryID: e.ID, Revision: e.Revision}
 		if seen[key] {
-			sum.AlreadyRead++
+			c.alreadyRead++
 			continue
 		}
 		seen[key] = true // the same revision twice in one chunk
@@ -160,7 +254,9 @@ func (in *Ingester) flush(ctx context.Context, q *quarantine, sum *BatchSummary,
 			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
 		}
 		if d.Outcome == documents.OutcomeReject {
-			in.reject(ctx, q, sum, &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason}, e.Client.Hetu, d.ReasonClass)
+			c.rejections = append(c.rejections, chunkRejection{
+				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason},
+				hetu: e.Client.Hetu, class: d.ReasonClass})
 			continue
 		}
 		switch d.Outcome {
@@ -175,25 +271,22 @@ func (in *Ingester) flush(ctx context.Context, q *quarantine, sum *BatchSummary,
 		}})
 	}
 	in.buildAll(work)
+	c.accepted = history.accepted
 
-	var items []queue.Ingestion
-	var ingested []*pendingEntry
 	for _, p := range work {
 		e, d := p.item.Entry, p.decision
-		if p.err != nil {
+		switch {
+		case p.err != nil:
 			// A document that cannot be built (invalid XML characters, an
 			// unknown organiser) is the entry's fault: quarantine it.
-			in.reject(ctx, q, sum, &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}, e.Client.Hetu, documents.ReasonInvalidInput)
+			c.rejections = append(c.rejections, chunkRejection{
+				rj:   &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()},
+				hetu: e.Client.Hetu, class: documents.ReasonInvalidInput})
 			continue
-		}
-		if d.ReasonClass == documents.ReasonDraft {
+		case d.ReasonClass == documents.ReasonDraft:
 			// A draft is not a read revision: its final version may come
 			// with the same revision number later.
-			sum.ByOutcome[d.Outcome]++
-			in.log.Info("entry skipped", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision, "decision", d.Outcome, "reason_class", d.ReasonClass)
-			if err := in.queue.RecordEvent(ctx, p.record); err != nil {
-				return err
-			}
+			c.drafts = append(c.drafts, p)
 			continue
 		}
 		var deliveries []queue.Delivery
@@ -203,9 +296,32 @@ func (in *Ingester) flush(ctx context.Context, q *quarantine, sum *BatchSummary,
 		if len(p.built) > 0 {
 			p.record.DocumentID, p.record.SetID, p.record.Version = p.built[0].Delivery.DocumentID, p.built[0].Delivery.SetID, p.built[0].Delivery.Version
 		}
-		items = append(items, queue.Ingestion{Record: p.record, Deliveries: deliveries})
-		ingested = append(ingested, p)
+		c.items = append(c.items, queue.Ingestion{Record: p.record, Deliveries: deliveries})
+		c.ingested = append(c.ingested, p)
+		c.read[queue.EntryKey{EntryID: e.ID, Revision: e.Revision}] = true
 	}
+	return c, nil
+}
+
+// commit writes one prepared chunk: its quarantined lines, its drafts' audit
+// records and, in one transaction, its ledger records and jobs.
+func (in *Ingester) commit(ctx context.Context, q *quarantine, sum *BatchSummary, c *preparedChunk) error {
+	for _, r := range c.rejections {
+		in.reject(ctx, q, sum, r.rj, r.hetu, r.class)
+	}
+	for _, p := range c.drafts {
+		e, d := p.item.Entry, p.decision
+		sum.ByOutcome[d.Outcome]++
+		in.log.Info("entry skipped", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision, "decision", d.Outcome, "reason_class", d.ReasonClass)
+		if err := in.queue.RecordEvent(ctx, p.record); err != nil {
+			return err
+		}
+	}
+	sum.AlreadyRead += c.alreadyRead
+	if len(c.items) == 0 {
+		return nil
+	}
+	items, ingested := c.items, c.ingested
 	results, err := in.queue.IngestBatch(ctx, items)
 	if err != nil {
 		return fmt.Errorf("ingest of %d entries: %w", len(items), err)
