@@ -40,6 +40,8 @@ type store[TTx any] struct {
 	mu      sync.Mutex
 	started bool
 	closed  bool
+
+	records recordGroup
 }
 
 // riverSchedulerInterval is River's fixed interval for moving scheduled
@@ -591,7 +593,7 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 	}
 	switch r.Class {
 	case Accepted, Duplicate:
-		return s.delivered(ctx, job, r)
+		return s.delivered(ctx, d, r)
 	case Permanent:
 		if err := s.dead(ctx, d, r); err != nil {
 			return err
@@ -666,35 +668,34 @@ func (s *store[TTx]) predecessor(ctx context.Context, x execer, d *Delivery) (st
 // the next version waiting for it, in one transaction. River's completer
 // then marks the job completed, in batches; if the process dies in between,
 // the job runs again, finds the delivery recorded and ends without sending.
-func (s *store[TTx]) delivered(ctx context.Context, job *river.Job[Delivery], r Result) error {
-	d := &job.Args
+// writeDelivered writes the record of an acknowledged delivery: its state,
+// the audit row, and the wake of the set's next version.
+func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, r Result) error {
 	dl := s.b.dialect
-	return s.inTx(ctx, func(tx TTx, x execer) error {
-		if _, err := x.exec(ctx, qDelivered,
-			r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
-			return fmt.Errorf("queue: record delivery: %w", err)
-		}
-		var outcome string
-		if err := x.queryRow(ctx, qLedgerOutcome, d.EntryID, d.Revision).Scan(&outcome); err != nil {
-			return fmt.Errorf("queue: ledger lookup: %w", err)
-		}
-		event := EventAccepted
-		if outcome == string(documents.OutcomeInvalidate) {
-			event = EventInvalidated
-		}
-		if err := s.audit(ctx, x, event, d, r.Code); err != nil {
-			return err
-		}
-		if _, err := x.exec(ctx, qWakeJobs,
-			dl.t(time.Now()), d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
-			return fmt.Errorf("queue: wake next version: %w", err)
-		}
-		if _, err := x.exec(ctx, qWakeDeliveries,
-			d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
-			return fmt.Errorf("queue: wake next version: %w", err)
-		}
-		return nil
-	})
+	if _, err := x.exec(ctx, qDelivered,
+		r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
+		return fmt.Errorf("queue: record delivery: %w", err)
+	}
+	var outcome string
+	if err := x.queryRow(ctx, qLedgerOutcome, d.EntryID, d.Revision).Scan(&outcome); err != nil {
+		return fmt.Errorf("queue: ledger lookup: %w", err)
+	}
+	event := EventAccepted
+	if outcome == string(documents.OutcomeInvalidate) {
+		event = EventInvalidated
+	}
+	if err := s.audit(ctx, x, event, d, r.Code); err != nil {
+		return err
+	}
+	if _, err := x.exec(ctx, qWakeJobs,
+		dl.t(time.Now()), d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
+		return fmt.Errorf("queue: wake next version: %w", err)
+	}
+	if _, err := x.exec(ctx, qWakeDeliveries,
+		d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
+		return fmt.Errorf("queue: wake next version: %w", err)
+	}
+	return nil
 }
 
 // dead records a delivery that will not be sent again without an operator.
