@@ -111,7 +111,7 @@ func TestLiftPackageAgreesWithParser(t *testing.T) {
 func TestUnescapeText(t *testing.T) {
 	for in, want := range map[string]string{
 		"a&lt;b&gt;c&amp;d&quot;e&apos;f\n\tg": "a<b>c&d\"e'f\n\tg",
-		"": "",
+		"":                                     "",
 	} {
 		if got, ok := unescapeText([]byte(in)); !ok || got != want {
 			t.Errorf("unescapeText(%q) = %q, %v; want %q", in, got, ok, want)
