@@ -10,10 +10,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -48,12 +46,7 @@ DIR/gateway.yaml so that queue and audit commands can look at the result afterwa
 Each run starts from an empty queue and archive.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return a.demo(ctx, dir, n, timeout)
+			return a.untilSignal(func(ctx context.Context) error { return a.demo(ctx, dir, n, timeout) })
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "demo", "working directory")

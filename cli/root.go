@@ -3,11 +3,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -90,6 +93,17 @@ func (a *app) rootCommand() *cobra.Command {
 // extraCommands lets later files register their commands without growing
 // rootCommand.
 var extraCommands []func(*app) *cobra.Command
+
+// untilSignal loads the configuration and runs fn with a context that
+// SIGTERM or SIGINT cancels: the long-running commands stop gracefully.
+func (a *app) untilSignal(fn func(ctx context.Context) error) error {
+	if err := a.load(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return fn(ctx)
+}
 
 // load reads the configuration and sets up the clock and logger. Errors
 // are usage errors (exit 2).

@@ -7,9 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -35,12 +33,7 @@ metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions fin
 return to the queue.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return a.daemon(ctx)
+			return a.untilSignal(func(ctx context.Context) error { return a.daemon(ctx) })
 		},
 	}
 }
@@ -156,12 +149,7 @@ due documents were acknowledged, 3 when any entry was rejected or any document i
 dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := a.load(); err != nil {
-				return err
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return a.once(ctx, timeout)
+			return a.untilSignal(func(ctx context.Context) error { return a.once(ctx, timeout) })
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "give up waiting after this long")

@@ -205,10 +205,11 @@ type preparedChunk struct {
 	drafts      []*pendingEntry
 	items       []queue.Ingestion
 	ingested    []*pendingEntry
-	// read holds the revisions the commit records as read, accepted the
-	// entries' accepted revisions: the next chunk is prepared before this
-	// one is committed and must see both.
-	read     map[queue.EntryKey]bool
+	// accepted holds the entries' accepted revisions. The next chunk is
+	// prepared before this one is committed: it needs them for its
+	// decisions, and takes items' revisions as read so that a revision
+	// repeated across the boundary is not decided and signed again (the
+	// ledger would refuse it all the same).
 	accepted map[string]int
 }
 
@@ -217,7 +218,7 @@ type preparedChunk struct {
 // is unbuffered, every chunk before prev is committed by now, so the queue
 // plus prev's maps are the whole history this chunk's decisions need.
 func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *preparedChunk) (*preparedChunk, error) {
-	c := &preparedChunk{read: map[queue.EntryKey]bool{}}
+	c := &preparedChunk{}
 	keys := make([]queue.EntryKey, 0, len(chunk))
 	for _, it := range chunk {
 		if it.Rejection == nil {
@@ -231,8 +232,8 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
 	if prev != nil {
 		history.prev = prev.accepted
-		for k := range prev.read {
-			seen[k] = true
+		for _, it := range prev.items {
+			seen[queue.EntryKey{EntryID: it.Record.EntryID, Revision: it.Record.Revision}] = true
 		}
 	}
 	now := in.clock.Now()
@@ -298,7 +299,6 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		}
 		c.items = append(c.items, queue.Ingestion{Record: p.record, Deliveries: deliveries})
 		c.ingested = append(c.ingested, p)
-		c.read[queue.EntryKey{EntryID: e.ID, Revision: e.Revision}] = true
 	}
 	return c, nil
 }
@@ -321,21 +321,20 @@ func (in *Ingester) commit(ctx context.Context, q *quarantine, sum *BatchSummary
 	if len(c.items) == 0 {
 		return nil
 	}
-	items, ingested := c.items, c.ingested
-	results, err := in.queue.IngestBatch(ctx, items)
+	results, err := in.queue.IngestBatch(ctx, c.items)
 	if err != nil {
-		return fmt.Errorf("ingest of %d entries: %w", len(items), err)
+		return fmt.Errorf("ingest of %d entries: %w", len(c.items), err)
 	}
-	for i, p := range ingested {
+	for i, p := range c.ingested {
 		e, d := p.item.Entry, p.decision
 		if errors.Is(results[i], queue.ErrAlreadyRead) {
 			sum.AlreadyRead++ // another replica took it in meanwhile
 			continue
 		}
 		sum.ByOutcome[d.Outcome]++
-		sum.Deliveries += len(items[i].Deliveries)
+		sum.Deliveries += len(c.items[i].Deliveries)
 		in.log.Info("entry read", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision,
-			"decision", d.Outcome, "archive", d.Archive, "reason_class", d.ReasonClass, "not_before", d.NotBefore, "deliveries", len(items[i].Deliveries))
+			"decision", d.Outcome, "archive", d.Archive, "reason_class", d.ReasonClass, "not_before", d.NotBefore, "deliveries", len(c.items[i].Deliveries))
 	}
 	return nil
 }

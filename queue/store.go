@@ -664,12 +664,10 @@ func (s *store[TTx]) predecessor(ctx context.Context, x execer, d *Delivery) (st
 	return reason + ")", true, nil
 }
 
-// delivered records an accepted delivery, writes its audit row and wakes
-// the next version waiting for it, in one transaction. River's completer
+// writeDelivered writes the record of an acknowledged delivery: its state,
+// the audit row, and the wake of the set's next version. River's completer
 // then marks the job completed, in batches; if the process dies in between,
 // the job runs again, finds the delivery recorded and ends without sending.
-// writeDelivered writes the record of an acknowledged delivery: its state,
-// the audit row, and the wake of the set's next version.
 func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, r Result) error {
 	dl := s.b.dialect
 	if _, err := x.exec(ctx, qDelivered,

@@ -20,7 +20,7 @@ import (
 func ParseMessage(raw []byte) (*Message, error) {
 	if skeleton, pkg, ok := liftPackage(raw); ok {
 		m, err := parseFrame(skeleton, &pkg)
-		if err != errNotLifted {
+		if !errors.Is(err, errNotLifted) {
 			return m, err
 		}
 	}

@@ -20,14 +20,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
-)
-
-// Interactions of the archive messages; equal to the wire package's
-// Interaction* constants (wire imports this package, not the other way).
-const (
-	interactionNewHealth     = "RCMR_IN100002FI01"
-	interactionReplaceHealth = "RCMR_IN100016FI01"
-	interactionSocial        = "RCMR_IN200002FI01"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // Namespaces and fixed OIDs of the profile.
@@ -163,14 +156,14 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	switch d.Archive {
 	case documents.ArchivePatient:
 		doc.BodyID = "OID" + b.id + ".0"
-		doc.Interaction = interactionNewHealth
+		doc.Interaction = wire.InteractionNewHealth
 		if b.replaces != nil {
-			doc.Interaction = interactionReplaceHealth
+			doc.Interaction = wire.InteractionReplaceHealth
 		}
 		doc.Tree, err = b.health(doc.BodyID)
 	case documents.ArchiveSocial:
 		doc.BodyID = "OID" + b.id
-		doc.Interaction = interactionSocial
+		doc.Interaction = wire.InteractionSocial
 		doc.Tree, err = b.social(doc.BodyID)
 	default:
 		return nil, fmt.Errorf("cda: entry %s: unknown archive %q", e.Key(), d.Archive)
