@@ -17,6 +17,7 @@ import (
 const (
 	maxEntryIDRunes   = 128
 	maxNarrativeBytes = 1 << 20 // "up to 1 MiB": counted in bytes, the stricter reading
+	maxNameChars      = 200     // names and titles, in characters (contract)
 )
 
 // The wire structs mirror one export line. Every scalar is decoded into a
@@ -44,14 +45,17 @@ type wireAuthor struct {
 	RegistrationNumber string `json:"registration_number"`
 	Given              string `json:"given"`
 	Family             string `json:"family"`
+	Hetu               string `json:"hetu"`
+	Title              string `json:"title"`
 }
 
 type wireClient struct {
-	Hetu             string `json:"hetu"`
-	Given            string `json:"given"`
-	Family           string `json:"family"`
-	BirthDate        string `json:"birth_date"`
-	HomeMunicipality string `json:"home_municipality"`
+	Hetu                string `json:"hetu"`
+	Given               string `json:"given"`
+	Family              string `json:"family"`
+	BirthDate           string `json:"birth_date"`
+	HomeMunicipality    string `json:"home_municipality"`
+	SecurityProhibition bool   `json:"security_prohibition"`
 }
 
 type wireService struct {
@@ -73,6 +77,7 @@ type wireRelationship struct {
 	ID     string  `json:"id"`
 	Opened string  `json:"opened"`
 	Closed *string `json:"closed"`
+	CaseID string  `json:"case_id"`
 }
 
 type wireText struct {
@@ -321,6 +326,16 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		return nil, required("author.family")
 	}
 	e.Author.RegistrationNumber, e.Author.Given, e.Author.Family = a.RegistrationNumber, a.Given, a.Family
+	if a.Hetu != "" {
+		if _, err := documents.ParseHetu(a.Hetu); err != nil {
+			return nil, invalid("author.hetu", err.Error())
+		}
+		e.Author.Hetu = a.Hetu
+	}
+	if utf8.RuneCountInString(a.Title) > maxNameChars {
+		return nil, invalid("author.title", "is longer than 200 characters")
+	}
+	e.Author.Title = a.Title
 
 	// Client.
 	c := &w.Client
@@ -353,6 +368,7 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		return nil, invalid("client.home_municipality", "is not a 3-digit municipality code")
 	}
 	e.Client.Hetu, e.Client.Given, e.Client.Family, e.Client.HomeMunicipality = c.Hetu, c.Given, c.Family, c.HomeMunicipality
+	e.Client.SecurityProhibition = c.SecurityProhibition
 
 	// Service.
 	s := &w.Service
@@ -417,7 +433,7 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	// another role is left to the policy, whose rejection names the real
 	// defect (registers are never mixed).
 	if cr := w.ClientRelationship; cr != nil {
-		rel := &documents.ClientRelationship{ID: cr.ID}
+		rel := &documents.ClientRelationship{ID: cr.ID, CaseID: cr.CaseID}
 		if cr.ID == "" {
 			return nil, required("client_relationship.id")
 		}

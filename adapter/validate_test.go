@@ -169,6 +169,19 @@ func TestValidLinesConvert(t *testing.T) {
 	if !e.Encounter.End.IsZero() {
 		t.Fatalf("absent encounter.end must stay zero, got %v", e.Encounter.End)
 	}
+
+	// The optional fields of the updated contract.
+	it = parseOne(t, mutate(t, socialWorkLine, map[string]any{
+		"author.hetu": "010180-9026", "author.title": "koulukuraattori",
+		"client.security_prohibition": true, "client_relationship.case_id": "ASIA-1",
+	}))
+	if it.Rejection != nil {
+		t.Fatalf("rejected: %v", it.Rejection)
+	}
+	e = it.Entry
+	if e.Author.Hetu != "010180-9026" || e.Author.Title != "koulukuraattori" || !e.Client.SecurityProhibition || e.ClientRelationship.CaseID != "ASIA-1" {
+		t.Fatalf("optional fields: %+v %+v %+v", e.Author, e.Client, e.ClientRelationship)
+	}
 }
 
 func TestTestIdentityCodesOfFixtures(t *testing.T) {
@@ -232,6 +245,12 @@ func TestValidation(t *testing.T) {
 		{"author.registration_number missing", psychologyLine, map[string]any{"author.registration_number": deleteField}, "author.registration_number", "required"},
 		{"author.given empty", psychologyLine, map[string]any{"author.given": ""}, "author.given", "required"},
 		{"author.family null", psychologyLine, map[string]any{"author.family": nil}, "author.family", "required"},
+		{"author.hetu test code", psychologyLine, map[string]any{"author.hetu": hetu("010180-901")}, "", ""},
+		{"author.hetu bad check char", psychologyLine, map[string]any{"author.hetu": "010180-901A"}, "author.hetu", "check character"},
+		{"author.hetu number", psychologyLine, map[string]any{"author.hetu": 7}, "author.hetu", "wrong JSON type"},
+		{"author.title 200 chars", psychologyLine, map[string]any{"author.title": long(200, "ä")}, "", ""},
+		{"author.title 201 chars", psychologyLine, map[string]any{"author.title": long(201, "x")}, "author.title", "longer than 200"},
+		{"client.security_prohibition string", psychologyLine, map[string]any{"client.security_prohibition": "yes"}, "client.security_prohibition", "wrong JSON type"},
 
 		// client and identity code
 		{"client missing", psychologyLine, map[string]any{"client": deleteField}, "client", "required"},

@@ -90,6 +90,12 @@ type Author struct {
 	Role               Role
 	RegistrationNumber string
 	Given, Family      string
+	// Hetu is the professional's personal identity code (optional): real
+	// Kanta frames name the author by it (kanta-domain.md 8.1).
+	Hetu string
+	// Title is the job title as recorded (tehtävänimike); empty when the
+	// export gives none (configuration then gives one per role).
+	Title string
 }
 
 type Client struct {
@@ -97,6 +103,9 @@ type Client struct {
 	Given, Family    string
 	BirthDate        Date
 	HomeMunicipality string
+	// SecurityProhibition is the population register's non-disclosure for
+	// personal safety (turvakielto).
+	SecurityProhibition bool
 }
 
 type Service struct {
@@ -122,6 +131,7 @@ type ClientRelationship struct {
 	ID     string
 	Opened Date
 	Closed *Date
+	CaseID string // the social welfare case (asia), when the export knows it
 }
 
 type Text struct {
