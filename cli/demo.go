@@ -69,7 +69,8 @@ func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration
 	// 1. Test PKI for the configured organisers, the mock and the gateway.
 	var orgs []pki.Organiser
 	for _, o := range a.cfg.Organisations {
-		orgs = append(orgs, pki.Organiser{OID: o.OID, Name: o.Name})
+		custodian, _ := o.Custodian() // the system certificate's serialNumber
+		orgs = append(orgs, pki.Organiser{OID: o.OID, Name: o.Name, CustodianOID: custodian})
 	}
 	p, err := pki.Generate(filepath.Join(dir, "pki"), orgs, demoPassword, time.Now())
 	if err != nil {

@@ -75,7 +75,8 @@ func (a *app) fixturesCommand() *cobra.Command {
 			}
 			var orgs []pki.Organiser
 			for _, o := range a.cfg.Organisations {
-				orgs = append(orgs, pki.Organiser{OID: o.OID, Name: o.Name})
+				custodian, _ := o.Custodian() // the system certificate's serialNumber
+				orgs = append(orgs, pki.Organiser{OID: o.OID, Name: o.Name, CustodianOID: custodian})
 			}
 			p, err := pki.Generate(pkiOut, orgs, password, time.Now()) // certificates are real-world facts: wall time
 			if err != nil {

@@ -86,6 +86,10 @@ type KantaConfig struct {
 	BreakerOpenFor  time.Duration `mapstructure:"breaker_open_for" json:"breaker_open_for"`
 	// SenderOID is the gateway's message-party OID (sender device).
 	SenderOID string `mapstructure:"sender_oid" json:"sender_oid"`
+	// SocialSenderOID is the sender device of social welfare frames when
+	// it is not SenderOID: Helsinki's real social welfare frames send as
+	// 1.2.246.10.2012566.10.40, their custodian. Empty: SenderOID.
+	SocialSenderOID string `mapstructure:"social_sender_oid" json:"social_sender_oid"`
 	// ReceiverOID is Kanta's device.
 	ReceiverOID string `mapstructure:"receiver_oid" json:"receiver_oid"`
 }
@@ -103,6 +107,13 @@ type OrganisationConfig struct {
 	// DocumentRoot is the OID tree under which document ids are minted
 	// (e.g. 1.2.246.10.2012566 for Helsinki).
 	DocumentRoot string `mapstructure:"document_root" json:"document_root"`
+	// CustodianOID and CustodianName are the register keeper the documents
+	// and frames name as custodian, and the serialNumber the system
+	// certificate must carry; empty: oid and name. Helsinki's social
+	// welfare frames name 1.2.246.10.2012566.10.40 "Helsingin sosiaali- ja
+	// terveystoimi".
+	CustodianOID  string `mapstructure:"custodian_oid" json:"custodian_oid"`
+	CustodianName string `mapstructure:"custodian_name" json:"custodian_name"`
 	// Signing identity: a PKCS#12 file with its password, or PEM cert+key.
 	PKCS12         string `mapstructure:"pkcs12" json:"pkcs12"`
 	PKCS12Password string `mapstructure:"pkcs12_password" json:"pkcs12_password"`
@@ -279,6 +290,9 @@ func (c *Config) Validate() error {
 	if !ValidOID(c.Kanta.ReceiverOID) {
 		bad("kanta.receiver_oid", "must be an OID")
 	}
+	if c.Kanta.SocialSenderOID != "" && !ValidOID(c.Kanta.SocialSenderOID) {
+		bad("kanta.social_sender_oid", "must be an OID (or empty for kanta.sender_oid)")
+	}
 	if c.Policy.GuardianAgeThreshold < 1 || c.Policy.GuardianAgeThreshold > c.Policy.AdultAge {
 		bad("policy.guardian_age_threshold", "must be between 1 and policy.adult_age")
 	}
@@ -334,6 +348,9 @@ func (c *Config) Validate() error {
 		if !ValidOID(o.DocumentRoot) {
 			bad(key+".document_root", "must be an OID")
 		}
+		if o.CustodianOID != "" && !ValidOID(o.CustodianOID) {
+			bad(key+".custodian_oid", "must be an OID (or empty for the organisation's oid)")
+		}
 		if o.PKCS12 != "" && (o.CertPEM != "" || o.KeyPEM != "") {
 			bad(key+".pkcs12", "give either pkcs12 or cert_pem+key_pem, not both")
 		}
@@ -387,6 +404,20 @@ func (c *Config) PolicyEngine() *documents.Policy {
 		AdultAge:             c.Policy.AdultAge,
 		Roles:                c.Policy.Roles,
 	}
+}
+
+// Custodian returns the register keeper's OID and name: custodian_oid and
+// custodian_name, defaulting to oid and name.
+func (o OrganisationConfig) Custodian() (oid, name string) {
+	return documents.Organisation{OID: o.OID, Name: o.Name, CustodianOID: o.CustodianOID, CustodianName: o.CustodianName}.Custodian()
+}
+
+// SenderFor returns the sender device of an archive's frames.
+func (k KantaConfig) SenderFor(archive documents.Archive) string {
+	if archive == documents.ArchiveSocial && k.SocialSenderOID != "" {
+		return k.SocialSenderOID
+	}
+	return k.SenderOID
 }
 
 // Organisation returns the organiser with the given OID.

@@ -13,6 +13,24 @@ type Organisation struct {
 	// DocumentRoot is the OID tree document ids are minted under
 	// (1.2.246.10.2012566 for Helsinki).
 	DocumentRoot string
+	// CustodianOID and CustodianName name the register keeper as the
+	// documents and frames give it (custodian), when it is not the
+	// organisation itself: Helsinki's social welfare frames name
+	// 1.2.246.10.2012566.10.40 "Helsingin sosiaali- ja terveystoimi".
+	// Empty: OID and Name.
+	CustodianOID, CustodianName string
+}
+
+// Custodian returns the register keeper's OID and name.
+func (o Organisation) Custodian() (oid, name string) {
+	oid, name = o.CustodianOID, o.CustodianName
+	if oid == "" {
+		oid = o.OID
+	}
+	if name == "" {
+		name = o.Name
+	}
+	return oid, name
 }
 
 // Document id arcs under the organisation's tree. The sample archive

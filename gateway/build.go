@@ -66,12 +66,16 @@ func NewBuilder(cfg *config.Config, now time.Time) (*Builder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
 		}
-		s, err := signing.NewSigner(id, o.OID, o.SignatureType, now)
+		// A system certificate belongs to the register keeper the documents
+		// name as custodian (custodian_oid, else oid).
+		custodianOID, custodianName := o.Custodian()
+		s, err := signing.NewSigner(id, custodianOID, o.SignatureType, now)
 		if err != nil {
 			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
 		}
 		b.orgs[o.OID] = organiser{
-			org:    documents.Organisation{OID: o.OID, Name: o.Name, DocumentRoot: o.DocumentRoot},
+			org: documents.Organisation{OID: o.OID, Name: o.Name, DocumentRoot: o.DocumentRoot,
+				CustodianOID: custodianOID, CustodianName: custodianName},
 			signer: s,
 			ident:  id,
 		}
@@ -157,8 +161,17 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 		MessageID:      documents.MessageID(o.org.DocumentRoot, e.ID, e.Revision),
 		CreationTime:   at,
 		ProcessingCode: processing,
-		SenderOID:      b.cfg.Kanta.SenderOID,
+		SenderOID:      b.cfg.Kanta.SenderFor(d.Archive),
 		ReceiverOID:    b.cfg.Kanta.ReceiverOID,
+		// The frame names the professional by identity code, which the CDA
+		// does not carry (kanta-domain.md 8.1). Never logged: FrameAuthor
+		// prints without it.
+		Author: wire.FrameAuthor{
+			Hetu:               e.Author.Hetu,
+			RegistrationNumber: e.Author.RegistrationNumber,
+			Given:              e.Author.Given,
+			Family:             e.Author.Family,
+		},
 	}
 	if doc.Interaction == wire.InteractionReplaceHealth {
 		in.CorrectionReason = b.code("frame.correction_reason", "1")

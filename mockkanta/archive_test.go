@@ -165,7 +165,9 @@ func TestChecks(t *testing.T) {
 		}, wire.AckRejected, wire.DetailInteractionMismatch},
 		{"new health document as a replacement", func() []byte {
 			b := build(t, withSpec(psy("CHK-RPLC"), nil)).message
-			return bytes.ReplaceAll(b, []byte(wire.InteractionNewHealth), []byte(wire.InteractionReplaceHealth))
+			b = bytes.ReplaceAll(b, []byte(wire.InteractionNewHealth), []byte(wire.InteractionReplaceHealth))
+			// A replacing frame carries its correction reason (else it is malformed).
+			return bytes.Replace(b, []byte("<languageCode"), []byte(`<reasonCode code="1" codeSystem="1.2.246.537.5.40178.2008"/><languageCode`), 1)
 		}, wire.AckRejected, wire.DetailInteractionMismatch},
 		{"real identity code in the test environment", func() []byte {
 			return build(t, withSpec(realCode, nil)).message

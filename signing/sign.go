@@ -17,15 +17,17 @@ import (
 // Signer adds Kanta signatures to CDA documents with one identity.
 type Signer struct {
 	Identity      *Identity
-	OrganiserOID  string
+	CustodianOID  string // the register keeper a system certificate belongs to
 	SignatureType string // TypeSystem "3" (default) or TypeProfessional "1"
 }
 
 // NewSigner checks that the identity may sign at now: the certificate is
 // valid, the key is RSA, and for a system signature the certificate's subject
-// serialNumber is the organiser's OID (Kanta binds system signatures to the
-// register keeper that way).
-func NewSigner(id *Identity, organiserOID, signatureType string, now time.Time) (*Signer, error) {
+// serialNumber is the custodian's OID (Kanta binds system signatures to the
+// register keeper that way: kanta-domain.md 8.1). The custodian is the one
+// the documents name, which need not be the organisation's own OID
+// (Helsinki's social welfare custodian is 1.2.246.10.2012566.10.40).
+func NewSigner(id *Identity, custodianOID, signatureType string, now time.Time) (*Signer, error) {
 	if id == nil || id.Cert == nil || id.Key == nil {
 		return nil, errors.New("signing: identity without key or certificate")
 	}
@@ -48,11 +50,11 @@ func NewSigner(id *Identity, organiserOID, signatureType string, now time.Time) 
 	if now.After(id.Cert.NotAfter) {
 		return nil, fmt.Errorf("signing: certificate expired at %s", id.Cert.NotAfter.UTC().Format(time.RFC3339))
 	}
-	if signatureType == TypeSystem && id.Cert.Subject.SerialNumber != organiserOID {
-		return nil, fmt.Errorf("signing: system certificate serialNumber %s is not the organiser OID %q",
-			describeSerial(id.Cert.Subject.SerialNumber), organiserOID)
+	if signatureType == TypeSystem && id.Cert.Subject.SerialNumber != custodianOID {
+		return nil, fmt.Errorf("signing: system certificate serialNumber %s is not the custodian OID %q",
+			describeSerial(id.Cert.Subject.SerialNumber), custodianOID)
 	}
-	return &Signer{Identity: id, OrganiserOID: organiserOID, SignatureType: signatureType}, nil
+	return &Signer{Identity: id, CustodianOID: custodianOID, SignatureType: signatureType}, nil
 }
 
 // SignatureIDs returns the IDs Sign gives the hl7fi:signature, the

@@ -361,7 +361,7 @@ func TestCertificateChecks(t *testing.T) {
 		if _, err := NewSigner(id, organiserOID, TypeSystem, testNow); err == nil || !strings.Contains(err.Error(), "certificate expired") {
 			t.Fatalf("NewSigner accepted an expired certificate: %v", err)
 		}
-		s := &Signer{Identity: id, OrganiserOID: organiserOID, SignatureType: TypeSystem}
+		s := &Signer{Identity: id, CustodianOID: organiserOID, SignatureType: TypeSystem}
 		d := doc()
 		wantErr(t, s.Sign(d, healthBodyID, testNow), "certificate not valid at")
 		// Forge one past the guard to prove Verify checks it too.
@@ -399,10 +399,10 @@ func TestCertificateChecks(t *testing.T) {
 	t.Run("system signature serialNumber", func(t *testing.T) {
 		id := p.identity(t, "1.2.246.10.9999999.10.0", testNow.Add(-time.Hour), testNow.AddDate(2, 0, 0))
 		_, err := NewSigner(id, organiserOID, TypeSystem, testNow)
-		wantErr(t, err, "is not the organiser OID")
+		wantErr(t, err, "is not the custodian OID")
 		// Verify insists the serialNumber of a system certificate is an OID.
 		notOID := p.identity(t, "TESTREG0001", testNow.Add(-time.Hour), testNow.AddDate(2, 0, 0))
-		s := &Signer{Identity: notOID, OrganiserOID: organiserOID, SignatureType: TypeSystem}
+		s := &Signer{Identity: notOID, CustodianOID: organiserOID, SignatureType: TypeSystem}
 		d := doc()
 		if err := s.Sign(d, healthBodyID, testNow); err != nil {
 			t.Fatal(err)

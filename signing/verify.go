@@ -139,7 +139,7 @@ type SignatureInfo struct {
 	Timestamp                        time.Time
 	SignatureType                    string
 	Signer                           *x509.Certificate
-	SignerSerialNumber               string // subject serialNumber: organiser OID (type 3) or registration number (type 1)
+	SignerSerialNumber               string // subject serialNumber: custodian OID (type 3) or registration number (type 1)
 }
 
 // Verify checks every signature in the document's signatureCollection and

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,10 @@ const (
 	InteractionSocial        = "RCMR_IN200002FI01" // social welfare document (new or replacing)
 )
 
-// Fixed values of the frame (kanta-domain.md section 3, the real sample).
+// Fixed values of the frame. The frames follow the real public ones
+// (kanta-domain.md 8.1; the facts and their sources are in
+// conformance_test.go): two health frames of 2017 and Helsinki's social
+// welfare frame of 2026.
 const (
 	nsHL7   = "urn:hl7-org:v3"
 	nsHL7FI = "urn:hl7finland"
@@ -42,6 +46,9 @@ const (
 
 	triggerNewHealth     = "RCMR_TE000102UV01"
 	triggerReplaceHealth = "RCMR_TE000910UV01"
+	// The social frames name the new-document trigger; whether a replacing
+	// social document names another one is not public.
+	triggerSocial = "RCMR_TE000102UV01"
 
 	// Health service request PP1: archive the provider's own documents.
 	systemHealthRequest = "1.2.246.537.5.40157.2008"
@@ -60,7 +67,8 @@ const (
 	systemStorage    = "1.2.246.537.5.40116.2006"
 )
 
-// healthProfileIDs are the frame profiles the real 2017 health message names.
+// healthProfileIDs are the frame profiles both real health frames name
+// after interactionId; the first is also the clinicalDocument's templateId.
 var healthProfileIDs = []string{"1.2.246.777.11.2015.5", "1.2.246.777.11.2008.10"}
 
 // Errors of ParseMessage and BuildMessage; the returned errors wrap one of
@@ -73,6 +81,12 @@ var (
 	ErrContentID          = errors.New("wire: MIME Content-ID does not name the document")
 	ErrMetadataMismatch   = errors.New("wire: frame metadata does not match the document")
 	ErrInvalidInput       = errors.New("wire: invalid message input")
+	// ErrFrameStructure: the frame departs from what every real Kanta frame
+	// shows (a required header element missing, the correction reason out
+	// of its place, the custodian in the document's form). Its errors also
+	// wrap ErrMalformedFrame, so a caller that knows only that one still
+	// rejects them.
+	ErrFrameStructure = errors.New("wire: frame structure differs from Kanta's frames")
 )
 
 // MessageInput is what a frame is built from.
@@ -86,11 +100,39 @@ type MessageInput struct {
 	ReceiverOID          string // Kanta's device when empty
 	CorrectionReason     string // RCMR_IN100016FI01 reasonCode; "1" (correction) when empty
 	SocialServiceRequest string // "SP17" (client document, default) or "SP1"
+	// Author is the professional as the frame names them. Real frames name
+	// the author by personal identity code, which the CDA does not carry;
+	// fields left empty are read from the CDA's author.
+	Author FrameAuthor
 	// DocumentTree, when set, is the tree Document was serialised from (or
 	// parsed into); the metadata are then read from it instead of parsing
 	// Document again. It is not modified.
 	DocumentTree *etree.Document
 }
+
+// FrameAuthor is the professional of a frame's author and authorOrPerformer.
+// Its String and LogValue never show the identity code or the name.
+type FrameAuthor struct {
+	// Hetu is the professional's personal identity code (optional). Without
+	// it the registration number stands in.
+	Hetu               string
+	RegistrationNumber string // Valvira / JulkiTerhikki registration number
+	Given, Family      string // used when the CDA's author has no name
+}
+
+// String hides the personal data, so a logged MessageInput cannot leak it.
+func (a FrameAuthor) String() string {
+	if a.Hetu != "" {
+		return "wire.FrameAuthor{identity code: set}"
+	}
+	return "wire.FrameAuthor{identity code: none}"
+}
+
+// GoString is String, for %#v.
+func (a FrameAuthor) GoString() string { return a.String() }
+
+// LogValue is String, for log/slog.
+func (a FrameAuthor) LogValue() slog.Value { return slog.StringValue(a.String()) }
 
 // Code is a coded value of the frame.
 type Code struct{ Code, CodeSystem string }
@@ -98,13 +140,18 @@ type Code struct{ Code, CodeSystem string }
 // Message is a parsed archive request.
 type Message struct {
 	Interaction, MessageID, ProcessingCode, SenderOID, ReceiverOID string
-	ReasonCodes                                                    []Code
+	ReasonCodes                                                    []Code // controlActProcess/reasonCode
 	// From the frame's copy of the document metadata.
 	DocumentID, SetID string
 	Version           int
 	Hetu              string
-	ContentID         string
-	Document          []byte // the CDA bytes decoded from the MIME part, byte-exact
+	// CorrectionReason is clinicalDocument/reasonCode of a replacing health
+	// document (RCMR_IN100016FI01); empty otherwise.
+	CorrectionReason Code
+	// CustodianOID is the frame's custodian/assignedCustodian/representedOrganization/id.
+	CustodianOID string
+	ContentID    string
+	Document     []byte // the CDA bytes decoded from the MIME part, byte-exact
 	// DocumentTree is Document parsed once, for checks that need the tree
 	// (profile, signatures) so none of them parses it again. Read-only.
 	DocumentTree *etree.Document
@@ -176,8 +223,11 @@ func patientID(role *etree.Element) string {
 }
 
 // BuildMessage wraps a signed CDA document in its archive request frame.
-// The frame's metadata is copied from the parsed document, so it matches by
-// construction; the document bytes are carried unchanged.
+// The frame's copy of the metadata is read from the parsed document, so it
+// matches by construction; the document bytes are carried unchanged. What
+// the frame carries, and in which order, is written out here element by
+// element after the real frames, health and social apart: nothing is
+// copied wholesale from the document.
 func BuildMessage(in MessageInput) ([]byte, error) {
 	if err := in.check(); err != nil {
 		return nil, err
@@ -202,114 +252,406 @@ func BuildMessage(in MessageInput) ([]byte, error) {
 	if in.Interaction != want {
 		return nil, fmt.Errorf("%w: interaction %s does not fit a document of version %d (want %s)", ErrInvalidInput, in.Interaction, m.version, want)
 	}
+	f := &frame{in: in, m: m, social: m.social}
+	if f.custodian = path(m.root, "custodian", "assignedCustodian", "representedCustodianOrganization"); attr(child(f.custodian, nsHL7, "id"), "root") == "" {
+		return nil, fmt.Errorf("%w: document has no custodian id", ErrInvalidInput)
+	}
 
 	root := etree.NewElement(in.Interaction)
 	root.CreateAttr("ITSVersion", "XML_1.0")
 	root.CreateAttr("xmlns", nsHL7)
-	root.CreateElement("id").CreateAttr("root", in.MessageID)
-	root.CreateElement("creationTime").CreateAttr("value", in.CreationTime.UTC().Format("20060102150405")+"+0000")
+	f.header(root)
+	act := root.CreateElement("controlActProcess")
+	f.controlAct(act)
+	subject := act.CreateElement("subject")
+	if !f.social {
+		subject.CreateAttr("typeCode", "SUBJ")
+	}
+	f.clinicalDocument(subject.CreateElement("clinicalDocument"))
+
+	doc := etree.NewDocument()
+	doc.SetRoot(root)
+	var out bytes.Buffer
+	out.Grow(4096)
+	out.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	if _, err := doc.WriteTo(&out); err != nil {
+		return nil, err
+	}
+	return spliceBody(out.Bytes(), in.Document)
+}
+
+// frame is one frame being built.
+type frame struct {
+	in        MessageInput
+	m         *docMeta
+	social    bool
+	custodian *etree.Element // the document's representedCustodianOrganization
+}
+
+func (f *frame) replacesHealth() bool { return f.in.Interaction == InteractionReplaceHealth }
+
+// header: the transmission wrapper, in the order of every real frame.
+// Health frames name their profiles after interactionId; social frames have
+// none and write their devices with classCode and determinerCode.
+func (f *frame) header(root *etree.Element) {
+	root.CreateElement("id").CreateAttr("root", f.in.MessageID)
+	root.CreateElement("creationTime").CreateAttr("value", f.in.CreationTime.UTC().Format("20060102150405")+"+0000")
 	root.CreateElement("versionCode").CreateAttr("code", "V3-2006")
 	iid := root.CreateElement("interactionId")
-	iid.CreateAttr("extension", in.Interaction)
+	iid.CreateAttr("extension", f.in.Interaction)
 	iid.CreateAttr("root", oidInteractionID)
-	if !m.social {
+	if !f.social {
 		for _, p := range healthProfileIDs {
 			root.CreateElement("profileId").CreateAttr("root", p)
 		}
 	}
-	root.CreateElement("processingCode").CreateAttr("code", in.ProcessingCode)
+	root.CreateElement("processingCode").CreateAttr("code", f.in.ProcessingCode)
 	root.CreateElement("processingModeCode").CreateAttr("code", "T")
 	root.CreateElement("acceptAckCode").CreateAttr("code", "ER")
-	receiver := in.ReceiverOID
+	receiver := f.in.ReceiverOID
 	if receiver == "" {
 		receiver = kantaReceiverOID
 	}
-	device(root, "receiver", "RCV", receiver)
-	device(root, "sender", "SND", in.SenderOID)
+	f.device(root, "receiver", "RCV", receiver)
+	f.device(root, "sender", "SND", f.in.SenderOID)
+}
 
-	act := root.CreateElement("controlActProcess")
-	if m.social {
+func (f *frame) device(root *etree.Element, tag, typeCode, oid string) {
+	el := root.CreateElement(tag)
+	el.CreateAttr("typeCode", typeCode)
+	d := el.CreateElement("device")
+	if f.social {
+		d.CreateAttr("classCode", "DEV")
+		d.CreateAttr("determinerCode", "INSTANCE")
+	}
+	d.CreateElement("id").CreateAttr("root", oid)
+}
+
+// controlAct: health frames are requests (RQO) naming the trigger event and
+// the service request PP1, and nothing else (the correction reason belongs
+// to the clinicalDocument); social frames are events (CACT EVN) with a
+// priority and two reasons, the service request and the register.
+func (f *frame) controlAct(act *etree.Element) {
+	if f.social {
 		act.CreateAttr("classCode", "CACT")
 		act.CreateAttr("moodCode", "EVN")
+		code(act, "code", triggerSocial, oidTriggerEvent, "", "")
 		act.CreateElement("priorityCode").CreateAttr("code", "R")
-		request := in.SocialServiceRequest
+		request, display := f.in.SocialServiceRequest, "Asiakasasiakirjan arkistointi"
 		if request == "" {
 			request = "SP17"
 		}
-		code(act, "reasonCode", request, systemSocialRequest)
-		code(act, "reasonCode", "1", systemSocialRegister)
+		if request == "SP1" {
+			display = "Asiakkuusasiakirjan arkistointi"
+		}
+		code(act, "reasonCode", request, systemSocialRequest, "Sosiaalihuolto - Arkistosanomien palvelupyynnöt", display)
+		code(act, "reasonCode", "1", systemSocialRegister, "Sosiaalihuolto - Asiakastiedon arkiston käyttötilanne", "Palvelunjärjestäjän rekisterin oma käyttö")
 	} else {
 		act.CreateAttr("moodCode", "RQO")
 		trigger := triggerNewHealth
-		if in.Interaction == InteractionReplaceHealth {
+		if f.replacesHealth() {
 			trigger = triggerReplaceHealth
 		}
-		code(act, "code", trigger, oidTriggerEvent)
-		code(act, "reasonCode", codeHealthRequest, systemHealthRequest)
-		if in.Interaction == InteractionReplaceHealth {
-			reason := in.CorrectionReason
-			if reason == "" {
-				reason = "1"
-			}
-			code(act, "reasonCode", reason, systemCorrectionReason)
-		}
+		code(act, "code", trigger, oidTriggerEvent, "", "")
+		code(act, "reasonCode", codeHealthRequest, systemHealthRequest, "eArkisto - Arkistosanomien palvelupyynnöt 2008", "Arkistoi palvelujen antajan omia asiakirjoja")
 	}
-	authorOrPerformer(act, m)
+	f.authorOrPerformer(act)
+}
 
-	subject := act.CreateElement("subject")
-	subject.CreateAttr("typeCode", "SUBJ")
-	cd := subject.CreateElement("clinicalDocument")
-	if m.social {
-		copyChild(cd, m.root, "realmCode")
-		copyChild(cd, m.root, "typeId")
-	} else {
-		for _, p := range healthProfileIDs[:1] {
-			cd.CreateElement("templateId").CreateAttr("root", p)
+// authorOrPerformer: health frames name only the organisation that asks
+// (the organiser); social frames name the professional by identity code
+// with their name and the organisation they act for, which in Helsinki's
+// frame is the register keeper.
+func (f *frame) authorOrPerformer(act *etree.Element) {
+	ap := act.CreateElement("authorOrPerformer")
+	if !f.social {
+		ap.CreateAttr("typeCode", "PRF")
+		org := ap.CreateElement("assignedPerson").CreateElement("representedOrganization")
+		org.CreateElement("id").CreateAttr("root", f.organiserOID())
+		return
+	}
+	ap.CreateAttr("typeCode", "AUT")
+	person := ap.CreateElement("assignedPerson")
+	f.authorID(person)
+	f.authorName(person.CreateElement("assignedPerson"))
+	f.custodianOrganisation(person.CreateElement("representedOrganization"))
+}
+
+// organiserOID is the organisation a health frame's request comes from: the
+// document's responsible party (the organiser), else its custodian.
+func (f *frame) organiserOID() string {
+	if id := attr(path(f.m.root, "componentOf", "encompassingEncounter", "responsibleParty", "assignedEntity", "representedOrganization", "id"), "root"); id != "" {
+		return id
+	}
+	return attr(child(f.custodian, nsHL7, "id"), "root")
+}
+
+// authorID writes the professional's id: the personal identity code when
+// known, else the registration number (from the input or the document),
+// else the document author's own ids.
+func (f *frame) authorID(parent *etree.Element) {
+	switch {
+	case f.in.Author.Hetu != "":
+		ii(parent, "id", oidHetu, f.in.Author.Hetu)
+		return
+	case f.in.Author.RegistrationNumber != "":
+		ii(parent, "id", oidRegistration, f.in.Author.RegistrationNumber)
+		return
+	}
+	aa := path(f.m.root, "author", "assignedAuthor")
+	ids := children(aa, nsHL7, "id")
+	for _, id := range ids {
+		if attr(id, "root") == oidRegistration {
+			parent.AddChild(rehome(id, ""))
+			return
 		}
 	}
-	copyChild(cd, m.root, "id")
-	if m.social {
-		code(cd, "code", "1", systemSocialRegisterType)
+	for _, id := range ids {
+		parent.AddChild(rehome(id, ""))
+	}
+	if len(ids) == 0 {
+		parent.CreateElement("id").CreateAttr("nullFlavor", "NA")
+	}
+}
+
+// authorName writes the professional's name: the document author's, else
+// the input's.
+func (f *frame) authorName(person *etree.Element) {
+	if n := path(f.m.root, "author", "assignedAuthor", "assignedPerson", "name"); n != nil {
+		person.AddChild(rehome(n, ""))
+		return
+	}
+	n := person.CreateElement("name")
+	if f.in.Author.Family != "" {
+		n.CreateElement("family").SetText(f.in.Author.Family)
+	}
+	for _, g := range strings.Fields(f.in.Author.Given) {
+		n.CreateElement("given").SetText(g)
+	}
+}
+
+// custodianOrganisation writes the register keeper's id and name into org.
+func (f *frame) custodianOrganisation(org *etree.Element) {
+	org.AddChild(rehome(child(f.custodian, nsHL7, "id"), ""))
+	if n := child(f.custodian, nsHL7, "name"); n != nil {
+		org.AddChild(rehome(n, ""))
+	}
+}
+
+// clinicalDocument: the frame's copy of the document metadata, in the
+// order of the real frames of the archive.
+func (f *frame) clinicalDocument(cd *etree.Element) {
+	root := f.m.root
+	if f.social {
+		cd.CreateAttr("classCode", "DOCCLIN")
+		cd.CreateAttr("moodCode", "EVN")
+		copyChild(cd, root, "realmCode")
+		copyChild(cd, root, "typeId")
 	} else {
-		copyChild(cd, m.root, "code")
+		cd.CreateElement("templateId").CreateAttr("root", healthProfileIDs[0])
+	}
+	copyChild(cd, root, "id")
+	if f.social {
+		code(cd, "code", "1", systemSocialRegisterType, "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri")
+	} else {
+		copyChild(cd, root, "code")
 	}
 	text := cd.CreateElement("text")
 	text.CreateAttr("mediaType", "multipart/related")
-	head, tail := mimeEnvelope(in.MessageID, m.id)
+	head, tail := mimeEnvelope(f.in.MessageID, f.m.id)
 	text.CreateText(head)
 	text.CreateProcInst(bodyMark, "")
 	text.CreateText(tail)
-	cd.CreateElement("statusCode").CreateAttr("code", "completed")
-	copyChild(cd, m.root, "effectiveTime")
-	copyChild(cd, m.root, "confidentialityCode")
-	copyChild(cd, m.root, "languageCode")
-	copyChild(cd, m.root, "setId")
-	copyChild(cd, m.root, "versionNumber")
-	code(cd, "completionCode", "LA", systemCompletion)
-	code(cd, "storageCode", "AC", systemStorage)
-	recordTarget(cd, m.root)
-	copyChild(cd, m.root, "author")
-	copyChild(cd, m.root, "custodian")
-	for _, rel := range children(m.root, nsHL7, "relatedDocument") {
-		cd.AddChild(rehome(rel, ""))
+	if f.social {
+		cd.CreateElement("statusCode").CreateAttr("code", "COMPLETED")
+	} else {
+		cd.CreateElement("statusCode").CreateAttr("code", "completed")
 	}
-	componentOf(cd, m.root)
-	if m.localHeader != nil {
-		// The frame repeats the local header without its signatures.
-		h := rehome(m.localHeader, "signatureCollection")
-		h.CreateAttr("xmlns", nsHL7FI)
-		cd.AddChild(h)
+	copyChild(cd, root, "effectiveTime")
+	copyChild(cd, root, "confidentialityCode")
+	if f.replacesHealth() {
+		reason, display := f.in.CorrectionReason, ""
+		if reason == "" {
+			reason = "1"
+		}
+		if reason == "1" {
+			display = "Korjaus"
+		}
+		code(cd, "reasonCode", reason, systemCorrectionReason, "eArkisto - Asiakirjan korvauksen syy 2008", display)
 	}
+	copyChild(cd, root, "languageCode")
+	copyChild(cd, root, "setId")
+	copyChild(cd, root, "versionNumber")
+	if f.social {
+		code(cd, "completionCode", "LA", systemCompletion, "KanTa-palvelut - Dokumentin valmiusaste", "Legally authenticated")
+		code(cd, "storageCode", "AC", systemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage)", "Active")
+	} else {
+		code(cd, "completionCode", "LA", systemCompletion, "KanTa-palvelut - Dokumentin valmiusaste 2006", "Legally authenticated")
+		code(cd, "storageCode", "AC", systemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage) 2006", "Active")
+	}
+	f.recordTarget(cd)
+	f.author(cd)
+	f.frameCustodian(cd)
+	for _, rel := range children(root, nsHL7, "relatedDocument") {
+		cd.AddChild(f.relatedDocument(rel))
+	}
+	f.componentOf(cd)
+	if !f.social {
+		f.localHeader(cd)
+	}
+}
 
-	doc := etree.NewDocument()
-	doc.SetRoot(root)
-	var frame bytes.Buffer
-	frame.Grow(4096)
-	frame.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	if _, err := doc.WriteTo(&frame); err != nil {
-		return nil, err
+// recordTarget: the frame's model names the patient directly (patient/id,
+// statusCode, patientPerson). Health frames say the patient is "active",
+// social frames "normal" and give the structural codes.
+func (f *frame) recordTarget(cd *etree.Element) {
+	role := path(f.m.root, "recordTarget", "patientRole")
+	if role == nil {
+		return
 	}
-	return spliceBody(frame.Bytes(), in.Document)
+	rt := cd.CreateElement("recordTarget")
+	patient := rt.CreateElement("patient")
+	status := "active"
+	if f.social {
+		rt.CreateAttr("typeCode", "RCT")
+		patient.CreateAttr("classCode", "PAT")
+		status = "normal"
+	}
+	for _, id := range children(role, nsHL7, "id") {
+		patient.AddChild(rehome(id, ""))
+	}
+	patient.CreateElement("statusCode").CreateAttr("code", status)
+	person := patient.CreateElement("patientPerson")
+	if f.social {
+		person.CreateAttr("classCode", "PSN")
+		person.CreateAttr("determinerCode", "INSTANCE")
+	}
+	p := child(role, nsHL7, "patient")
+	for _, name := range []string{"name", "administrativeGenderCode", "birthTime"} {
+		for _, c := range children(p, nsHL7, name) {
+			person.AddChild(rehome(c, ""))
+		}
+	}
+}
+
+// author: time NA (the real frames carry no authoring time), the
+// professional's id and name; no organisation, no profession code.
+func (f *frame) author(cd *etree.Element) {
+	a := cd.CreateElement("author")
+	if f.social {
+		a.CreateAttr("typeCode", "AUT")
+	}
+	a.CreateElement("time").CreateAttr("nullFlavor", "NA")
+	aa := a.CreateElement("assignedAuthor")
+	if f.social {
+		aa.CreateAttr("classCode", "ASSIGNED")
+	}
+	f.authorID(aa)
+	person := aa.CreateElement("assignedPerson")
+	if f.social {
+		person.CreateAttr("classCode", "PSN")
+		person.CreateAttr("determinerCode", "INSTANCE")
+	}
+	f.authorName(person)
+}
+
+// frameCustodian: custodian/assignedCustodian/representedOrganization in
+// every real frame (the document says representedCustodianOrganization).
+func (f *frame) frameCustodian(cd *etree.Element) {
+	c := cd.CreateElement("custodian")
+	ac := c.CreateElement("assignedCustodian")
+	org := ac.CreateElement("representedOrganization")
+	if f.social {
+		c.CreateAttr("typeCode", "CST")
+		ac.CreateAttr("classCode", "ASSIGNED")
+		org.CreateAttr("classCode", "ORG")
+		org.CreateAttr("determinerCode", "INSTANCE")
+	}
+	f.custodianOrganisation(org)
+}
+
+// relatedDocument: the replaced version, its parentDocument with the
+// structural codes as in the real correction frame.
+func (f *frame) relatedDocument(rel *etree.Element) *etree.Element {
+	out := etree.NewElement("relatedDocument")
+	out.CreateAttr("typeCode", attr(rel, "typeCode"))
+	parent := out.CreateElement("parentDocument")
+	parent.CreateAttr("classCode", "DOCCLIN")
+	parent.CreateAttr("moodCode", "EVN")
+	src := child(rel, nsHL7, "parentDocument")
+	for _, name := range []string{"id", "setId", "versionNumber"} {
+		copyChild(parent, src, name)
+	}
+	return out
+}
+
+// componentOf: health frames name the encounter (id, time, place) as
+// encounterEvent; Helsinki's social frame writes an encounterEvent of
+// null values with an empty location, whatever the document says.
+func (f *frame) componentOf(cd *etree.Element) {
+	enc := path(f.m.root, "componentOf", "encompassingEncounter")
+	if enc == nil {
+		return
+	}
+	ev := cd.CreateElement("componentOf").CreateElement("encounterEvent")
+	if f.social {
+		ev.CreateAttr("classCode", "ENC")
+		ev.CreateAttr("moodCode", "EVN")
+		ev.CreateElement("id").CreateAttr("nullFlavor", "NA")
+		ev.CreateElement("effectiveTime").CreateAttr("nullFlavor", "NA")
+		hf := ev.CreateElement("location").CreateElement("healthCareFacility")
+		hf.CreateAttr("classCode", "SDLOC")
+		loc := hf.CreateElement("location")
+		loc.CreateAttr("classCode", "PLC")
+		loc.CreateAttr("determinerCode", "INSTANCE")
+		return
+	}
+	for _, name := range []string{"id", "effectiveTime", "location"} {
+		for _, c := range children(enc, nsHL7, name) {
+			ev.AddChild(rehome(c, ""))
+		}
+	}
+}
+
+// frameLocalHeader is what a health frame's hl7fi:localHeader carries, in
+// order: the document's element of the first name, written under the
+// second. Both real health frames (two vendors) leave out the signatures
+// and spell custodianTypecode with a lower-case c where the document says
+// custodianTypeCode; one leaves out patientHomeMunicipality, so it is not
+// carried. description and sensitiveDocument were in neither real
+// document: they are carried at their schema places, since a frame without
+// them would index an invalidated or restricted document as an ordinary one.
+var frameLocalHeader = [][2]string{
+	{"description", "description"},
+	{"tableOfContents", "tableOfContents"},
+	{"fileFormat", "fileFormat"},
+	{"softwareSupport", "softwareSupport"},
+	{"documentType", "documentType"},
+	{"functionCode", "functionCode"},
+	{"recordStatus", "recordStatus"},
+	{"custodianTypeCode", "custodianTypecode"},
+	{"encompassingEncounterCode", "encompassingEncounterCode"},
+	{"encompassingEncounterMasterCode", "encompassingEncounterMasterCode"},
+	{"outsourcingServiceCustomer", "outsourcingServiceCustomer"},
+	{"outsourcingServiceCustomerName", "outsourcingServiceCustomerName"},
+	{"retentionPeriodClass", "retentionPeriodClass"},
+	{"sensitiveDocument", "sensitiveDocument"},
+	{"releaseDateForPatientViewing", "releaseDateForPatientViewing"},
+}
+
+func (f *frame) localHeader(cd *etree.Element) {
+	if f.m.localHeader == nil {
+		return
+	}
+	h := cd.CreateElement("localHeader")
+	h.CreateAttr("xmlns", nsHL7FI)
+	for _, names := range frameLocalHeader {
+		for _, c := range children(f.m.localHeader, nsHL7FI, names[0]) {
+			el := rehome(c, "")
+			el.Tag = names[1]
+			h.AddChild(el)
+		}
+	}
 }
 
 // bodyMark is a processing instruction standing in the frame for the
@@ -374,74 +716,27 @@ func (in MessageInput) check() error {
 	return nil
 }
 
-func device(root *etree.Element, tag, typeCode, oid string) {
-	el := root.CreateElement(tag)
-	el.CreateAttr("typeCode", typeCode)
-	el.CreateElement("device").CreateElement("id").CreateAttr("root", oid)
-}
-
-func code(parent *etree.Element, tag, c, system string) {
+// code writes a coded value; codeSystemName and displayName as the real
+// frames give them, when known.
+func code(parent *etree.Element, tag, c, system, systemName, display string) {
 	el := parent.CreateElement(tag)
 	el.CreateAttr("code", c)
 	el.CreateAttr("codeSystem", system)
-}
-
-// authorOrPerformer: health frames name the organiser (as the real message
-// does); social frames name the professional. Apotti's social frame carries
-// the professional's identity code, which the export does not give; the
-// registration number identifies them instead.
-func authorOrPerformer(act *etree.Element, m *docMeta) {
-	ap := act.CreateElement("authorOrPerformer")
-	ap.CreateAttr("typeCode", "PRF")
-	person := ap.CreateElement("assignedPerson")
-	aa := path(m.root, "author", "assignedAuthor")
-	if m.social && aa != nil {
-		for _, id := range children(aa, nsHL7, "id") {
-			person.AddChild(rehome(id, ""))
-		}
-		if n := path(aa, "assignedPerson", "name"); n != nil {
-			person.AddChild(rehome(n, ""))
-		}
+	if systemName != "" {
+		el.CreateAttr("codeSystemName", systemName)
 	}
-	org := person.CreateElement("representedOrganization")
-	if id := path(m.root, "custodian", "assignedCustodian", "representedCustodianOrganization", "id"); id != nil {
-		org.AddChild(rehome(id, ""))
+	if display != "" {
+		el.CreateAttr("displayName", display)
 	}
 }
 
-// recordTarget: the frame's model names the patient directly (patient/id,
-// patientPerson), as the real message shows.
-func recordTarget(cd, root *etree.Element) {
-	role := path(root, "recordTarget", "patientRole")
-	if role == nil {
-		return
+// ii writes an instance identifier.
+func ii(parent *etree.Element, tag, root, extension string) {
+	el := parent.CreateElement(tag)
+	if extension != "" {
+		el.CreateAttr("extension", extension)
 	}
-	patient := cd.CreateElement("recordTarget").CreateElement("patient")
-	for _, id := range children(role, nsHL7, "id") {
-		patient.AddChild(rehome(id, ""))
-	}
-	patient.CreateElement("statusCode").CreateAttr("code", "active")
-	person := patient.CreateElement("patientPerson")
-	if p := child(role, nsHL7, "patient"); p != nil {
-		for c := range p.ChildElementsSeq() {
-			person.AddChild(rehome(c, ""))
-		}
-	}
-}
-
-// componentOf: encompassingEncounter becomes the frame's encounterEvent with
-// the encounter's id, time and location.
-func componentOf(cd, root *etree.Element) {
-	enc := path(root, "componentOf", "encompassingEncounter")
-	if enc == nil {
-		return
-	}
-	ev := cd.CreateElement("componentOf").CreateElement("encounterEvent")
-	for _, name := range []string{"id", "effectiveTime", "location"} {
-		for _, c := range children(enc, nsHL7, name) {
-			ev.AddChild(rehome(c, ""))
-		}
-	}
+	el.CreateAttr("root", root)
 }
 
 func copyChild(dst, src *etree.Element, name string) {

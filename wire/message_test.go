@@ -79,8 +79,9 @@ func TestBuildParseRoundTrip(t *testing.T) {
 		reasons          []wire.Code
 	}{
 		{"health_new", wire.InteractionNewHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
-		{"health_correction", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}, {"1", "1.2.246.537.5.40178.2008"}}},
-		{"health_entered_in_error", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}, {"1", "1.2.246.537.5.40178.2008"}}},
+		// The correction reason is the clinicalDocument's (Message.CorrectionReason), not a request reason.
+		{"health_correction", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
+		{"health_entered_in_error", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
 		{"social", wire.InteractionSocial, []wire.Code{{"SP17", "1.2.246.537.6.1503.201601"}, {"1", "1.2.246.537.6.1289.201901"}}},
 	}
 	for _, tc := range tests {
@@ -107,6 +108,16 @@ func TestBuildParseRoundTrip(t *testing.T) {
 				if m.ReasonCodes[i] != tc.reasons[i] {
 					t.Errorf("reason code %d: %+v want %+v", i, m.ReasonCodes[i], tc.reasons[i])
 				}
+			}
+			wantCorrection := wire.Code{}
+			if tc.interaction == wire.InteractionReplaceHealth {
+				wantCorrection = wire.Code{Code: "1", CodeSystem: "1.2.246.537.5.40178.2008"}
+			}
+			if m.CorrectionReason != wantCorrection {
+				t.Errorf("correction reason %+v, want %+v", m.CorrectionReason, wantCorrection)
+			}
+			if m.CustodianOID == "" {
+				t.Error("no custodian OID")
 			}
 			d := etree.NewDocument()
 			if err := d.ReadFromBytes(doc); err != nil {

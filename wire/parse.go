@@ -14,9 +14,13 @@ import (
 
 // ParseMessage reads an archive request frame, decodes its document and
 // checks that the frame's copy of the metadata names the same document.
-// Errors wrap ErrNotXML, ErrUnknownInteraction, ErrMalformedFrame,
-// ErrMIMEPart, ErrContentID or ErrMetadataMismatch; they never contain the
-// client's identity code.
+// It refuses what every real Kanta frame rules out (kanta-domain.md 8.1):
+// a missing header element, a correction reason under controlActProcess
+// or missing from a replacing health document, a custodian not in the
+// assignedCustodian/representedOrganization form; those errors wrap both
+// ErrMalformedFrame and ErrFrameStructure. Other errors wrap ErrNotXML,
+// ErrUnknownInteraction, ErrMalformedFrame, ErrMIMEPart, ErrContentID or
+// ErrMetadataMismatch. No error contains an identity code.
 func ParseMessage(raw []byte) (*Message, error) {
 	if skeleton, pkg, ok := liftPackage(raw); ok {
 		m, err := parseFrame(skeleton, &pkg)
@@ -50,23 +54,23 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 	if got := attr(child(root, nsHL7, "interactionId"), "extension"); got != root.Tag {
 		return nil, fmt.Errorf("%w: interactionId %q does not match root element %s", ErrUnknownInteraction, got, root.Tag)
 	}
+	if err := checkHeader(root); err != nil {
+		return nil, err
+	}
 	m.MessageID = attr(child(root, nsHL7, "id"), "root")
 	m.ProcessingCode = attr(child(root, nsHL7, "processingCode"), "code")
 	m.ReceiverOID = attr(path(root, "receiver", "device", "id"), "root")
 	m.SenderOID = attr(path(root, "sender", "device", "id"), "root")
-	for _, need := range []struct{ what, v string }{
-		{"id", m.MessageID}, {"processingCode", m.ProcessingCode},
-		{"receiver/device/id", m.ReceiverOID}, {"sender/device/id", m.SenderOID},
-	} {
-		if need.v == "" {
-			return nil, fmt.Errorf("%w: missing %s", ErrMalformedFrame, need.what)
-		}
-	}
 	act := child(root, nsHL7, "controlActProcess")
 	if act == nil {
 		return nil, fmt.Errorf("%w: missing controlActProcess", ErrMalformedFrame)
 	}
 	for _, rc := range children(act, nsHL7, "reasonCode") {
+		if attr(rc, "codeSystem") == systemCorrectionReason {
+			// Both real health frames: controlActProcess carries only the
+			// service request; the correction reason is the document's.
+			return nil, fmt.Errorf("%w: %w: correction reason (%s) under controlActProcess; it belongs in subject/clinicalDocument/reasonCode", ErrMalformedFrame, ErrFrameStructure, systemCorrectionReason)
+		}
 		m.ReasonCodes = append(m.ReasonCodes, Code{Code: attr(rc, "code"), CodeSystem: attr(rc, "codeSystem")})
 	}
 	cd := path(act, "subject", "clinicalDocument")
@@ -83,6 +87,9 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 		return nil, fmt.Errorf("%w: clinicalDocument versionNumber is not a positive integer", ErrMalformedFrame)
 	}
 	m.Version = v
+	if err := readFrameDocument(m, cd); err != nil {
+		return nil, err
+	}
 	if p := path(cd, "recordTarget", "patient"); p != nil {
 		m.Hetu = patientID(p)
 	} else {
@@ -128,6 +135,64 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 	}
 	m.DocumentTree = dm.doc
 	return m, nil
+}
+
+// headerElements are the transmission wrapper's elements every real frame
+// has, with the attribute that must be set. versionCode is left to
+// healthOnly: Vantaa's real social frame (2026) has none.
+var headerElements = []struct {
+	path       []string
+	attr       string
+	healthOnly bool
+}{
+	{[]string{"id"}, "root", false},
+	{[]string{"creationTime"}, "value", false},
+	{[]string{"versionCode"}, "code", true},
+	{[]string{"interactionId"}, "extension", false},
+	{[]string{"processingCode"}, "code", false},
+	{[]string{"processingModeCode"}, "code", false},
+	{[]string{"acceptAckCode"}, "code", false},
+	{[]string{"receiver", "device", "id"}, "root", false},
+	{[]string{"sender", "device", "id"}, "root", false},
+}
+
+func checkHeader(root *etree.Element) error {
+	social := root.Tag == InteractionSocial
+	for _, h := range headerElements {
+		if h.healthOnly && social {
+			continue
+		}
+		if attr(path(root, h.path...), h.attr) == "" {
+			return fmt.Errorf("%w: %w: missing %s/@%s", ErrMalformedFrame, ErrFrameStructure, strings.Join(h.path, "/"), h.attr)
+		}
+	}
+	return nil
+}
+
+// readFrameDocument reads and checks what the frame's clinicalDocument says
+// besides the ids: its custodian and, in a replacing health document, the
+// correction reason.
+func readFrameDocument(m *Message, cd *etree.Element) error {
+	cust := child(cd, nsHL7, "custodian")
+	if cust == nil {
+		return fmt.Errorf("%w: %w: clinicalDocument has no custodian", ErrMalformedFrame, ErrFrameStructure)
+	}
+	if path(cust, "assignedCustodian", "representedCustodianOrganization") != nil {
+		return fmt.Errorf("%w: %w: custodian is the document's representedCustodianOrganization; a frame names assignedCustodian/representedOrganization", ErrMalformedFrame, ErrFrameStructure)
+	}
+	if m.CustodianOID = attr(path(cust, "assignedCustodian", "representedOrganization", "id"), "root"); m.CustodianOID == "" {
+		return fmt.Errorf("%w: %w: custodian lacks assignedCustodian/representedOrganization/id", ErrMalformedFrame, ErrFrameStructure)
+	}
+	if m.Interaction != InteractionReplaceHealth {
+		return nil
+	}
+	for _, rc := range children(cd, nsHL7, "reasonCode") {
+		if attr(rc, "codeSystem") == systemCorrectionReason && attr(rc, "code") != "" {
+			m.CorrectionReason = Code{Code: attr(rc, "code"), CodeSystem: systemCorrectionReason}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %w: %s has no subject/clinicalDocument/reasonCode of %s", ErrMalformedFrame, ErrFrameStructure, InteractionReplaceHealth, systemCorrectionReason)
 }
 
 // The package text of a frame is ~17 KB of base64, and encoding/xml reads

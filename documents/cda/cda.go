@@ -263,9 +263,10 @@ func (b *builder) author(root *etree.Element, profession Code) {
 // custodian: the organiser, keeper of the register.
 func (b *builder) custodian(root *etree.Element) {
 	org := root.CreateElement("custodian").CreateElement("assignedCustodian").CreateElement("representedCustodianOrganization")
-	ii(org, "id", b.org.OID, "")
-	if b.org.Name != "" {
-		org.CreateElement("name").SetText(b.org.Name)
+	oid, name := b.org.Custodian()
+	ii(org, "id", oid, "")
+	if name != "" {
+		org.CreateElement("name").SetText(name)
 	}
 }
 

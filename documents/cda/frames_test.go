@@ -20,7 +20,14 @@ func TestGoldenFrames(t *testing.T) {
 		}
 		doc := build(t, c)
 		cdaXML := bytesOf(t, doc)
+		// The frame names the professional by identity code where the
+		// entry has one (here the social case), else by registration number.
+		author := wire.FrameAuthor{Hetu: c.e.Author.Hetu, RegistrationNumber: c.e.Author.RegistrationNumber}
+		if c.name == "social" {
+			author.Hetu = testHetu("010181", '-', "900")
+		}
 		raw, err := wire.BuildMessage(wire.MessageInput{
+			Author:         author,
 			Document:       cdaXML,
 			Interaction:    doc.Interaction,
 			MessageID:      documents.MessageID(org.DocumentRoot, c.e.ID, c.e.Revision),

@@ -30,6 +30,7 @@ func checkInput(e *documents.Entry, org documents.Organisation) error {
 		{"restrictions.mykanta.reason_code", e.MyKanta.ReasonCode},
 		{"restrictions.mykanta.reason_text", e.MyKanta.ReasonText},
 		{"organisation.name", org.Name},
+		{"organisation.custodian_name", org.CustodianName},
 	}
 	if e.ClientRelationship != nil {
 		texts = append(texts, struct{ field, value string }{"client_relationship.id", e.ClientRelationship.ID})
