@@ -94,6 +94,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"documents:\n  route:\n    patient: pdf\n", "documents.route.patient"},
 		{"organisations:\n  - oid: not-an-oid\n    document_root: 1.2.3\n", "organisations[0].oid"},
 		{"environment: production\n", "kanta.client_cert"},
+		{"kanta:\n  social_sender_oid: x.y\n", "kanta.social_sender_oid"},
+		{"organisations:\n  - oid: 1.2.3\n    document_root: 1.2.3\n    custodian_oid: 1.2.x\n", "organisations[0].custodian_oid"},
 		{"policy:\n  roles:\n    nurse:\n      archive: patient\n      register: health_care_patient\n      confidentiality: '5'\n", "policy.roles.nurse"},
 	} {
 		_, err := Load(writeFile(t, tc.body))
@@ -143,5 +145,42 @@ func TestYAMLRoundTripsAndRedacts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(*back, c) {
 		t.Fatalf("round trip changed the configuration:\n%+v\n%+v", *back, c)
+	}
+}
+
+// The custodian and the social welfare sender are configuration, defaulting
+// to the organisation and the one sender; Helsinki's social welfare values
+// of the real frames (kanta-domain.md 8.1) load from a file.
+func TestCustodianAndSocialSender(t *testing.T) {
+	c := Default()
+	if oid, name := c.Organisations[0].Custodian(); oid != c.Organisations[0].OID || name != c.Organisations[0].Name {
+		t.Errorf("default custodian %s %q, want the organisation", oid, name)
+	}
+	if c.Kanta.SenderFor(documents.ArchiveSocial) != c.Kanta.SenderOID || c.Kanta.SenderFor(documents.ArchivePatient) != c.Kanta.SenderOID {
+		t.Error("default social sender is not kanta.sender_oid")
+	}
+	loaded, err := Load(writeFile(t, `
+kanta:
+  social_sender_oid: 1.2.246.10.2012566.10.40
+organisations:
+  - oid: 1.2.246.10.2012566.19.1
+    name: Helsingin kaupunki
+    document_root: 1.2.246.10.2012566
+    custodian_oid: 1.2.246.10.2012566.10.40
+    custodian_name: Helsingin sosiaali- ja terveystoimi
+    signature_type: "3"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = *loaded
+	if oid, name := c.Organisations[0].Custodian(); oid != "1.2.246.10.2012566.10.40" || name != "Helsingin sosiaali- ja terveystoimi" {
+		t.Errorf("custodian %s %q", oid, name)
+	}
+	if got := c.Kanta.SenderFor(documents.ArchiveSocial); got != "1.2.246.10.2012566.10.40" {
+		t.Errorf("social sender %s", got)
+	}
+	if got := c.Kanta.SenderFor(documents.ArchivePatient); got != Default().Kanta.SenderOID {
+		t.Errorf("health sender %s, want kanta.sender_oid", got)
 	}
 }

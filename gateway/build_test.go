@@ -74,8 +74,10 @@ func TestFrameFromTreeEqualsFrameFromBytes(t *testing.T) {
 					MessageID:      documents.MessageID(cfg.Organisations[0].DocumentRoot, it.Entry.ID, it.Entry.Revision),
 					CreationTime:   now,
 					ProcessingCode: "D",
-					SenderOID:      cfg.Kanta.SenderOID,
+					SenderOID:      cfg.Kanta.SenderFor(bd.Delivery.Archive),
 					ReceiverOID:    cfg.Kanta.ReceiverOID,
+					Author: wire.FrameAuthor{Hetu: it.Entry.Author.Hetu, RegistrationNumber: it.Entry.Author.RegistrationNumber,
+						Given: it.Entry.Author.Given, Family: it.Entry.Author.Family},
 				}
 				if in.Interaction == wire.InteractionReplaceHealth {
 					in.CorrectionReason = b.code("frame.correction_reason", "1")
@@ -98,4 +100,74 @@ func TestFrameFromTreeEqualsFrameFromBytes(t *testing.T) {
 		t.Fatalf("only %d frames compared", frames)
 	}
 	t.Logf("%d frames compared", frames)
+}
+
+// The custodian is configuration (custodian_oid, custodian_name): the CDA
+// and the frame name it, the system certificate must carry it as its
+// serialNumber, and a social frame goes out from kanta.social_sender_oid.
+// The frame names the author by identity code when the entry has one.
+// Helsinki's social welfare values of the real frames (kanta-domain.md 8.1).
+func TestBuildNamesTheConfiguredCustodian(t *testing.T) {
+	const custodian, custodianName = "1.2.246.10.2012566.10.40", "Helsingin sosiaali- ja terveystoimi"
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	cfg := config.Default()
+	org := &cfg.Organisations[0]
+	org.CustodianOID, org.CustodianName = custodian, custodianName
+	cfg.Kanta.SocialSenderOID = custodian
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	paths, err := pki.Generate(dir, []pki.Organiser{{OID: org.OID, Name: org.Name, CustodianOID: custodian}}, "pw", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A certificate of the organisation's own OID does not sign for the custodian.
+	own, err := pki.Generate(filepath.Join(dir, "own"), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "pw", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org.PKCS12, org.PKCS12Password = own.Signing[org.OID].P12, "pw"
+	if _, err := NewBuilder(&cfg, now); err == nil {
+		t.Fatal("NewBuilder accepts a system certificate of the organisation OID for another custodian")
+	}
+	org.PKCS12 = paths.Signing[org.OID].P12
+	b, err := NewBuilder(&cfg, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := fs.ReadFile(fixtures.Scenarios, "scenarios/welfare-officer.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := adapter.NewReader(bytes.NewReader(raw), "welfare-officer.ndjson", adapter.Options{}).Next()
+	if err != nil || it.Entry == nil {
+		t.Fatalf("first scenario entry: %v", err)
+	}
+	e := it.Entry
+	e.Author.Hetu = "010181-900C"
+	d := cfg.PolicyEngine().Decide(e, now, nil)
+	if d.Archive != documents.ArchiveSocial {
+		t.Fatalf("scenario entry goes to %s, want the social welfare archive", d.Archive)
+	}
+	built, err := b.Build(e, d, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := wire.ParseMessage(built[0].Frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.CustodianOID != custodian || m.SenderOID != custodian {
+		t.Errorf("frame custodian %s, sender %s; want %s", m.CustodianOID, m.SenderOID, custodian)
+	}
+	if !bytes.Contains(built[0].CDA, []byte(`<representedCustodianOrganization><id root="`+custodian+`"/><name>`+custodianName+`</name>`)) {
+		t.Error("the CDA does not name the configured custodian")
+	}
+	if !bytes.Contains(built[0].Frame, []byte(`<id extension="010181-900C" root="1.2.246.21"/>`)) {
+		t.Error("the frame does not name the author by identity code")
+	}
+	if bytes.Contains(built[0].CDA, []byte("010181-900C")) {
+		t.Error("the author's identity code is in the CDA; the registration number identifies them there")
+	}
 }
