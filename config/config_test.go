@@ -159,7 +159,7 @@ func TestSocialDocumentsConfig(t *testing.T) {
 		t.Errorf("defaults lost: %+v", s)
 	}
 	for body, key := range map[string]string{
-		"documents:\n  social:\n    entry_types:\n      visit: '19001'\n":  "documents.social.entry_types.visit",
+		"documents:\n  social:\n    entry_types:\n      visit: '19001'\n":   "documents.social.entry_types.visit",
 		"documents:\n  social:\n    entry_types:\n      meeting: '19005'\n": "documents.social.entry_types.meeting",
 		"documents:\n  social:\n    titles:\n      psychologist: ' '\n":     "documents.social.titles.psychologist",
 		"documents:\n  social:\n    invalidation: delete\n":                 "documents.social.invalidation",
