@@ -119,7 +119,15 @@ type DocumentsConfig struct {
 	// Route per archive: cda, fhir or both.
 	Route map[documents.Archive]string `mapstructure:"route" json:"route"`
 	// Codes overrides code values by name (see documents' code table).
+	// Names contain dots ("health.view.psychology"); in the environment
+	// each dot is written "__" (see EnvCodeName).
 	Codes map[string]string `mapstructure:"codes" json:"codes"`
+	// Invalidation is how an entered-in-error entry is invalidated, per
+	// archive: "kela" (a new version with recordStatus 7 "Poistettu" and an
+	// invalidation body, as Kela's own CDA builder does) or "marker" (a new
+	// version whose local header says "mitätöity"). The social welfare
+	// builder supports only marker for now.
+	Invalidation map[documents.Archive]string `mapstructure:"invalidation" json:"invalidation"`
 }
 
 type MetricsConfig struct {
@@ -178,11 +186,21 @@ func Default() Config {
 		Documents: DocumentsConfig{
 			Route: map[documents.Archive]string{documents.ArchivePatient: "cda", documents.ArchiveSocial: "cda"},
 			Codes: map[string]string{},
+			Invalidation: map[documents.Archive]string{
+				documents.ArchivePatient: InvalidationKela,
+				documents.ArchiveSocial:  InvalidationMarker,
+			},
 		},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
 		Log:     LogConfig{Format: "auto", Level: "info"},
 	}
 }
+
+// Invalidation styles (documents.invalidation).
+const (
+	InvalidationKela   = "kela"
+	InvalidationMarker = "marker"
+)
 
 // FieldError names the configuration key that is wrong.
 type FieldError struct {
@@ -354,6 +372,18 @@ func (c *Config) Validate() error {
 		}
 		if a != documents.ArchivePatient && a != documents.ArchiveSocial {
 			bad("documents.route."+string(a), "unknown archive (patient, social)")
+		}
+	}
+	for a, style := range c.Documents.Invalidation {
+		key := "documents.invalidation." + string(a)
+		switch {
+		case a != documents.ArchivePatient && a != documents.ArchiveSocial:
+			bad(key, "unknown archive (patient, social)")
+		case a == documents.ArchivePatient && style != InvalidationKela && style != InvalidationMarker:
+			bad(key, "must be kela or marker, not %q", style)
+		case a == documents.ArchiveSocial && style != InvalidationMarker:
+			// The social welfare builder writes only the marker so far.
+			bad(key, "must be marker (the social welfare builder has no other yet), not %q", style)
 		}
 	}
 	switch c.Log.Format {
