@@ -48,6 +48,12 @@ type Options struct {
 	// Codes overrides code values of the code table by name (see codes.go);
 	// only the code changes, code system and names stay.
 	Codes map[string]string
+	// Invalidation is how an entered-in-error version is written:
+	// InvalidationKela or InvalidationMarker; empty means the archive's
+	// default (health care kela). The social welfare builder writes the
+	// marker whatever this says (its builder is being rebuilt; it reads
+	// b.invalidation when it supports more).
+	Invalidation string
 }
 
 // Document is a built, not yet signed, CDA document.
@@ -123,7 +129,12 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	if err := checkInput(e, org); err != nil {
 		return nil, fmt.Errorf("cda: entry %s: %w", e.Key(), err)
 	}
-	b := &builder{e: e, d: d, org: org, codes: codes}
+	switch o.Invalidation {
+	case "", InvalidationKela, InvalidationMarker:
+	default:
+		return nil, fmt.Errorf("cda: unknown invalidation style %q (kela, marker)", o.Invalidation)
+	}
+	b := &builder{e: e, d: d, org: org, codes: codes, invalidation: o.Invalidation}
 	b.id = documents.DocumentID(org.DocumentRoot, e.ID, e.Revision)
 	b.setID = documents.SetID(org.DocumentRoot, e.ID)
 	b.enteredInError = e.Status == documents.StatusEnteredInError || d.Outcome == documents.OutcomeInvalidate
@@ -182,6 +193,7 @@ type builder struct {
 	id, setID      string
 	replaces       *Related
 	enteredInError bool
+	invalidation   string // Options.Invalidation
 	effective      time.Time
 }
 
@@ -324,11 +336,6 @@ func softwareSupport(h *etree.Element) {
 	s.CreateAttr("moderator", softwareModerator)
 	s.CreateAttr("product", softwareProduct)
 	s.CreateAttr("version", softwareVersion)
-}
-
-// minorAt reports whether the client is under 18 at the document's time.
-func (b *builder) minor() bool {
-	return b.e.Client.BirthDate.AgeOn(documents.DateOf(b.effective)) < 18
 }
 
 // --- small element helpers -------------------------------------------------
