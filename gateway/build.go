@@ -176,7 +176,7 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 }
 
 func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
-	bundle, err := fhir.Build(e, d, o.org, fhir.Options{Codes: b.cfg.Documents.Codes, AdultAge: b.cfg.Policy.AdultAge})
+	bundle, err := fhir.Build(e, d, o.org, fhir.Options{Codes: b.cfg.Documents.Codes})
 	if err != nil {
 		return BuiltDocument{}, err
 	}
