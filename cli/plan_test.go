@@ -176,3 +176,36 @@ func TestConfigCheck(t *testing.T) {
 		t.Errorf("invalid config: exit %d, %q", code, stderr)
 	}
 }
+
+// config check shows each code's effective value, set from the file and
+// from the environment, and refuses an unknown code name by name.
+func TestConfigCheckShowsCodes(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		`#   health.view.psychology: "000"  (1.2.246.537.6.12.2002)  [UNCONFIRMED, in use]`,
+		`#   health.document_type: "1"  (1.2.246.537.5.5001.2011)` + "\n",
+		`#   health.guardian_disclosure.consent_refused: "3"`,
+		`#   frame.correction_reason: "1"`,
+		`#   fhir.concealed.code: "NOPAT"  [UNCONFIRMED]`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("config check lacks %q:\n%s", want, stdout)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "gw.yaml")
+	os.WriteFile(p, []byte("documents:\n  codes:\n    health.view.psychology: \"321\"\n"), 0o600)
+	if code, stdout, stderr = runCLI(t, "config", "check", "--config", p); code != 0 || !strings.Contains(stdout, `#   health.view.psychology: "321"  (1.2.246.537.6.12.2002)  [set by configuration; default unconfirmed]`) {
+		t.Errorf("from the file: exit %d\n%s%s", code, stdout, stderr)
+	}
+	t.Setenv("KANTA_GATEWAY_DOCUMENTS_CODES_HEALTH__PROFESSION__PSYCHOLOGIST", "777")
+	if code, stdout, stderr = runCLI(t, "config", "check", "--config", p); code != 0 || !strings.Contains(stdout, `#   health.profession.psychologist: "777"`) || !strings.Contains(stdout, `health.view.psychology: "321"`) {
+		t.Errorf("from the environment: exit %d\n%s%s", code, stdout, stderr)
+	}
+	t.Setenv("KANTA_GATEWAY_DOCUMENTS_CODES_HEALTH__VIEW__PSYCOLOGY", "1")
+	if code, _, stderr := runCLI(t, "config", "check"); code != ExitUsage || !strings.Contains(stderr, `"health.view.psycology"`) {
+		t.Errorf("unknown code name: exit %d, %q", code, stderr)
+	}
+}

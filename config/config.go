@@ -131,10 +131,19 @@ type DocumentsConfig struct {
 	// Route per archive: cda, fhir or both.
 	Route map[documents.Archive]string `mapstructure:"route" json:"route"`
 	// Codes overrides code values by name (see documents' code table).
+	// Names contain dots ("health.view.psychology"); in the environment
+	// each dot is written "__" (see EnvCodeName).
 	Codes map[string]string `mapstructure:"codes" json:"codes"`
 	// Social holds the social welfare document choices the public material
 	// leaves open (kanta-domain.md 8.2).
 	Social SocialDocumentsConfig `mapstructure:"social" json:"social"`
+	// Invalidation is how an entered-in-error entry is invalidated, per
+	// archive: "kela" (a new version with recordStatus 7 "Poistettu"; in the
+	// patient archive also an invalidation body, as Kela's own CDA builder
+	// does) or "marker" (a new version whose local header says
+	// "mitätöity"). Defaults: patient kela, social marker (Kela's social
+	// welfare codes for an invalidation are not public).
+	Invalidation map[documents.Archive]string `mapstructure:"invalidation" json:"invalidation"`
 }
 
 // SocialDocumentsConfig tunes the SHARK documents (see cda.SocialOptions).
@@ -145,9 +154,6 @@ type SocialDocumentsConfig struct {
 	// Titles is the job title (tehtävänimike) per author role when the entry
 	// has no author.title.
 	Titles map[documents.Role]string `mapstructure:"titles" json:"titles"`
-	// Invalidation of an entered-in-error entry: marker (hl7fi:description
-	// "mitätöity", recordStatus 3) or record_status (recordStatus 7).
-	Invalidation string `mapstructure:"invalidation" json:"invalidation"`
 	// ReleaseDate of a MyKanta delay: header (releaseDateForPatientViewing
 	// in the social header) or omit (reason only, as the real documents).
 	ReleaseDate string `mapstructure:"release_date" json:"release_date"`
@@ -214,15 +220,24 @@ func Default() Config {
 					documents.EncounterVisit: "19005", documents.EncounterPhone: "19005", documents.EncounterRemote: "19005",
 					documents.EncounterConsultation: "19005", documents.EncounterRecordOnly: "19013",
 				},
-				Titles:       map[documents.Role]string{documents.RoleSchoolWelfareOfficer: "koulukuraattori", documents.RolePsychologist: "koulupsykologi"},
-				Invalidation: "marker",
-				ReleaseDate:  "header",
+				Titles:      map[documents.Role]string{documents.RoleSchoolWelfareOfficer: "koulukuraattori", documents.RolePsychologist: "koulupsykologi"},
+				ReleaseDate: "header",
+			},
+			Invalidation: map[documents.Archive]string{
+				documents.ArchivePatient: InvalidationKela,
+				documents.ArchiveSocial:  InvalidationMarker,
 			},
 		},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
 		Log:     LogConfig{Format: "auto", Level: "info"},
 	}
 }
+
+// Invalidation styles (documents.invalidation).
+const (
+	InvalidationKela   = "kela"
+	InvalidationMarker = "marker"
+)
 
 // FieldError names the configuration key that is wrong.
 type FieldError struct {
@@ -420,15 +435,19 @@ func (c *Config) Validate() error {
 			bad("documents.social.titles."+string(role), "must be 1 to 200 characters")
 		}
 	}
-	switch c.Documents.Social.Invalidation {
-	case "", "marker", "record_status":
-	default:
-		bad("documents.social.invalidation", "must be marker or record_status, not %q", c.Documents.Social.Invalidation)
-	}
 	switch c.Documents.Social.ReleaseDate {
 	case "", "header", "omit":
 	default:
 		bad("documents.social.release_date", "must be header or omit, not %q", c.Documents.Social.ReleaseDate)
+	}
+	for a, style := range c.Documents.Invalidation {
+		key := "documents.invalidation." + string(a)
+		switch {
+		case a != documents.ArchivePatient && a != documents.ArchiveSocial:
+			bad(key, "unknown archive (patient, social)")
+		case style != InvalidationKela && style != InvalidationMarker:
+			bad(key, "must be kela or marker, not %q", style)
+		}
 	}
 	switch c.Log.Format {
 	case "json", "text", "auto":

@@ -186,12 +186,12 @@ organisations:
 }
 
 func TestSocialDocumentsConfig(t *testing.T) {
-	cfg, err := Load(writeFile(t, "documents:\n  social:\n    entry_types:\n      phone: '19003'\n    titles:\n      school_welfare_officer: kuraattori\n    invalidation: record_status\n"))
+	cfg, err := Load(writeFile(t, "documents:\n  social:\n    entry_types:\n      phone: '19003'\n    titles:\n      school_welfare_officer: kuraattori\n  invalidation:\n    social: kela\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := cfg.Documents.Social
-	if s.EntryTypes[documents.EncounterPhone] != "19003" || s.Titles[documents.RoleSchoolWelfareOfficer] != "kuraattori" || s.Invalidation != "record_status" {
+	if s.EntryTypes[documents.EncounterPhone] != "19003" || s.Titles[documents.RoleSchoolWelfareOfficer] != "kuraattori" || cfg.Documents.Invalidation[documents.ArchiveSocial] != InvalidationKela {
 		t.Errorf("%+v", s)
 	}
 	if s.EntryTypes[documents.EncounterRecordOnly] != "19013" || s.ReleaseDate != "header" {
@@ -201,11 +201,93 @@ func TestSocialDocumentsConfig(t *testing.T) {
 		"documents:\n  social:\n    entry_types:\n      visit: '19001'\n":   "documents.social.entry_types.visit",
 		"documents:\n  social:\n    entry_types:\n      meeting: '19005'\n": "documents.social.entry_types.meeting",
 		"documents:\n  social:\n    titles:\n      psychologist: ' '\n":     "documents.social.titles.psychologist",
-		"documents:\n  social:\n    invalidation: delete\n":                 "documents.social.invalidation",
+		"documents:\n  invalidation:\n    social: delete\n":                 "documents.invalidation.social",
 		"documents:\n  social:\n    release_date: later\n":                  "documents.social.release_date",
 	} {
 		if _, err := Load(writeFile(t, body)); err == nil || !strings.Contains(err.Error(), key+":") {
 			t.Errorf("%q: %v", body, err)
 		}
+	}
+}
+
+// Code names contain dots; each must reach the builders whole, from the
+// file and from the environment.
+func TestCodeOverrideFromFile(t *testing.T) {
+	p := writeFile(t, `
+documents:
+  codes:
+    health.view.psychology: "123"
+    health.guardian_disclosure.professional_prohibited: "4"
+    frame.correction_reason: "1"
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"health.view.psychology":                             "123",
+		"health.guardian_disclosure.professional_prohibited": "4",
+		"frame.correction_reason":                            "1",
+	}
+	if !reflect.DeepEqual(c.Documents.Codes, want) {
+		t.Errorf("codes %v, want %v", c.Documents.Codes, want)
+	}
+	// What config check prints loads back with the same codes.
+	out, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(writeFile(t, string(out)))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !reflect.DeepEqual(back.Documents.Codes, want) {
+		t.Errorf("printed codes load back as %v", back.Documents.Codes)
+	}
+}
+
+func TestCodeOverrideFromEnvironment(t *testing.T) {
+	if got := EnvCodeName("health.guardian_disclosure.minor_not_capable"); got != "KANTA_GATEWAY_DOCUMENTS_CODES_HEALTH__GUARDIAN_DISCLOSURE__MINOR_NOT_CAPABLE" {
+		t.Fatalf("environment form %s", got)
+	}
+	p := writeFile(t, "documents:\n  codes:\n    health.view.psychology: \"123\"\n")
+	t.Setenv(EnvCodeName("health.view.psychology"), "456")
+	t.Setenv(EnvCodeName("health.profession.psychologist"), "700")
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"health.view.psychology": "456", "health.profession.psychologist": "700"}
+	if !reflect.DeepEqual(c.Documents.Codes, want) {
+		t.Errorf("codes %v, want %v (the environment wins over the file)", c.Documents.Codes, want)
+	}
+	// Without a file, too.
+	c, err = Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Documents.Codes["health.view.psychology"] != "456" {
+		t.Errorf("codes without a file: %v", c.Documents.Codes)
+	}
+}
+
+func TestInvalidationStyle(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Documents.Invalidation[documents.ArchivePatient] != InvalidationKela || c.Documents.Invalidation[documents.ArchiveSocial] != InvalidationMarker {
+		t.Errorf("default invalidation %v", c.Documents.Invalidation)
+	}
+	for body, key := range map[string]string{
+		"documents:\n  invalidation:\n    patient: delete\n": "documents.invalidation.patient",
+	} {
+		if _, err := Load(writeFile(t, body)); err == nil || !strings.Contains(err.Error(), key+":") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+	t.Setenv("KANTA_GATEWAY_DOCUMENTS_INVALIDATION_PATIENT", "marker")
+	if c, err = Load(writeFile(t, "documents:\n  route:\n    patient: cda\n")); err != nil || c.Documents.Invalidation[documents.ArchivePatient] != InvalidationMarker {
+		t.Errorf("environment override: %v %v", err, c)
 	}
 }

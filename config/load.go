@@ -18,15 +18,34 @@ import (
 // KANTA_GATEWAY_POLICY_ADULT_AGE.
 const EnvPrefix = "KANTA_GATEWAY"
 
+// keyDelimiter separates the levels of a key inside viper. It is not the
+// dot: code names (documents.codes) contain dots themselves
+// ("health.view.psychology"), and with viper's default delimiter a code
+// name in the file became a nested map that could not be read as a code.
+const keyDelimiter = "::"
+
+// EnvCodePrefix starts the environment form of one code override. The rest
+// of the variable is the code name in upper case with each dot doubled into
+// "__" (underscores inside a name stay single), so that the name can be read
+// back without a list of known names:
+// KANTA_GATEWAY_DOCUMENTS_CODES_HEALTH__VIEW__PSYCHOLOGY sets
+// documents.codes."health.view.psychology".
+const EnvCodePrefix = EnvPrefix + "_DOCUMENTS_CODES_"
+
+// EnvCodeName is the environment variable that overrides the code name.
+func EnvCodeName(name string) string {
+	return EnvCodePrefix + strings.ToUpper(strings.ReplaceAll(name, ".", "__"))
+}
+
 // Load reads the configuration: defaults, then the YAML file (if path is
 // not empty), then KANTA_GATEWAY_* variables; and validates it. Unknown
 // keys in the file are errors, so a typo never silently falls back to a
 // default.
 func Load(path string) (*Config, error) {
-	v := viper.New()
+	v := viper.NewWithOptions(viper.KeyDelimiter(keyDelimiter))
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer(keyDelimiter, "_"))
 	v.AutomaticEnv()
 	def := Default()
 	setDefaults(v, "", reflect.ValueOf(def))
@@ -38,6 +57,17 @@ func Load(path string) (*Config, error) {
 		defer f.Close()
 		if err := v.ReadConfig(f); err != nil {
 			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	// viper reads the environment only for keys it knows, and code names
+	// are not known here (each builder owns its own): the code variables
+	// are found by their prefix. They win over the file, as every other
+	// variable does. A misspelt name reaches the builders' check, which
+	// refuses it by name.
+	for _, kv := range os.Environ() {
+		key, value, _ := strings.Cut(kv, "=")
+		if name, ok := codeNameOfEnv(key); ok {
+			v.Set(join("documents", join("codes", name)), value)
 		}
 	}
 	cfg := Config{}
@@ -60,6 +90,14 @@ func Load(path string) (*Config, error) {
 	}
 	if cfg.Documents.Codes == nil {
 		cfg.Documents.Codes = map[string]string{}
+	}
+	for a, style := range Default().Documents.Invalidation {
+		if _, ok := cfg.Documents.Invalidation[a]; !ok {
+			if cfg.Documents.Invalidation == nil {
+				cfg.Documents.Invalidation = map[documents.Archive]string{}
+			}
+			cfg.Documents.Invalidation[a] = style
+		}
 	}
 	for i := range cfg.Organisations {
 		if cfg.Organisations[i].SignatureType == "" {
@@ -127,7 +165,17 @@ func join(prefix, key string) string {
 	if prefix == "" {
 		return key
 	}
-	return prefix + "." + key
+	return prefix + keyDelimiter + key
+}
+
+// codeNameOfEnv reads the code name out of a KANTA_GATEWAY_DOCUMENTS_CODES_*
+// variable (see EnvCodePrefix).
+func codeNameOfEnv(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, EnvCodePrefix)
+	if !ok || rest == "" {
+		return "", false
+	}
+	return strings.ToLower(strings.ReplaceAll(rest, "__", ".")), true
 }
 
 // dateHook reads policy dates given as YAML timestamps or strings.

@@ -136,7 +136,42 @@ type Decision struct {
 	ReleaseDate     Date // MyKanta release date when delayed
 	Concealed       bool // hidden from the client in MyKanta
 	GuardianVisible bool
+	// Guardian is why the guardian may or may not see the entry; the
+	// builders map it to the national code (health care:
+	// 1.2.246.537.5.40202.201901). Empty for an adult client.
+	Guardian        GuardianBasis
 	Confidentiality string
+}
+
+// GuardianBasis is the ground of the guardian decision for a minor client.
+type GuardianBasis string
+
+const (
+	// GuardianNotApplicable: the client is of age; a guardian has no access.
+	GuardianNotApplicable GuardianBasis = ""
+	// GuardianMinorNotCapable: under the age threshold, not capable of
+	// deciding; disclosed (code 1).
+	GuardianMinorNotCapable GuardianBasis = "minor_not_capable"
+	// GuardianConsentGranted: capable of deciding, allows disclosure (code 2).
+	GuardianConsentGranted GuardianBasis = "consent_granted"
+	// GuardianConsentRefused: capable of deciding, forbids disclosure (code 3).
+	GuardianConsentRefused GuardianBasis = "consent_refused"
+	// GuardianNotAssessed: capability unknown; not disclosed (code 4).
+	GuardianNotAssessed GuardianBasis = "not_assessed"
+	// GuardianProhibitedByProfessional: a professional forbade disclosure
+	// as against the child's interests. No national code for it has been
+	// seen: the builders use a configurable one.
+	GuardianProhibitedByProfessional GuardianBasis = "professional_prohibited"
+)
+
+// GuardianBases lists every basis of a minor, in code order.
+func GuardianBases() []GuardianBasis {
+	return []GuardianBasis{GuardianMinorNotCapable, GuardianConsentGranted, GuardianConsentRefused, GuardianNotAssessed, GuardianProhibitedByProfessional}
+}
+
+// Disclosed reports whether the basis lets the guardian see the entry.
+func (g GuardianBasis) Disclosed() bool {
+	return g == GuardianMinorNotCapable || g == GuardianConsentGranted
 }
 
 // Decide applies the policy to a validated entry at the time now.
@@ -195,7 +230,8 @@ func (p *Policy) Decide(e *Entry, now time.Time, h History) Decision {
 		}
 	}
 
-	d.GuardianVisible = p.guardianVisible(e)
+	d.Guardian = p.guardianBasis(e)
+	d.GuardianVisible = d.Guardian.Disclosed()
 
 	notBefore := e.FinalizedAt.Add(rule.SubmitDelay)
 	if e.FinalizedAt.IsZero() {
@@ -221,9 +257,9 @@ func (p *Policy) Decide(e *Entry, now time.Time, h History) Decision {
 	return d
 }
 
-// guardianVisible applies the guardian rules at the entry's date (the day
+// guardianBasis applies the guardian rules at the entry's date (the day
 // it was finalized, or the encounter's day for lines without that).
-func (p *Policy) guardianVisible(e *Entry) bool {
+func (p *Policy) guardianBasis(e *Entry) GuardianBasis {
 	at := e.FinalizedAt
 	if at.IsZero() {
 		at = e.Encounter.Start
@@ -231,13 +267,19 @@ func (p *Policy) guardianVisible(e *Entry) bool {
 	age := e.Client.BirthDate.AgeOn(DateOf(at.In(p.location())))
 	switch {
 	case age >= p.AdultAge:
-		return false
+		return GuardianNotApplicable
 	case e.Guardian.ProhibitedByProfessional:
-		return false
+		return GuardianProhibitedByProfessional
 	case age < p.GuardianAgeThreshold:
-		return true
+		return GuardianMinorNotCapable
+	}
+	switch e.Guardian.MinorConsent {
+	case ConsentGranted:
+		return GuardianConsentGranted
+	case ConsentRefused:
+		return GuardianConsentRefused
 	default:
-		return e.Guardian.MinorConsent == ConsentGranted
+		return GuardianNotAssessed
 	}
 }
 
@@ -254,7 +296,7 @@ func reject(c ReasonClass, reason string) Decision {
 
 func (d Decision) rejected(c ReasonClass, reason string) Decision {
 	d.Outcome, d.ReasonClass, d.Reason = OutcomeReject, c, reason
-	d.GuardianVisible, d.Concealed, d.ReleaseDate = false, false, Date{}
+	d.GuardianVisible, d.Guardian, d.Concealed, d.ReleaseDate = false, GuardianNotApplicable, false, Date{}
 	return d
 }
 

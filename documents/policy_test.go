@@ -200,24 +200,30 @@ func TestGuardianVisibility(t *testing.T) {
 	births := map[int]string{11: "2015-03-15", 12: "2014-01-01", 17: "2009-06-30", 18: "2008-02-10"}
 	hetus := map[int]string{11: "150315A9011", 12: "010114A921S", 17: "300609A903M", 18: "100208A9049"}
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, helsinki)
+	// The basis is what the builders code with 1.2.246.537.5.40202.201901
+	// (FHIR FI base value set fi-base-restriction-parent-vs, fhir-fi/
+	// finnish-base-profiles input/fsh/valuesets/restrictionparent-vs.fsh):
+	// 1 not capable/disclosed, 2 capable/allows, 3 capable/forbids,
+	// 4 capability unknown/not disclosed.
 	tests := []struct {
 		age        int
 		consent    Consent
 		prohibited bool
 		want       bool
+		basis      GuardianBasis
 	}{
-		{11, ConsentNotAssessed, false, true},
-		{11, ConsentRefused, false, true}, // under 12 the consent is not asked
-		{11, ConsentNotAssessed, true, false},
-		{12, ConsentGranted, false, true},
-		{12, ConsentRefused, false, false},
-		{12, ConsentNotAssessed, false, false},
-		{12, ConsentGranted, true, false},
-		{17, ConsentGranted, false, true},
-		{17, ConsentRefused, false, false},
-		{17, ConsentNotAssessed, false, false},
-		{18, ConsentGranted, false, false},
-		{18, ConsentNotAssessed, false, false},
+		{11, ConsentNotAssessed, false, true, GuardianMinorNotCapable},
+		{11, ConsentRefused, false, true, GuardianMinorNotCapable}, // under 12 the consent is not asked
+		{11, ConsentNotAssessed, true, false, GuardianProhibitedByProfessional},
+		{12, ConsentGranted, false, true, GuardianConsentGranted},
+		{12, ConsentRefused, false, false, GuardianConsentRefused},
+		{12, ConsentNotAssessed, false, false, GuardianNotAssessed},
+		{12, ConsentGranted, true, false, GuardianProhibitedByProfessional},
+		{17, ConsentGranted, false, true, GuardianConsentGranted},
+		{17, ConsentRefused, false, false, GuardianConsentRefused},
+		{17, ConsentNotAssessed, false, false, GuardianNotAssessed},
+		{18, ConsentGranted, false, false, GuardianNotApplicable},
+		{18, ConsentNotAssessed, true, false, GuardianNotApplicable},
 	}
 	p := testPolicy()
 	for _, tc := range tests {
@@ -228,8 +234,11 @@ func TestGuardianVisibility(t *testing.T) {
 		if d.Outcome != OutcomeSubmit {
 			t.Fatalf("age %d: outcome %s (%s)", tc.age, d.Outcome, d.Reason)
 		}
-		if d.GuardianVisible != tc.want {
-			t.Errorf("age %d consent %s prohibited %v: guardian visible %v, want %v", tc.age, tc.consent, tc.prohibited, d.GuardianVisible, tc.want)
+		if d.GuardianVisible != tc.want || d.Guardian != tc.basis {
+			t.Errorf("age %d consent %s prohibited %v: guardian visible %v basis %q, want %v %q", tc.age, tc.consent, tc.prohibited, d.GuardianVisible, d.Guardian, tc.want, tc.basis)
+		}
+		if d.Guardian.Disclosed() != d.GuardianVisible {
+			t.Errorf("age %d: basis %q disagrees with visibility", tc.age, d.Guardian)
 		}
 	}
 }

@@ -7,7 +7,6 @@ package gateway
 import (
 	"crypto/x509"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
@@ -137,7 +136,7 @@ func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) 
 }
 
 func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
-	doc, err := cda.Build(e, d, o.org, b.cdaOptions())
+	doc, err := cda.Build(e, d, o.org, b.cdaOptions(d.Archive))
 	if err != nil {
 		return BuiltDocument{}, err
 	}
@@ -191,7 +190,7 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 }
 
 func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
-	bundle, err := fhir.Build(e, d, o.org, fhir.Options{Codes: b.cfg.Documents.Codes, AdultAge: b.cfg.Policy.AdultAge})
+	bundle, err := fhir.Build(e, d, o.org, fhir.Options{Codes: b.cfg.Documents.Codes})
 	if err != nil {
 		return BuiltDocument{}, err
 	}
@@ -216,15 +215,20 @@ func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organise
 }
 
 // cdaOptions are the CDA builders' options from the configuration.
-func (b *Builder) cdaOptions() cda.Options {
+func (b *Builder) cdaOptions(archive documents.Archive) cda.Options {
 	s := b.cfg.Documents.Social
-	return cda.Options{Codes: b.cfg.Documents.Codes, Social: cda.SocialOptions{
-		EntryTypes: s.EntryTypes, Titles: s.Titles, Invalidation: s.Invalidation, ReleaseDate: s.ReleaseDate,
-	}}
+	return cda.Options{
+		Codes:        b.cfg.Documents.Codes,
+		Invalidation: b.cfg.Documents.Invalidation[archive],
+		Social:       cda.SocialOptions{EntryTypes: s.EntryTypes, Titles: s.Titles, ReleaseDate: s.ReleaseDate},
+	}
 }
 
 func (b *Builder) code(name, def string) string {
 	if v, ok := b.cfg.Documents.Codes[name]; ok && v != "" {
+		return v
+	}
+	if v, ok := frameCodes[name]; ok {
 		return v
 	}
 	return def
@@ -233,21 +237,6 @@ func (b *Builder) code(name, def string) string {
 // checkCodeNames refuses a code override no builder knows, at start-up
 // rather than at the first entry.
 func checkCodeNames(codes map[string]string) error {
-	if _, err := cda.Codes(cda.Options{Codes: codes}); err != nil {
-		return fmt.Errorf("documents.codes: %w", err)
-	}
-	known := fhir.DefaultCodes()
-	for name := range codes {
-		switch {
-		case strings.HasPrefix(name, "health."), strings.HasPrefix(name, "social."):
-		case strings.HasPrefix(name, "fhir."):
-			if _, ok := known[name]; !ok {
-				return fmt.Errorf("documents.codes: unknown FHIR code name %q", name)
-			}
-		case name == "frame.correction_reason":
-		default:
-			return fmt.Errorf("documents.codes: unknown code name %q (names start with health., social., fhir. or frame.)", name)
-		}
-	}
-	return nil
+	_, err := CodeTable(codes)
+	return err
 }

@@ -111,6 +111,10 @@ func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logg
 			return nil, err
 		}
 		s.Builder = b
+		if err := WarnUnconfirmedCodes(log, cfg); err != nil {
+			q.Close()
+			return nil, err
+		}
 		s.Ingester = NewIngester(cfg, b, q, c, log, Hooks{EntryRead: s.Metrics.EntryRead, Built: s.Metrics.Built})
 		s.reportCertificates()
 	}

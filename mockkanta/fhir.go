@@ -210,7 +210,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 		AuthorRole:         sum.AuthorRole,
 		ReleaseDate:        sum.ReleaseDate,
 		Concealed:          sum.Concealed,
-		GuardianDisclosure: sum.GuardianDisclosure == "" && minorOn(sum.Hetu, bundleTime(b)),
+		GuardianDisclosure: sum.GuardianDisclosed && minorOn(sum.Hetu, bundleTime(b)),
 		Confidentiality:    sum.Confidentiality,
 		SignatureType:      signing.TypeSystem,
 		EnteredInError:     sum.Status == "entered-in-error",

@@ -93,6 +93,19 @@ func decide(e *documents.Entry, guardianVisible bool) documents.Decision {
 		Outcome: documents.OutcomeSubmit, Role: e.Author.Role, Display: e.MyKanta.Display,
 		GuardianVisible: guardianVisible,
 	}
+	// The guardian basis the policy would give for that visibility (the
+	// builders code the basis).
+	switch age := e.Client.BirthDate.AgeOn(documents.DateOf(e.FinalizedAt.In(helsinki))); {
+	case age >= 18:
+	case age < 12 && guardianVisible:
+		d.Guardian = documents.GuardianMinorNotCapable
+	case age < 12:
+		d.Guardian = documents.GuardianProhibitedByProfessional
+	case guardianVisible:
+		d.Guardian = documents.GuardianConsentGranted
+	default:
+		d.Guardian = documents.GuardianConsentRefused
+	}
 	if e.Author.Role == documents.RolePsychologist {
 		d.Archive, d.Register, d.Confidentiality = documents.ArchivePatient, documents.RegisterHealthCarePatient, "5"
 	} else {

@@ -49,6 +49,11 @@ type Options struct {
 	// Codes overrides code values of the code table by name (see codes.go);
 	// only the code changes, code system and names stay.
 	Codes map[string]string
+	// Invalidation is how an entered-in-error version is written:
+	// InvalidationKela or InvalidationMarker; empty means the archive's
+	// default (health care kela, social welfare marker: Kela's social
+	// welfare codes for an invalidation are not public).
+	Invalidation string
 	// Social tunes the social welfare (SHARK) documents.
 	Social SocialOptions
 }
@@ -64,12 +69,6 @@ type SocialOptions struct {
 	// Titles is the job title (tehtävänimike) per author role when the
 	// entry has no author.title; DefaultTitles fills the gaps.
 	Titles map[documents.Role]string
-	// Invalidation is how an entered-in-error version says so:
-	// SocialInvalidationMarker (default, the current hl7fi:description
-	// "mitätöity") or SocialInvalidationRecordStatus (recordStatus 7
-	// "Poistettu", as Kela's own builder does in the patient archive).
-	// Kela's social welfare codes for it are not public.
-	Invalidation string
 	// ReleaseDate is where a MyKanta delay date goes: SocialReleaseDateHeader
 	// (default: hl7fi:releaseDateForPatientViewing after the coded reason)
 	// or SocialReleaseDateOmit (no date element; the delay is then told
@@ -78,12 +77,10 @@ type SocialOptions struct {
 	ReleaseDate string
 }
 
-// Values of SocialOptions.Invalidation and .ReleaseDate.
+// Values of SocialOptions.ReleaseDate.
 const (
-	SocialInvalidationMarker       = "marker"
-	SocialInvalidationRecordStatus = "record_status"
-	SocialReleaseDateHeader        = "header"
-	SocialReleaseDateOmit          = "omit"
+	SocialReleaseDateHeader = "header"
+	SocialReleaseDateOmit   = "omit"
 )
 
 // DefaultTitles are the job titles used when neither the entry nor the
@@ -110,11 +107,6 @@ func (s SocialOptions) Validate() error {
 		if strings.TrimSpace(title) == "" {
 			return fmt.Errorf("title for role %q is empty", role)
 		}
-	}
-	switch s.Invalidation {
-	case "", SocialInvalidationMarker, SocialInvalidationRecordStatus:
-	default:
-		return fmt.Errorf("invalidation %q is not %s or %s", s.Invalidation, SocialInvalidationMarker, SocialInvalidationRecordStatus)
 	}
 	switch s.ReleaseDate {
 	case "", SocialReleaseDateHeader, SocialReleaseDateOmit:
@@ -222,7 +214,12 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	if err := o.Social.Validate(); err != nil {
 		return nil, fmt.Errorf("cda: social options: %w", err)
 	}
-	b := &builder{e: e, d: d, org: org, codes: codes, socialOpts: o.Social}
+	switch o.Invalidation {
+	case "", InvalidationKela, InvalidationMarker:
+	default:
+		return nil, fmt.Errorf("cda: unknown invalidation style %q (kela, marker)", o.Invalidation)
+	}
+	b := &builder{e: e, d: d, org: org, codes: codes, socialOpts: o.Social, invalidation: o.Invalidation}
 	b.id = documents.DocumentID(org.DocumentRoot, e.ID, e.Revision)
 	b.setID = documents.SetID(org.DocumentRoot, e.ID)
 	b.enteredInError = e.Status == documents.StatusEnteredInError || d.Outcome == documents.OutcomeInvalidate
@@ -283,6 +280,7 @@ type builder struct {
 	id, setID      string
 	replaces       *Related
 	enteredInError bool
+	invalidation   string // Options.Invalidation
 	effective      time.Time
 }
 
@@ -426,11 +424,6 @@ func softwareSupport(h *etree.Element) {
 	s.CreateAttr("moderator", softwareModerator)
 	s.CreateAttr("product", softwareProduct)
 	s.CreateAttr("version", softwareVersion)
-}
-
-// minorAt reports whether the client is under 18 at the document's time.
-func (b *builder) minor() bool {
-	return b.e.Client.BirthDate.AgeOn(documents.DateOf(b.effective)) < 18
 }
 
 // --- small element helpers -------------------------------------------------

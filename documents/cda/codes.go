@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 // Code is one coded value the builders emit: a code in a national code set.
@@ -34,8 +36,19 @@ const (
 	CodeHealthCustodianType     = "health.custodian_type"      // public organiser
 	CodeHealthRetentionClass    = "health.retention_class"     // retentionPeriodClass
 	CodeHealthViewingRestricted = "health.viewing_restriction" // sensitiveDocument: reason system only, code = entry reason code
-	CodeHealthGuardianByMinor   = "health.guardian_restriction.minor_refused"
-	CodeHealthGuardianByProf    = "health.guardian_restriction.professional"
+	// Guardian disclosure of a minor's document, one name per policy basis
+	// (documents.GuardianBasis): "health.guardian_disclosure.<basis>".
+	CodeHealthGuardianNotCapable     = "health.guardian_disclosure.minor_not_capable"
+	CodeHealthGuardianGranted        = "health.guardian_disclosure.consent_granted"
+	CodeHealthGuardianRefused        = "health.guardian_disclosure.consent_refused"
+	CodeHealthGuardianNotAssessed    = "health.guardian_disclosure.not_assessed"
+	CodeHealthGuardianProfProhibited = "health.guardian_disclosure.professional_prohibited"
+	// Invalidation as Kela's own builder writes it (documents.invalidation
+	// kela): recordStatus 7 and a body of one "Muu merkintä" section under
+	// an unspecified care process phase.
+	CodeHealthInvalidatedStatus = "health.invalidation.record_status"
+	CodeHealthInvalidationPhase = "health.invalidation.care_process_phase"
+	CodeHealthInvalidationTitle = "health.invalidation.heading"
 	CodeGender                  = "gender" // system only; value derived from the identity code
 
 	// Social welfare (SHARK). No author profession code: the system we
@@ -54,7 +67,7 @@ const (
 	CodeSocialSpecialContentNone   = "social.special_content.none"       // specialContent, no MyKanta restriction
 	CodeSocialSpecialContentRestr  = "social.special_content.restricted" // specialContent, MyKanta restricted
 	CodeSocialServiceProcess       = "social.service_process"            // serviceProcess/code of an entry
-	CodeSocialRecordStatusRemoved  = "social.record_status.invalidated"  // recordStatus of an invalidating version (SocialInvalidationRecordStatus)
+	CodeSocialRecordStatusRemoved  = "social.record_status.invalidated"  // recordStatus of an invalidating version (Options.Invalidation kela)
 	CodeSocialGuardianAllowed      = "social.guardian_disclosure.allowed"
 	CodeSocialGuardianDenied       = "social.guardian_disclosure.denied"
 	CodeSocialInaccessibleBasis    = "social.inaccessible_argument" // system only, code = entry reason code
@@ -67,13 +80,20 @@ var defaultCodes = map[string]Code{
 	CodeHealthConfidentiality: {"5", "1.2.246.777.5.99902.2006", "KanTa-palvelut - Asiakirjan luottamuksellisuus 2008", "Terveydenhuollon salassapidettävä", true},
 	// The spec versions the real 2017 sample names; the current spec version
 	// ids of a 2026 conformance test are not public.
-	CodeHealthTemplateIDs:      {"1.2.246.777.11.2015.29 1.2.246.777.11.2015.23 1.2.246.777.11.2015.10", "", "", "", false},
-	CodeProfessionPsychologist: {"44", "1.2.246.537.6.140.2008", "Terhikki - Ammattioikeudet", "Psykologi", false},
-	CodeHealthViewPsychology:   {"PSY", "1.2.246.537.6.12.2002", "AR/YDIN - Näkymät", "Psykologia", false},
-	CodeHealthFileFormat:       {"1", "1.2.246.537.5.40179.2008", "eArkisto - Asiakirjan tiedostomuoto 2008", "CDA R2", true},
-	CodeHealthDocumentType:     {"1", "1.2.246.537.5.5001.2011", "eArkisto - Asiakirjatyyppi", "Potilaskertomus", false},
-	CodeHealthFunction:         {"06.00", "1.2.246.537.6.300.2010", "STM - Terveydenhuollon tehtäväluokitus 2010", "Palveluprosessin hallinta", true},
-	CodeRecordStatusReady:      {"3", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila 2008", "Arkistointivalmis", true},
+	CodeHealthTemplateIDs: {"1.2.246.777.11.2015.29 1.2.246.777.11.2015.23 1.2.246.777.11.2015.10", "", "", "", false},
+	// Profession codes are 3-digit (001 physician, 034 specialist: real
+	// documents); the psychologist's code is not public. "000" is a
+	// placeholder that names no profession, so that joint testing refuses it
+	// rather than filing entries under a wrong profession.
+	CodeProfessionPsychologist: {"000", "1.2.246.537.6.140.2008", "Terhikki - Ammattioikeudet", "Psykologi", false},
+	// View codes are numbers with the abbreviation as display name (102
+	// "RTG"); the psychology view's number is not public: placeholder "000"
+	// for the same reason.
+	CodeHealthViewPsychology: {"000", "1.2.246.537.6.12.2002", "AR/YDIN - Näkymät", "PSY", false},
+	CodeHealthFileFormat:     {"1", "1.2.246.537.5.40179.2008", "eArkisto - Asiakirjan tiedostomuoto 2008", "CDA R2", true},
+	CodeHealthDocumentType:   {"1", "1.2.246.537.5.5001.2011", "eArkisto - Asiakirjatyyppi", "Kertomusteksti", true},
+	CodeHealthFunction:       {"06.00", "1.2.246.537.6.300.2010", "STM - Terveydenhuollon tehtäväluokitus 2010", "Palveluprosessin hallinta", true},
+	CodeRecordStatusReady:    {"3", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila 2008", "Arkistointivalmis", true},
 	// The domain notes name 1.2.246.537.5.40172; real documents carry the
 	// versioned OID 1.2.246.537.5.40172.2008, which we follow.
 	CodeHealthCustodianType:  {"1", "1.2.246.537.5.40172.2008", "eArkisto - Rekisteripitäjän laji 2008", "Julkinen", true},
@@ -82,8 +102,23 @@ var defaultCodes = map[string]Code{
 	// public: we use hl7fi:sensitiveDocument coded with the entry's reason
 	// from the MyKanta restriction reasons of the social profile.
 	CodeHealthViewingRestricted: {"", "1.2.246.537.6.1288.201901", "Kanta - Omakanta-näkyvyyden rajoittamisen peruste", "", false},
-	CodeHealthGuardianByMinor:   {"1", "1.2.246.537.5.40202.201901", "Alaikäisen tietojen luovuttaminen huoltajalle", "Alaikäinen on kieltänyt tietojen luovuttamisen huoltajalle", false},
-	CodeHealthGuardianByProf:    {"2", "1.2.246.537.5.40202.201901", "Alaikäisen tietojen luovuttaminen huoltajalle", "Ammattihenkilö on kieltänyt tietojen luovuttamisen huoltajalle", false},
+	// Code set and displays: FHIR FI base value set fi-base-restriction-parent-vs
+	// (values 1-4); display names follow the code (guardianDisplay).
+	CodeHealthGuardianNotCapable:  {"1", oidGuardianDisclosure, guardianSystemName, "", true},
+	CodeHealthGuardianGranted:     {"2", oidGuardianDisclosure, guardianSystemName, "", true},
+	CodeHealthGuardianRefused:     {"3", oidGuardianDisclosure, guardianSystemName, "", true},
+	CodeHealthGuardianNotAssessed: {"4", oidGuardianDisclosure, guardianSystemName, "", true},
+	// No code for "a professional forbids" was seen. 4 ("capability
+	// unknown, not disclosed") says "not disclosed" without claiming that
+	// the minor decided, as 3 would.
+	CodeHealthGuardianProfProhibited: {"4", oidGuardianDisclosure, guardianSystemName, "", false},
+	// Kela's KantaCDA-API test configuration (testi_arkisto.properties):
+	// MITATOINTI recordStatus 7 "Poistettu"; body codes 99 and 76. It pairs
+	// 76 "Muu merkintä" with 1.2.246.537.6.13.2006 under the name
+	// "AR/YDIN - Otsikot"; we follow it, unconfirmed.
+	CodeHealthInvalidatedStatus: {"7", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila 2008", "Poistettu", true},
+	CodeHealthInvalidationPhase: {"99", "1.2.246.537.6.13.2006", "AR/YDIN - Hoitoprosessin vaihe", "Määrittämätön hoitoprosessin vaihe", true},
+	CodeHealthInvalidationTitle: {"76", "1.2.246.537.6.13.2006", "AR/YDIN - Otsikot", "Muu merkintä", false},
 	CodeGender:                  {"", "1.2.246.537.5.1.1997", "AR/YDIN - Sukupuoli", "", true},
 
 	// Social welfare rows: code systems, names and confirmed values as the
@@ -120,6 +155,28 @@ var defaultCodes = map[string]Code{
 	CodeSocialInaccessibleBasis:   {"", "1.2.246.537.6.1288.201901", "Sosiaalihuolto - Perustelut asiakirjan näyttämisen rajaamiselle Omakannassa", "", true},
 }
 
+// The health care guardian disclosure code set (THL - Alaikäisen
+// potilastietojen luovuttaminen huoltajille).
+const (
+	oidGuardianDisclosure = "1.2.246.537.5.40202.201901"
+	guardianSystemName    = "THL - Alaikäisen potilastietojen luovuttaminen huoltajille"
+)
+
+// guardianDisplay is the display name of each code of the guardian
+// disclosure code set (fi-base-restriction-parent-vs), so that a row's
+// display follows its code when the code is overridden.
+var guardianDisplay = map[string]string{
+	"1": "Ei päätöskykyinen alaikäinen, tiedot luovutetaan huoltajille",
+	"2": "Päätöskykyinen alaikäinen, sallii tietojensa luovuttamisen huoltajille",
+	"3": "Päätöskykyinen alaikäinen, kieltää tietojensa luovuttamisen huoltajille",
+	"4": "Alaikäisen päätöskyky ei tiedossa, tietoja ei luovuteta huoltajille",
+}
+
+// GuardianCodeName is the code name of a guardian basis of a minor.
+func GuardianCodeName(g documents.GuardianBasis) string {
+	return "health.guardian_disclosure." + string(g)
+}
+
 // Codes returns the effective code table (defaults with overrides), sorted
 // by name, for documentation and dry runs.
 func Codes(o Options) ([]NamedCode, error) {
@@ -149,18 +206,24 @@ func (o Options) table() (map[string]Code, error) {
 		t[k] = v
 	}
 	for name, code := range o.Codes {
-		if !strings.HasPrefix(name, "health.") && !strings.HasPrefix(name, "social.") {
-			continue // another builder's code (fhir.*, frame.*): the configuration map is shared
-		}
 		c, ok := t[name]
 		if !ok {
-			return nil, fmt.Errorf("cda: unknown code name %q in options", name)
+			if strings.HasPrefix(name, "health.") || strings.HasPrefix(name, "social.") {
+				return nil, fmt.Errorf("cda: unknown code name %q in options", name)
+			}
+			continue // another builder's code (fhir.*, frame.*): the configuration map is shared
 		}
 		if code == "" {
 			return nil, fmt.Errorf("cda: empty override for code %q", name)
 		}
 		c.Code = code
 		t[name] = c
+	}
+	for name, c := range t {
+		if c.System == oidGuardianDisclosure {
+			c.Display = guardianDisplay[c.Code]
+			t[name] = c
+		}
 	}
 	return t, nil
 }

@@ -1,13 +1,33 @@
 package cda
 
 import (
+	"fmt"
+
 	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 // Texts of an invalidating (entered-in-error) version's body.
 const (
 	enteredInErrorTitle = "Mitätöity merkintä"
 	enteredInErrorText  = "Merkintä on kirjattu virheellisesti, ja se on mitätöity. Aiempi versio ei ole voimassa."
+)
+
+// Invalidation styles (Options.Invalidation, configuration
+// documents.invalidation.<archive>).
+const (
+	// InvalidationKela invalidates as Kela's own CDA builder does
+	// (KantaCDA-API, OstopalvelunvaltuutusKasaaja.mitatoiCDA): a replacing
+	// version whose recordStatus is 7 "Poistettu" and whose body is one
+	// section, under an unspecified care process phase, saying that the
+	// document is empty because it was invalidated. In a social welfare
+	// document only the recordStatus changes (its body is the entry's).
+	InvalidationKela = "kela"
+	// InvalidationMarker writes hl7fi:description "mitätöity" first in the
+	// local header, keeps recordStatus 3 and states the invalidation in the
+	// body text. The social welfare builder's default.
+	InvalidationMarker = "marker"
 )
 
 // health builds the patient data repository profile: CDA header,
@@ -20,15 +40,18 @@ func (b *builder) health(bodyID string) (*etree.Document, error) {
 	b.author(root, c[CodeProfessionPsychologist])
 	b.custodian(root)
 	b.relatedDocument(root)
-	// Guardian restriction of a minor's document: CDA's authorization/consent
-	// is the only place the schema offers for a consent directive.
-	if b.minor() && !b.d.GuardianVisible {
-		code := c[CodeHealthGuardianByMinor]
-		if b.e.Guardian.ProhibitedByProfessional {
-			code = c[CodeHealthGuardianByProf]
+	// Guardian disclosure of a minor's document, coded from the policy's
+	// basis (1-4 of 1.2.246.537.5.40202.201901): CDA's
+	// authorization/consent is the only place the schema offers for a
+	// consent directive. An adult's document has none.
+	if b.d.Guardian != documents.GuardianNotApplicable {
+		code, ok := c[GuardianCodeName(b.d.Guardian)]
+		if !ok {
+			return nil, fmt.Errorf("guardian basis %q has no code", b.d.Guardian)
 		}
 		consent(root, code)
 	}
+	kela := b.enteredInError && b.invalidation != InvalidationMarker
 
 	enc := root.CreateElement("componentOf").CreateElement("encompassingEncounter")
 	ii(enc, "id", b.e.Service.OrganiserOID, b.e.Encounter.ID)
@@ -39,7 +62,7 @@ func (b *builder) health(bodyID string) (*etree.Document, error) {
 	facility.CreateElement("location").CreateElement("name").SetText(b.e.Service.UnitName)
 
 	h := root.CreateElement("hl7fi:localHeader")
-	if b.enteredInError {
+	if b.enteredInError && !kela {
 		h.CreateElement("hl7fi:description").SetText(enteredInErrorMarker)
 	}
 	cv(h.CreateElement("hl7fi:tableOfContents"), "hl7fi:contentsCode", c[CodeHealthViewPsychology])
@@ -47,7 +70,11 @@ func (b *builder) health(bodyID string) (*etree.Document, error) {
 	softwareSupport(h)
 	cv(h, "hl7fi:documentType", c[CodeHealthDocumentType])
 	cv(h, "hl7fi:functionCode", c[CodeHealthFunction])
-	cv(h, "hl7fi:recordStatus", c[CodeRecordStatusReady])
+	status := c[CodeRecordStatusReady]
+	if kela {
+		status = c[CodeHealthInvalidatedStatus]
+	}
+	cv(h, "hl7fi:recordStatus", status)
 	// Left empty: the signing package adds the signatures.
 	h.CreateElement("hl7fi:signatureCollection")
 	cv(h, "hl7fi:custodianTypeCode", c[CodeHealthCustodianType])
@@ -68,6 +95,22 @@ func (b *builder) health(bodyID string) (*etree.Document, error) {
 	body.CreateAttr("ID", bodyID)
 	section := body.CreateElement("component").CreateElement("section")
 	cv(section, "code", c[CodeHealthViewPsychology])
+	if kela {
+		// Kela's invalidation body: the view's section holds an
+		// unspecified care process phase holding one "Muu merkintä"
+		// (other entry) section with the text.
+		section.CreateElement("title").SetText(enteredInErrorTitle)
+		phase := section.CreateElement("component").CreateElement("section")
+		cv(phase, "code", c[CodeHealthInvalidationPhase])
+		phase.CreateElement("title").SetText(c[CodeHealthInvalidationPhase].Display)
+		other := phase.CreateElement("component").CreateElement("section")
+		cv(other, "code", c[CodeHealthInvalidationTitle])
+		other.CreateElement("title").SetText(c[CodeHealthInvalidationTitle].Display)
+		narrativeInto(other.CreateElement("text"), "paragraph", enteredInErrorText)
+		doc := etree.NewDocument()
+		doc.SetRoot(root)
+		return doc, nil
+	}
 	title, narrative := b.e.Text.Title, b.e.Text.Narrative
 	if b.enteredInError {
 		title, narrative = enteredInErrorTitle, enteredInErrorText

@@ -171,20 +171,26 @@ func inspect(root *etree.Element) (*Header, error) {
 	if d := child(header, "hl7fi:description"); d != nil {
 		h.EnteredInError = strings.TrimSpace(d.Text()) == enteredInErrorMarker
 	}
-	// recordStatus 7 "Poistettu": an invalidation the way Kela's builder
-	// writes it (SocialInvalidationRecordStatus).
-	if rs := child(header, "hl7fi:recordStatus"); attr(rs, "codeSystem") == defaultCodes[CodeSocialRecordStatusRemoved].System &&
-		attr(rs, "code") == defaultCodes[CodeSocialRecordStatusRemoved].Code {
+	// Kela's form of an invalidation: recordStatus 7 "Poistettu" (both
+	// archives' code rows name the same code).
+	deleted := defaultCodes[CodeHealthInvalidatedStatus]
+	if archive == documents.ArchiveSocial {
+		deleted = defaultCodes[CodeSocialRecordStatusRemoved]
+	}
+	if rs := child(header, "hl7fi:recordStatus"); attr(rs, "codeSystem") == deleted.System && attr(rs, "code") == deleted.Code {
 		h.EnteredInError = true
 	}
 
 	switch archive {
 	case documents.ArchivePatient:
 		h.Concealed = child(header, "hl7fi:sensitiveDocument") != nil && h.ReleaseDate.IsZero()
+		// Disclosed unless the guardian code says otherwise: 1 and 2 of
+		// 1.2.246.537.5.40202.201901 disclose, every other code does not.
 		h.GuardianDisclosure = true
 		for _, a := range childrenNamed(root, "authorization") {
-			if attr(path(a, "consent/code"), "codeSystem") == defaultCodes[CodeHealthGuardianByMinor].System {
-				h.GuardianDisclosure = false
+			if code := path(a, "consent/code"); attr(code, "codeSystem") == oidGuardianDisclosure {
+				c := attr(code, "code")
+				h.GuardianDisclosure = c == defaultCodes[CodeHealthGuardianNotCapable].Code || c == defaultCodes[CodeHealthGuardianGranted].Code
 			}
 		}
 	case documents.ArchiveSocial:
@@ -321,7 +327,7 @@ var (
 		"hl7fi:localHeader/hl7fi:custodianTypeCode@code",
 		"hl7fi:localHeader/hl7fi:retentionPeriodClass@code",
 		"component/structuredBody@ID",
-		"component/structuredBody/component/section/text",
+		"component/structuredBody/component/section/code@code",
 	}
 	// requiredSocial holds for every social welfare document; the real
 	// client-relationship document (document group 1) has no general type,
@@ -448,6 +454,11 @@ func checkProfile(root *etree.Element) error {
 	if got := attr(bodyOf(root), "ID"); got != wantBody {
 		return &ProfileError{Archive: archive, Reason: fmt.Sprintf("body ID is %q, want %q", got, wantBody)}
 	}
+	if archive == documents.ArchivePatient && !sectionHasText(path(root, "component/structuredBody/component/section")) {
+		// The text is in the section itself, or (Kela's invalidation body)
+		// in a section nested in it.
+		return &ProfileError{Archive: archive, Missing: "component/structuredBody/component/section/text"}
+	}
 	if archive == documents.ArchiveSocial {
 		last := -1
 		for c := range header.ChildElementsSeq() {
@@ -462,6 +473,22 @@ func checkProfile(root *etree.Element) error {
 		}
 	}
 	return nil
+}
+
+// sectionHasText reports whether a section or one nested in it has a text.
+func sectionHasText(section *etree.Element) bool {
+	if section == nil {
+		return false
+	}
+	if child(section, "text") != nil {
+		return true
+	}
+	for _, comp := range childrenNamed(section, "component") {
+		if sectionHasText(child(comp, "section")) {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(list []string, s string) int {

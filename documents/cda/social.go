@@ -65,7 +65,7 @@ func (b *builder) social(bodyID string) (*etree.Document, string, []byte, error)
 	serviceUnitParticipant(enc, b.e.Service)
 
 	h := root.CreateElement("hl7fi:localSocialHeader")
-	if b.enteredInError && b.socialOpts.Invalidation != SocialInvalidationRecordStatus {
+	if b.enteredInError && b.invalidation != InvalidationKela {
 		h.CreateElement("hl7fi:description").SetText(enteredInErrorMarker)
 	}
 	specific := c[CodeSocialSpecificDocType]
@@ -78,7 +78,7 @@ func (b *builder) social(bodyID string) (*etree.Document, string, []byte, error)
 	softwareSupport(h)
 	cv(h, "hl7fi:functionCode", c[CodeSocialServiceTask])
 	status := c[CodeRecordStatusReady]
-	if b.enteredInError && b.socialOpts.Invalidation == SocialInvalidationRecordStatus {
+	if b.enteredInError && b.invalidation == InvalidationKela {
 		status = c[CodeSocialRecordStatusRemoved]
 	}
 	cv(h, "hl7fi:recordStatus", status)

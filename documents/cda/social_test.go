@@ -232,7 +232,7 @@ func TestSocialEntryTypeAndTitleConfiguration(t *testing.T) {
 	if _, err := cda.Build(e, d, org, cda.Options{Codes: map[string]string{cda.CodeSocialSpecificDocType: "19001"}}); err == nil || !strings.Contains(err.Error(), "no Sosmeta structure") {
 		t.Errorf("type without a schema: %v", err)
 	}
-	if _, err := cda.Build(e, d, org, cda.Options{Social: cda.SocialOptions{Invalidation: "delete"}}); err == nil {
+	if _, err := cda.Build(e, d, org, cda.Options{Invalidation: "delete"}); err == nil {
 		t.Error("unknown invalidation accepted")
 	}
 }
@@ -271,7 +271,7 @@ func TestSocialInvalidationAndReleaseDateOptions(t *testing.T) {
 			delayed = c
 		}
 	}
-	o := cda.Options{Social: cda.SocialOptions{Invalidation: cda.SocialInvalidationRecordStatus, ReleaseDate: cda.SocialReleaseDateOmit}}
+	o := cda.Options{Invalidation: cda.InvalidationKela, Social: cda.SocialOptions{ReleaseDate: cda.SocialReleaseDateOmit}}
 	doc, err := cda.Build(eie.e, decide(t, eie.e, eie.h), org, o)
 	if err != nil {
 		t.Fatal(err)

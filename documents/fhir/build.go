@@ -28,9 +28,6 @@ type Options struct {
 	// Names without the "fhir." prefix belong to other builders and are
 	// ignored; an unknown "fhir." name is an error.
 	Codes map[string]string
-	// AdultAge is the age at which guardian access ends (policy.adult_age);
-	// zero means 18. It decides whether RestrictionParent applies.
-	AdultAge int
 }
 
 // Build maps one entry revision and its policy decision to a FHIR document
@@ -284,11 +281,8 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 		}
 		prov.Extension = append(prov.Extension, Extension{URL: c[CodeExtReleaseDate], ValueDate: d.ReleaseDate.String()})
 	}
-	if code := guardianRestriction(e, birth, recordedAt, d, o, c); code != "" {
-		prov.Extension = append(prov.Extension, Extension{
-			URL:         c[CodeExtRestrictionParent],
-			ValueCoding: &Coding{System: c[CodeGuardianSystem], Code: code},
-		})
+	if coding := guardianRestriction(d, c); coding != nil {
+		prov.Extension = append(prov.Extension, Extension{URL: c[CodeExtRestrictionParent], ValueCoding: coding})
 	}
 	if (d.Display == documents.DisplayDelayed || d.Concealed) && e.MyKanta.ReasonCode != "" {
 		prov.Reason = []CodeableConcept{{
@@ -322,22 +316,19 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	return b, nil
 }
 
-// guardianRestriction returns the RestrictionParent code when the client is
-// a minor on the entry's day and the guardian must not see the entry; ""
-// otherwise (under 12 and visible, consent given, or of age: an adult's
-// guardian has no access to restrict).
-func guardianRestriction(e *documents.Entry, birth documents.Date, at time.Time, d documents.Decision, o Options, c codes) string {
-	adult := o.AdultAge
-	if adult == 0 {
-		adult = 18
+// guardianRestriction returns the RestrictionParent coding for a minor: the
+// policy's guardian basis coded as on the CDA route (1 not capable and
+// disclosed, 2 capable and allows, 3 capable and forbids, 4 capability
+// unknown, not disclosed; a professional's prohibition has its own,
+// configurable code). nil for an adult: a guardian has no access to
+// restrict. The policy decides minority on the entry's day with
+// policy.adult_age, so the two routes agree.
+func guardianRestriction(d documents.Decision, c codes) *Coding {
+	if d.Guardian == documents.GuardianNotApplicable {
+		return nil
 	}
-	if birth.AgeOn(documents.DateOf(at)) >= adult || d.GuardianVisible {
-		return ""
-	}
-	if e.Guardian.ProhibitedByProfessional {
-		return c[CodeGuardianProhibited]
-	}
-	return c[CodeGuardianRefused]
+	code := c[GuardianCodeName(d.Guardian)]
+	return &Coding{System: c[CodeGuardianSystem], Code: code, Display: guardianDisplay[code]}
 }
 
 func humanName(given, family string) []HumanName {

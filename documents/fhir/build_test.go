@@ -89,7 +89,8 @@ func TestBuildPsychologistFirstVersion(t *testing.T) {
 	if prov.Recorded != b.Timestamp || prov.Target[0].Reference != b.Entry[0].FullURL || prov.Agent[0].Who.Reference != c.Author[0].Reference {
 		t.Errorf("provenance = %+v", prov)
 	}
-	if len(prov.Extension) != 0 || prov.Agent[0].OnBehalfOf != nil {
+	// A 10-year-old: RestrictionParent 1 (not capable, disclosed) only.
+	if len(prov.Extension) != 1 || prov.Extension[0].ValueCoding == nil || prov.Extension[0].ValueCoding.Code != "1" || prov.Agent[0].OnBehalfOf != nil {
 		t.Errorf("unexpected provenance extension/onBehalfOf: %+v", prov)
 	}
 	if got := len(resources[*Organization](b)); got != 2 {
@@ -100,7 +101,7 @@ func TestBuildPsychologistFirstVersion(t *testing.T) {
 	want := Summary{
 		DocumentID: docID, SetID: documents.SetID(testOrg.DocumentRoot, e.ID), Version: 1,
 		Hetu: e.Client.Hetu, Archive: documents.ArchivePatient, AuthorRole: documents.RolePsychologist,
-		Confidentiality: "5", Status: "final",
+		Confidentiality: "5", Status: "final", GuardianDisclosure: "1", GuardianDisclosed: true,
 	}
 	if s != want {
 		t.Errorf("Inspect = %+v\nwant      %+v", s, want)
@@ -180,24 +181,31 @@ func TestBuildMyKantaRestrictions(t *testing.T) {
 	})
 }
 
+// RestrictionParent carries the guardian basis of every minor's document,
+// coded as the FHIR FI base value set defines 1.2.246.537.5.40202.201901
+// (fhir-fi/finnish-base-profiles input/fsh/valuesets/restrictionparent-vs.fsh;
+// the extension, input/fsh/extensions/restrictionParent.fsh, requires
+// valueCoding system, code and display): 1 not capable and disclosed, 2
+// capable and allows, 3 capable and forbids, 4 capability unknown.
 func TestBuildGuardianRestriction(t *testing.T) {
 	// Ages on 2026-11-20, the finalization day.
 	cases := []struct {
-		name     string
-		birth    string
-		guardian documents.Guardian
-		want     string // RestrictionParent code, "" = absent
+		name      string
+		birth     string
+		guardian  documents.Guardian
+		want      string // RestrictionParent code, "" = absent
+		disclosed bool
 	}{
-		{"under 12", "2016-05-05", documents.Guardian{}, ""},
-		{"under 12 prohibited by professional", "2016-05-05", documents.Guardian{ProhibitedByProfessional: true}, "4"},
-		{"12 today without assessment", "2014-11-20", documents.Guardian{MinorConsent: documents.ConsentNotAssessed}, "3"},
-		{"11 until tomorrow", "2014-11-21", documents.Guardian{}, ""},
-		{"12+ consent granted", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentGranted, MaturityAssessed: true}, ""},
-		{"12+ consent refused", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentRefused, MaturityAssessed: true}, "3"},
-		{"12+ consent granted but prohibited", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentGranted, ProhibitedByProfessional: true}, "4"},
-		{"17", "2009-11-21", documents.Guardian{MinorConsent: documents.ConsentRefused}, "3"},
-		{"18 today", "2008-11-20", documents.Guardian{MinorConsent: documents.ConsentRefused}, ""},
-		{"adult", "2000-01-01", documents.Guardian{}, ""},
+		{"under 12", "2016-05-05", documents.Guardian{}, "1", true},
+		{"under 12 prohibited by professional", "2016-05-05", documents.Guardian{ProhibitedByProfessional: true}, "4", false},
+		{"12 today without assessment", "2014-11-20", documents.Guardian{MinorConsent: documents.ConsentNotAssessed}, "4", false},
+		{"11 until tomorrow", "2014-11-21", documents.Guardian{}, "1", true},
+		{"12+ consent granted", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentGranted, MaturityAssessed: true}, "2", true},
+		{"12+ consent refused", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentRefused, MaturityAssessed: true}, "3", false},
+		{"12+ consent granted but prohibited", "2012-03-01", documents.Guardian{MinorConsent: documents.ConsentGranted, ProhibitedByProfessional: true}, "4", false},
+		{"17", "2009-11-21", documents.Guardian{MinorConsent: documents.ConsentRefused}, "3", false},
+		{"18 today", "2008-11-20", documents.Guardian{MinorConsent: documents.ConsentRefused}, "", true},
+		{"adult", "2000-01-01", documents.Guardian{}, "", true},
 	}
 	for _, tc := range cases {
 		for _, role := range []documents.Role{documents.RolePsychologist, documents.RoleSchoolWelfareOfficer} {
@@ -209,7 +217,7 @@ func TestBuildGuardianRestriction(t *testing.T) {
 				x := extension(only[*Provenance](t, b).Extension, "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/RestrictionParent")
 				got := ""
 				if x != nil {
-					if x.ValueCoding == nil || x.ValueCoding.System != "urn:oid:1.2.246.537.5.40202.201901" {
+					if x.ValueCoding == nil || x.ValueCoding.System != "urn:oid:1.2.246.537.5.40202.201901" || x.ValueCoding.Display == "" {
 						t.Fatalf("RestrictionParent = %+v", x)
 					}
 					got = x.ValueCoding.Code
@@ -217,13 +225,17 @@ func TestBuildGuardianRestriction(t *testing.T) {
 				if got != tc.want {
 					t.Errorf("RestrictionParent code %q, want %q (GuardianVisible=%v)", got, tc.want, d.GuardianVisible)
 				}
-				// Present exactly when a minor's guardian must not see the entry.
+				// Present exactly for a minor.
 				minor := e.Client.BirthDate.AgeOn(documents.MustDate("2026-11-20")) < 18
-				if (got != "") != (minor && !d.GuardianVisible) {
-					t.Errorf("RestrictionParent present=%v, minor=%v guardianVisible=%v", got != "", minor, d.GuardianVisible)
+				if (got != "") != minor {
+					t.Errorf("RestrictionParent present=%v, minor=%v", got != "", minor)
 				}
-				if s := mustInspect(t, b); s.GuardianDisclosure != tc.want {
-					t.Errorf("Inspect.GuardianDisclosure = %q", s.GuardianDisclosure)
+				s := mustInspect(t, b)
+				if s.GuardianDisclosure != tc.want || s.GuardianDisclosed != tc.disclosed {
+					t.Errorf("Inspect: code %q disclosed %v", s.GuardianDisclosure, s.GuardianDisclosed)
+				}
+				if minor && s.GuardianDisclosed != d.GuardianVisible {
+					t.Errorf("read back disclosed %v, policy %v", s.GuardianDisclosed, d.GuardianVisible)
 				}
 			})
 		}

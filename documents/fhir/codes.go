@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
 // Code-table names (all start with "fhir."). Every code or URI below that the domain notes do not
@@ -15,7 +17,9 @@ const (
 	CodeHealthCategorySystem = "fhir.health.category.system"
 	CodeHealthCategory       = "fhir.health.category.code"
 	// Health care document type (Composition.type): the psychology view of
-	// the national view code set. UNCONFIRMED code.
+	// the national view code set, whose codes are numbers with the
+	// abbreviation as display (102 "RTG"). UNCONFIRMED code: the same
+	// placeholder as the CDA route's health.view.psychology.
 	CodeHealthTypeSystem  = "fhir.health.type.system"
 	CodeHealthType        = "fhir.health.type.code"
 	CodeHealthTypeDisplay = "fhir.health.type.display"
@@ -40,12 +44,13 @@ const (
 	// the same set is used.
 	CodeRestrictionReasonSystemHealth = "fhir.restriction_reason.system.patient"
 	CodeRestrictionReasonSystemSocial = "fhir.restriction_reason.system.social"
-	// Guardian restriction for minors (RestrictionParent, valueCoding), code
-	// set 1.2.246.537.5.40202.201901: 3 = a competent minor forbids
-	// disclosure. 4 for a professional's prohibition is UNCONFIRMED.
-	CodeGuardianSystem     = "fhir.guardian_restriction.system"
-	CodeGuardianRefused    = "fhir.guardian_restriction.refused"
-	CodeGuardianProhibited = "fhir.guardian_restriction.prohibited"
+	// Guardian disclosure of a minor's document (RestrictionParent,
+	// valueCoding), code set 1.2.246.537.5.40202.201901 (values 1-4 of the
+	// FI base value set fi-base-restriction-parent-vs). The codes are the CDA
+	// route's: the same names (health.guardian_disclosure.<basis>, see
+	// GuardianCodeName) set both routes, so that a guardian sees the same on
+	// either. The code for a professional's prohibition is UNCONFIRMED.
+	CodeGuardianSystem = "fhir.guardian_restriction.system"
 	// Extension canonicals (HL7 Finland base profiles).
 	CodeExtReleaseDate       = "fhir.extension.release_date"
 	CodeExtRestrictionParent = "fhir.extension.restriction_parent"
@@ -76,8 +81,8 @@ var defaultCodes = map[string]string{
 	CodeHealthCategorySystem:          "urn:oid:1.2.246.537.5.40150.2009",
 	CodeHealthCategory:                "2",
 	CodeHealthTypeSystem:              "urn:oid:1.2.246.537.6.12.2002",
-	CodeHealthType:                    "PSY",
-	CodeHealthTypeDisplay:             "Psykologia",
+	CodeHealthType:                    "000", // the CDA route's health.view.psychology placeholder
+	CodeHealthTypeDisplay:             "PSY",
 	CodeSocialCategorySystem:          "urn:oid:1.2.246.537.6.1264.201701",
 	CodeSocialCategory:                "1",
 	CodeSocialTypeSystem:              "urn:oid:1.2.246.537.6.1506.201701",
@@ -90,21 +95,52 @@ var defaultCodes = map[string]string{
 	CodeRestrictionReasonSystemHealth: "urn:oid:1.2.246.537.6.1288.201901",
 	CodeRestrictionReasonSystemSocial: "urn:oid:1.2.246.537.6.1288.201901",
 	CodeGuardianSystem:                "urn:oid:1.2.246.537.5.40202.201901",
-	CodeGuardianRefused:               "3",
-	CodeGuardianProhibited:            "4",
-	CodeExtReleaseDate:                "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/ReleaseDateForPatientViewing",
-	CodeExtRestrictionParent:          "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/RestrictionParent",
-	CodeExtCompositionVersion:         "http://hl7.org/fhir/5.0/StructureDefinition/extension-Composition.version",
-	CodeEncounterClassSystem:          "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-	CodeEncounterClassVisit:           "AMB",
-	CodeEncounterClassPhone:           "VR",
-	CodeEncounterClassRemote:          "VR",
-	CodeEncounterClassConsultation:    "AMB",
-	CodeEncounterClassRecordOnly:      "VR",
-	CodeAuthorRoleSystem:              "https://github.com/helsinki-student-welfare/kanta-gateway/CodeSystem/author-role",
-	CodeSignatureTypeSystem:           "urn:iso-astm:E1762-95:2013",
-	CodeSignatureType:                 "1.2.840.10065.1.12.1.5",
-	CodeSignatureTypeDisplay:          "Verification Signature",
+	// Same defaults as the CDA table (a test pins the equality).
+	GuardianCodeName(documents.GuardianMinorNotCapable):          "1",
+	GuardianCodeName(documents.GuardianConsentGranted):           "2",
+	GuardianCodeName(documents.GuardianConsentRefused):           "3",
+	GuardianCodeName(documents.GuardianNotAssessed):              "4",
+	GuardianCodeName(documents.GuardianProhibitedByProfessional): "4",
+	CodeExtReleaseDate:             "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/ReleaseDateForPatientViewing",
+	CodeExtRestrictionParent:       "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/RestrictionParent",
+	CodeExtCompositionVersion:      "http://hl7.org/fhir/5.0/StructureDefinition/extension-Composition.version",
+	CodeEncounterClassSystem:       "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+	CodeEncounterClassVisit:        "AMB",
+	CodeEncounterClassPhone:        "VR",
+	CodeEncounterClassRemote:       "VR",
+	CodeEncounterClassConsultation: "AMB",
+	CodeEncounterClassRecordOnly:   "VR",
+	CodeAuthorRoleSystem:           "https://github.com/helsinki-student-welfare/kanta-gateway/CodeSystem/author-role",
+	CodeSignatureTypeSystem:        "urn:iso-astm:E1762-95:2013",
+	CodeSignatureType:              "1.2.840.10065.1.12.1.5",
+	CodeSignatureTypeDisplay:       "Verification Signature",
+}
+
+// GuardianCodeName is the code name of a guardian basis (shared with the
+// CDA builder).
+func GuardianCodeName(g documents.GuardianBasis) string {
+	return "health.guardian_disclosure." + string(g)
+}
+
+// guardianDisplay is the display of each code of the guardian code set
+// (RestrictionParent requires valueCoding.display, and it must name the
+// code): fi-base-restriction-parent-vs.
+var guardianDisplay = map[string]string{
+	"1": "Ei päätöskykyinen alaikäinen, tiedot luovutetaan huoltajille",
+	"2": "Päätöskykyinen alaikäinen, sallii tietojensa luovuttamisen huoltajille",
+	"3": "Päätöskykyinen alaikäinen, kieltää tietojensa luovuttamisen huoltajille",
+	"4": "Alaikäisen päätöskyky ei tiedossa, tietoja ei luovuteta huoltajille",
+}
+
+// Unconfirmed lists the names of this table whose value is our choice, not
+// seen in public material.
+func Unconfirmed() []string {
+	return []string{
+		CodeHealthType, CodeSocialType, CodeConcealedSystem, CodeConcealed,
+		CodeRestrictionReasonSystemHealth, CodeEncounterClassConsultation,
+		CodeEncounterClassRecordOnly, CodeAuthorRoleSystem, CodeExtCompositionVersion,
+		GuardianCodeName(documents.GuardianProhibitedByProfessional),
+	}
 }
 
 // DefaultCodes returns a copy of the code table.
@@ -120,9 +156,10 @@ func DefaultCodes() map[string]string {
 type codes map[string]string
 
 // resolveCodes applies overrides. The configuration's code map is shared
-// with the other builders: names of this table start with "fhir.", other
-// names are left alone, and an unknown "fhir." name is refused so that a
-// misspelt override cannot silently do nothing.
+// with the other builders: names of this table start with "fhir." (or are
+// the guardian names it shares with the CDA builder), other names are left
+// alone, and an unknown "fhir." name is refused so that a misspelt override
+// cannot silently do nothing.
 func resolveCodes(overrides map[string]string) (codes, error) {
 	if len(overrides) == 0 {
 		return codes(defaultCodes), nil
@@ -130,7 +167,8 @@ func resolveCodes(overrides map[string]string) (codes, error) {
 	out := DefaultCodes()
 	var unknown []string
 	for name, v := range overrides {
-		if !strings.HasPrefix(name, "fhir.") {
+		_, shared := defaultCodes[name]
+		if !strings.HasPrefix(name, "fhir.") && !shared {
 			continue
 		}
 		if _, ok := defaultCodes[name]; !ok {

@@ -23,12 +23,16 @@ type Summary struct {
 	// ReleaseDate is the MyKanta release date (ReleaseDateForPatientViewing), zero when not delayed.
 	ReleaseDate documents.Date
 	Concealed   bool // concealment security label present
-	// GuardianDisclosure is the RestrictionParent code ("" when the
-	// guardian is not restricted).
+	// GuardianDisclosure is the RestrictionParent code ("" when absent:
+	// an adult's document).
 	GuardianDisclosure string
-	Confidentiality    string // national confidentiality code (5/6) from meta.security
-	Status             string // Composition.status
-	Signed             bool
+	// GuardianDisclosed: may a minor's guardian see the document? True when
+	// RestrictionParent is absent or codes 1 or 2 (disclosed), false for
+	// every other code, as the CDA reader reads authorization/consent.
+	GuardianDisclosed bool
+	Confidentiality   string // national confidentiality code (5/6) from meta.security
+	Status            string // Composition.status
+	Signed            bool
 }
 
 // Inspect reads a Bundle made by Build with the default code table.
@@ -151,5 +155,8 @@ func inspect(b *Bundle, c codes) (Summary, error) {
 			}
 		}
 	}
+	s.GuardianDisclosed = s.GuardianDisclosure == "" ||
+		s.GuardianDisclosure == c[GuardianCodeName(documents.GuardianMinorNotCapable)] ||
+		s.GuardianDisclosure == c[GuardianCodeName(documents.GuardianConsentGranted)]
 	return s, nil
 }
