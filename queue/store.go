@@ -124,7 +124,7 @@ const (
 	qDeliveryClaim = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason, after_set)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?) ON CONFLICT DO NOTHING`
 	qDeliveryClaimed = `UPDATE deliveries SET job_id = ?, wait_reason = ? WHERE document_id = ?`
-	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
+	qAuditEvent      = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
 	qDeliveryWait    = `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`
@@ -155,8 +155,8 @@ const (
 		WHERE id IN (SELECT job_id FROM deliveries WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> '')
 		AND state IN ('available', 'scheduled')`
 	qWakeDependants = `UPDATE deliveries SET wait_reason = '' WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> ''`
-	qDead          = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
-	qAuditDelivery = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
+	qDead           = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
+	qAuditDelivery  = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
 		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`
 	// qBusy answers 1 when a job is running or due: three lookups on River's
 	// state index that stop at the first row, since WaitIdle asks it every
