@@ -30,6 +30,9 @@ type DocumentView struct {
 	EnteredInError     bool              `json:"entered_in_error"`
 	Replaces           string            `json:"replaces,omitempty"`
 	Format             Format            `json:"format"`
+	ServiceRequest     string            `json:"service_request,omitempty"`
+	DocumentGroup      string            `json:"document_group,omitempty"`
+	Custodian          string            `json:"custodian,omitempty"`
 }
 
 func viewOf(d *Document) DocumentView {
@@ -38,6 +41,7 @@ func viewOf(d *Document) DocumentView {
 		AuthorRole: d.AuthorRole, Concealed: d.Concealed, GuardianDisclosure: d.GuardianDisclosure,
 		Confidentiality: d.Confidentiality, SignatureType: d.SignatureType, ReceivedAt: d.ReceivedAt,
 		Submissions: d.Submissions, EnteredInError: d.EnteredInError, Replaces: d.ReplacesID, Format: d.Format,
+		ServiceRequest: d.ServiceRequest, DocumentGroup: d.DocumentGroup, Custodian: d.Custodian,
 	}
 	if !d.ReleaseDate.IsZero() {
 		rd := d.ReleaseDate
@@ -345,6 +349,12 @@ func MyKantaView(ds []*Document, viewer Viewer, birth, on documents.Date) []*Doc
 	}
 	var out []*Document
 	for _, d := range latestValid(ds) {
+		// A client relationship document is the archive's record of the
+		// relationship, not one of the client's documents (and only the CDA
+		// route carries it: the views of both routes stay equal).
+		if d.ServiceRequest == ServiceRequestRelationship {
+			continue
+		}
 		if d.Concealed || (!d.ReleaseDate.IsZero() && on.Before(d.ReleaseDate)) {
 			continue
 		}
