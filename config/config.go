@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
 )
 
 // Config is the whole gateway configuration.
@@ -120,6 +121,25 @@ type DocumentsConfig struct {
 	Route map[documents.Archive]string `mapstructure:"route" json:"route"`
 	// Codes overrides code values by name (see documents' code table).
 	Codes map[string]string `mapstructure:"codes" json:"codes"`
+	// Social holds the social welfare document choices the public material
+	// leaves open (kanta-domain.md 8.2).
+	Social SocialDocumentsConfig `mapstructure:"social" json:"social"`
+}
+
+// SocialDocumentsConfig tunes the SHARK documents (see cda.SocialOptions).
+type SocialDocumentsConfig struct {
+	// EntryTypes maps encounter.type to the client record entry's specific
+	// document type (19003, 19005 or 19013; default 19005, record-only 19013).
+	EntryTypes map[documents.EncounterType]string `mapstructure:"entry_types" json:"entry_types"`
+	// Titles is the job title (tehtävänimike) per author role when the entry
+	// has no author.title.
+	Titles map[documents.Role]string `mapstructure:"titles" json:"titles"`
+	// Invalidation of an entered-in-error entry: marker (hl7fi:description
+	// "mitätöity", recordStatus 3) or record_status (recordStatus 7).
+	Invalidation string `mapstructure:"invalidation" json:"invalidation"`
+	// ReleaseDate of a MyKanta delay: header (releaseDateForPatientViewing
+	// in the social header) or omit (reason only, as the real documents).
+	ReleaseDate string `mapstructure:"release_date" json:"release_date"`
 }
 
 type MetricsConfig struct {
@@ -178,6 +198,15 @@ func Default() Config {
 		Documents: DocumentsConfig{
 			Route: map[documents.Archive]string{documents.ArchivePatient: "cda", documents.ArchiveSocial: "cda"},
 			Codes: map[string]string{},
+			Social: SocialDocumentsConfig{
+				EntryTypes: map[documents.EncounterType]string{
+					documents.EncounterVisit: "19005", documents.EncounterPhone: "19005", documents.EncounterRemote: "19005",
+					documents.EncounterConsultation: "19005", documents.EncounterRecordOnly: "19013",
+				},
+				Titles:       map[documents.Role]string{documents.RoleSchoolWelfareOfficer: "koulukuraattori", documents.RolePsychologist: "koulupsykologi"},
+				Invalidation: "marker",
+				ReleaseDate:  "header",
+			},
 		},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
 		Log:     LogConfig{Format: "auto", Level: "info"},
@@ -355,6 +384,34 @@ func (c *Config) Validate() error {
 		if a != documents.ArchivePatient && a != documents.ArchiveSocial {
 			bad("documents.route."+string(a), "unknown archive (patient, social)")
 		}
+	}
+	for et, code := range c.Documents.Social.EntryTypes {
+		switch et {
+		case documents.EncounterVisit, documents.EncounterPhone, documents.EncounterRemote, documents.EncounterConsultation, documents.EncounterRecordOnly:
+		default:
+			bad("documents.social.entry_types."+string(et), "unknown encounter type")
+		}
+		if _, ok := sosmeta.EntryTypeOf(code); !ok {
+			bad("documents.social.entry_types."+string(et), "must be one of %s, not %q", strings.Join(sosmeta.EntryTypeCodes(), ", "), code)
+		}
+	}
+	for role, title := range c.Documents.Social.Titles {
+		if role != documents.RoleSchoolWelfareOfficer && role != documents.RolePsychologist {
+			bad("documents.social.titles."+string(role), "unknown role")
+		}
+		if strings.TrimSpace(title) == "" || len(title) > 200 {
+			bad("documents.social.titles."+string(role), "must be 1 to 200 characters")
+		}
+	}
+	switch c.Documents.Social.Invalidation {
+	case "", "marker", "record_status":
+	default:
+		bad("documents.social.invalidation", "must be marker or record_status, not %q", c.Documents.Social.Invalidation)
+	}
+	switch c.Documents.Social.ReleaseDate {
+	case "", "header", "omit":
+	default:
+		bad("documents.social.release_date", "must be header or omit, not %q", c.Documents.Social.ReleaseDate)
 	}
 	switch c.Log.Format {
 	case "json", "text", "auto":

@@ -8,7 +8,27 @@ import "strconv"
 const (
 	arcRelationshipDocument = ".10.4."
 	arcRelationshipMessage  = ".10.5."
+	arcRelationship         = ".10.6."
+	arcCase                 = ".10.7."
 )
+
+// RelationshipOID is the deterministic OID of a client relationship
+// itself (asiakkuuden yksilöintitunnus, localSocialHeader/
+// encompassingClientRelationship): the export's relationship id is not an
+// OID, and the real documents name the relationship by one.
+func RelationshipOID(root, relationshipID string) string {
+	return root + arcRelationship + strconv.FormatUint(entryArc(relationshipID), 10)
+}
+
+// CaseOID is the OID of the social welfare case (asia) an entry belongs to,
+// written in componentOf/encompassingEncounter/id: the export's case id
+// when it is an OID (Apotti's are), else one derived from it.
+func CaseOID(root, caseID string) string {
+	if ValidOID(caseID) {
+		return caseID
+	}
+	return root + arcCase + strconv.FormatUint(entryArc(caseID), 10)
+}
 
 // RelationshipDocumentID is the deterministic OID of version v of a client
 // relationship's document (1 while open, 2 once it has closed).

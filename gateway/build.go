@@ -133,7 +133,7 @@ func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) 
 }
 
 func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser, at time.Time, base queue.Delivery) (BuiltDocument, error) {
-	doc, err := cda.Build(e, d, o.org, cda.Options{Codes: b.cfg.Documents.Codes})
+	doc, err := cda.Build(e, d, o.org, b.cdaOptions())
 	if err != nil {
 		return BuiltDocument{}, err
 	}
@@ -159,6 +159,8 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 		ProcessingCode: processing,
 		SenderOID:      b.cfg.Kanta.SenderOID,
 		ReceiverOID:    b.cfg.Kanta.ReceiverOID,
+		// SP17 for a client document; SP1 for a relationship document.
+		SocialServiceRequest: doc.ServiceRequest,
 	}
 	if doc.Interaction == wire.InteractionReplaceHealth {
 		in.CorrectionReason = b.code("frame.correction_reason", "1")
@@ -198,6 +200,14 @@ func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organise
 		b.onBuilt(d.Archive, "fhir", signDur)
 	}
 	return BuiltDocument{Delivery: dl, Bundle: raw}, nil
+}
+
+// cdaOptions are the CDA builders' options from the configuration.
+func (b *Builder) cdaOptions() cda.Options {
+	s := b.cfg.Documents.Social
+	return cda.Options{Codes: b.cfg.Documents.Codes, Social: cda.SocialOptions{
+		EntryTypes: s.EntryTypes, Titles: s.Titles, Invalidation: s.Invalidation, ReleaseDate: s.ReleaseDate,
+	}}
 }
 
 func (b *Builder) code(name, def string) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -48,6 +49,79 @@ type Options struct {
 	// Codes overrides code values of the code table by name (see codes.go);
 	// only the code changes, code system and names stay.
 	Codes map[string]string
+	// Social tunes the social welfare (SHARK) documents.
+	Social SocialOptions
+}
+
+// SocialOptions are the social welfare choices the public material leaves
+// open (kanta-domain.md 8.2). The zero value gives the documented defaults.
+type SocialOptions struct {
+	// EntryTypes maps an encounter type to the entry's specific document
+	// type (one of sosmeta.EntryTypeCodes: 19003, 19005, 19013). Unmapped
+	// types use the code table's social.specific_document_type (19005);
+	// DefaultEntryTypes maps record-only entries to 19013.
+	EntryTypes map[documents.EncounterType]string
+	// Titles is the job title (tehtävänimike) per author role when the
+	// entry has no author.title; DefaultTitles fills the gaps.
+	Titles map[documents.Role]string
+	// Invalidation is how an entered-in-error version says so:
+	// SocialInvalidationMarker (default, the current hl7fi:description
+	// "mitätöity") or SocialInvalidationRecordStatus (recordStatus 7
+	// "Poistettu", as Kela's own builder does in the patient archive).
+	// Kela's social welfare codes for it are not public.
+	Invalidation string
+	// ReleaseDate is where a MyKanta delay date goes: SocialReleaseDateHeader
+	// (default: hl7fi:releaseDateForPatientViewing after the coded reason)
+	// or SocialReleaseDateOmit (no date element; the delay is then told
+	// only by authorizationRestrictionArgument + inaccessibleArgument, as
+	// in the real documents, which carry no date).
+	ReleaseDate string
+}
+
+// Values of SocialOptions.Invalidation and .ReleaseDate.
+const (
+	SocialInvalidationMarker       = "marker"
+	SocialInvalidationRecordStatus = "record_status"
+	SocialReleaseDateHeader        = "header"
+	SocialReleaseDateOmit          = "omit"
+)
+
+// DefaultTitles are the job titles used when neither the entry nor the
+// configuration gives one.
+var DefaultTitles = map[documents.Role]string{
+	documents.RoleSchoolWelfareOfficer: "koulukuraattori",
+	documents.RolePsychologist:         "koulupsykologi",
+}
+
+// DefaultEntryTypes maps encounter types whose entries are not a meeting or
+// contact; every other type is 19005.
+var DefaultEntryTypes = map[documents.EncounterType]string{
+	documents.EncounterRecordOnly: "19013",
+}
+
+// Validate checks the social options (configuration check).
+func (s SocialOptions) Validate() error {
+	for et, code := range s.EntryTypes {
+		if _, ok := sosmeta.EntryTypeOf(code); !ok {
+			return fmt.Errorf("entry type for encounter %q: %q has no Sosmeta structure here (known: %s)", et, code, strings.Join(sosmeta.EntryTypeCodes(), ", "))
+		}
+	}
+	for role, title := range s.Titles {
+		if strings.TrimSpace(title) == "" {
+			return fmt.Errorf("title for role %q is empty", role)
+		}
+	}
+	switch s.Invalidation {
+	case "", SocialInvalidationMarker, SocialInvalidationRecordStatus:
+	default:
+		return fmt.Errorf("invalidation %q is not %s or %s", s.Invalidation, SocialInvalidationMarker, SocialInvalidationRecordStatus)
+	}
+	switch s.ReleaseDate {
+	case "", SocialReleaseDateHeader, SocialReleaseDateOmit:
+	default:
+		return fmt.Errorf("release date %q is not %s or %s", s.ReleaseDate, SocialReleaseDateHeader, SocialReleaseDateOmit)
+	}
+	return nil
 }
 
 // Document is a built, not yet signed, CDA document.
@@ -59,7 +133,21 @@ type Document struct {
 	Archive     documents.Archive
 	Interaction string // the wire.Interaction* value the frame must use
 	Replaces    *Related
+	// ServiceRequest is the social welfare service request the frame
+	// carries (wire.MessageInput.SocialServiceRequest): "SP17" for a client
+	// document, "SP1" for a client-relationship document; empty for health.
+	ServiceRequest string
+	// ContentSpecificationID and Structured are the social document's
+	// Sosmeta structure and its (validated) JSON content; empty for health.
+	ContentSpecificationID string
+	Structured             []byte
 }
+
+// Social welfare service requests (1.2.246.537.6.1503.201601).
+const (
+	ServiceRequestClientDocument = "SP17"
+	ServiceRequestRelationship   = "SP1"
+)
 
 // Related names another version of the same document.
 type Related struct {
@@ -84,6 +172,14 @@ type Header struct {
 	Replaces           *Related
 	EnteredInError     bool
 	BodyID             string
+
+	// Social welfare header facts (empty for health care documents).
+	DocumentGroup          string // localSocialHeader/documentGroup@code
+	SpecificDocumentType   string // localSocialHeader/specificDocumentType@code
+	ContentSpecificationID string // localSocialHeader/contentSpecificationId
+	ServiceTask            string // localSocialHeader/functionCode@code
+	RelationshipID         string // localSocialHeader/encompassingClientRelationship@root
+	Structured             []byte // nonXMLBody/hl7fi:json, decoded
 }
 
 // Bytes is the canonical serialization: XML declaration, UTF-8, no
@@ -123,7 +219,10 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	if err := checkInput(e, org); err != nil {
 		return nil, fmt.Errorf("cda: entry %s: %w", e.Key(), err)
 	}
-	b := &builder{e: e, d: d, org: org, codes: codes}
+	if err := o.Social.Validate(); err != nil {
+		return nil, fmt.Errorf("cda: social options: %w", err)
+	}
+	b := &builder{e: e, d: d, org: org, codes: codes, socialOpts: o.Social}
 	b.id = documents.DocumentID(org.DocumentRoot, e.ID, e.Revision)
 	b.setID = documents.SetID(org.DocumentRoot, e.ID)
 	b.enteredInError = e.Status == documents.StatusEnteredInError || d.Outcome == documents.OutcomeInvalidate
@@ -164,7 +263,8 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	case documents.ArchiveSocial:
 		doc.BodyID = "OID" + b.id
 		doc.Interaction = wire.InteractionSocial
-		doc.Tree, err = b.social(doc.BodyID)
+		doc.ServiceRequest = ServiceRequestClientDocument
+		doc.Tree, doc.ContentSpecificationID, doc.Structured, err = b.social(doc.BodyID)
 	default:
 		return nil, fmt.Errorf("cda: entry %s: unknown archive %q", e.Key(), d.Archive)
 	}
@@ -179,6 +279,7 @@ type builder struct {
 	d              documents.Decision
 	org            documents.Organisation
 	codes          map[string]Code
+	socialOpts     SocialOptions
 	id, setID      string
 	replaces       *Related
 	enteredInError bool

@@ -37,20 +37,27 @@ const (
 	CodeHealthGuardianByMinor   = "health.guardian_restriction.minor_refused"
 	CodeHealthGuardianByProf    = "health.guardian_restriction.professional"
 	CodeGender                  = "gender" // system only; value derived from the identity code
-	CodeProfessionWelfareOffice = "social.profession.school_welfare_officer"
 
-	// Social welfare (SHARK).
-	CodeSocialRegister          = "social.register"               // frame code and registryType
-	CodeSocialConfidentiality   = "social.confidentiality"        // fallback when the decision has none
-	CodeSocialDocumentType      = "social.document_type"          // ClinicalDocument/code: client document type
-	CodeSocialSpecificDocType   = "social.specific_document_type" // localSocialHeader/specificDocumentType
-	CodeSocialDocumentGroup     = "social.document_group"
-	CodeSocialFileFormat        = "social.file_format" // XHTML 1.1
-	CodeSocialServiceTask       = "social.service_task.school_social_work"
-	CodeSocialRetentionClass    = "social.retention_class"
-	CodeSocialGuardianAllowed   = "social.guardian_disclosure.allowed"
-	CodeSocialGuardianDenied    = "social.guardian_disclosure.denied"
-	CodeSocialInaccessibleBasis = "social.inaccessible_argument" // system only, code = entry reason code
+	// Social welfare (SHARK). No author profession code: the system we
+	// had for it (1.2.246.537.6.1201) is something else; the job title is
+	// free text in the structured content (kanta-domain.md 8.2).
+	CodeSocialRegister             = "social.register"               // frame code and registryType
+	CodeSocialConfidentiality      = "social.confidentiality"        // fallback when the decision has none
+	CodeSocialDocumentType         = "social.document_type"          // ClinicalDocument/code of an entry: general client document type
+	CodeSocialSpecificDocType      = "social.specific_document_type" // specificDocumentType of an entry whose encounter type is not mapped
+	CodeSocialDocumentGroup        = "social.document_group"         // documentGroup of an entry (SP17)
+	CodeSocialRelationshipGroup    = "social.document_group.relationship"
+	CodeSocialFileFormat           = "social.file_format"            // XHTML 1.1
+	CodeSocialStructuredFileFormat = "social.structured_file_format" // JSON
+	CodeSocialServiceTask          = "social.service_task.school_social_work"
+	CodeSocialRetentionClass       = "social.retention_class"
+	CodeSocialSpecialContentNone   = "social.special_content.none"       // specialContent, no MyKanta restriction
+	CodeSocialSpecialContentRestr  = "social.special_content.restricted" // specialContent, MyKanta restricted
+	CodeSocialServiceProcess       = "social.service_process"            // serviceProcess/code of an entry
+	CodeSocialRecordStatusRemoved  = "social.record_status.invalidated"  // recordStatus of an invalidating version (SocialInvalidationRecordStatus)
+	CodeSocialGuardianAllowed      = "social.guardian_disclosure.allowed"
+	CodeSocialGuardianDenied       = "social.guardian_disclosure.denied"
+	CodeSocialInaccessibleBasis    = "social.inaccessible_argument" // system only, code = entry reason code
 )
 
 // defaultCodes is the single table of every code value. Confirmed=false marks
@@ -78,19 +85,39 @@ var defaultCodes = map[string]Code{
 	CodeHealthGuardianByMinor:   {"1", "1.2.246.537.5.40202.201901", "Alaikäisen tietojen luovuttaminen huoltajalle", "Alaikäinen on kieltänyt tietojen luovuttamisen huoltajalle", false},
 	CodeHealthGuardianByProf:    {"2", "1.2.246.537.5.40202.201901", "Alaikäisen tietojen luovuttaminen huoltajalle", "Ammattihenkilö on kieltänyt tietojen luovuttamisen huoltajalle", false},
 	CodeGender:                  {"", "1.2.246.537.5.1.1997", "AR/YDIN - Sukupuoli", "", true},
-	CodeProfessionWelfareOffice: {"9000", "1.2.246.537.6.1201.201601", "Sosiaalihuollon ammattihenkilöt", "Kuraattori", false},
 
-	CodeSocialRegister:          {"1", "1.2.246.537.6.1264.201701", "Sosiaalihuollon rekisterin tyyppi", "Sosiaalihuollon asiakasrekisteri", true},
-	CodeSocialConfidentiality:   {"6", "1.2.246.777.5.99902.2006", "KanTa-palvelut - Asiakirjan luottamuksellisuus 2008", "Sosiaalihuollon salassapidettävä", true},
-	CodeSocialDocumentType:      {"1", "1.2.246.537.6.1506.201701", "Sosiaalihuollon asiakirjatyypit", "Asiakaskertomus", false},
-	CodeSocialSpecificDocType:   {"1", "1.2.246.537.6.1506.201701", "Sosiaalihuollon asiakirjatyypit", "Asiakaskertomus", false},
-	CodeSocialDocumentGroup:     {"1", "1.2.246.537.6.1505.201601", "Sosiaalihuollon asiakirjaryhmä", "Asiakkuusasiakirjat", false},
-	CodeSocialFileFormat:        {"2", "1.2.246.537.6.1502.201601", "Sosiaalihuollon tiedostomuoto", "XHTML 1.1", true},
-	CodeSocialServiceTask:       {"13", "1.2.246.537.6.1221.201601", "Sosiaalihuollon palvelutehtävä", "Opiskeluhuollon kuraattoripalvelut", false},
-	CodeSocialRetentionClass:    {"1", "1.2.246.537.6.1258.201601", "Sosiaalihuollon säilytysaikaluokka", "Säilytetään pysyvästi", false},
-	CodeSocialGuardianAllowed:   {"1", "1.2.246.537.6.1286.201901", "Alaikäisen asiakastietojen luovuttaminen huoltajalle", "Saa luovuttaa", true},
-	CodeSocialGuardianDenied:    {"2", "1.2.246.537.6.1286.201901", "Alaikäisen asiakastietojen luovuttaminen huoltajalle", "Ei saa luovuttaa", false},
-	CodeSocialInaccessibleBasis: {"", "1.2.246.537.6.1288.201901", "Omakanta-näkyvyyden rajoittamisen peruste", "", true},
+	// Social welfare rows: code systems, names and confirmed values as the
+	// real Apotti documents carry them (Warc0ck/SH-Kanta-validator "asia ja
+	// rajoitukset testi S.xml" and "Testiasiakirjat/Asiakkuusasiakirja_S.xml",
+	// kanta-domain.md 8.2, 8.3).
+	CodeSocialRegister:        {"1", "1.2.246.537.6.1264.201701", "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri", true},
+	CodeSocialConfidentiality: {"6", "1.2.246.777.5.99902.2006", "KanTa-palvelut - Asiakirjan luottamuksellisuus", "Sosiaalihuollon salassapidettävä", true},
+	// 19 is very probably the general type of a client record entry
+	// (Apotti pairs general 15 with specific 15007): medium confidence.
+	CodeSocialDocumentType:         {"19", "1.2.246.537.6.1506.201701", "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Asiakaskertomusmerkintä", false},
+	CodeSocialSpecificDocType:      {"19005", "1.2.246.537.6.1506.201701", "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Merkintä tapaamisesta tai yhteydenotosta", true},
+	CodeSocialDocumentGroup:        {"5", "1.2.246.537.6.1505.201601", "Sosiaalihuolto - Asiakirjaryhmä", "Toisen tai myöhemmän vaiheen asiakasasiakirja", true},
+	CodeSocialRelationshipGroup:    {"1", "1.2.246.537.6.1505.201601", "Sosiaalihuolto - Asiakirjaryhmä", "Asiakkuusasiakirja", true},
+	CodeSocialFileFormat:           {"2", "1.2.246.537.6.1502.201601", "Sosiaalihuolto - Asiakirjan näyttömuodon formaatti", "XHTML_1.1", true},
+	CodeSocialStructuredFileFormat: {"5", "1.2.246.537.5.40179.2008", "eArkisto - Asiakirjan tiedostomuoto", "JSON", true},
+	// School social work's service task code is not public (8.3).
+	CodeSocialServiceTask:    {"13", "1.2.246.537.6.1221.201601", "Sosiaalihuolto - Palvelutehtävä", "Opiskeluhuollon kuraattoripalvelut", false},
+	CodeSocialRetentionClass: {"1", "1.2.246.537.6.1258.201601", "Sosiaalihuolto - asiakirjan kokonaissäilytysaika", "Säilytetään pysyvästi", true},
+	// K/E are confirmed values; what makes a document "special" is not
+	// public. The plan with a MyKanta restriction says K, the relationship
+	// document without one E: we map restricted → K, otherwise E.
+	CodeSocialSpecialContentNone:  {"E", "1.2.246.537.6.112.2007", "AR/YDIN - Kyllä/EI/Ei tietoa", "Ei", false},
+	CodeSocialSpecialContentRestr: {"K", "1.2.246.537.6.112.2007", "AR/YDIN - Kyllä/EI/Ei tietoa", "Kyllä", false},
+	// Only 3 "Asiakkuuden suunnittelu" (a plan) is confirmed; an entry about
+	// a meeting belongs to carrying out the services, whose code and name
+	// are not public here: our choice, without a display name.
+	CodeSocialServiceProcess: {"4", "1.2.246.537.6.1277.201701", "Sosiaalihuolto - Sosiaalihuollon palveluprosessi", "", false},
+	// Kela's own builder invalidates a patient-archive document with
+	// recordStatus 7; the social archive's way is not public.
+	CodeSocialRecordStatusRemoved: {"7", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila", "Poistettu", false},
+	CodeSocialGuardianAllowed:     {"1", "1.2.246.537.6.1286.201901", "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Alaikäisen asiakkaan asiakirja voidaan luovuttaa huoltajille ja muille tiedonsaantiin oikeutetuille, koska alaikäinen ei kiellä asiakirjan luovuttamista", true},
+	CodeSocialGuardianDenied:      {"2", "1.2.246.537.6.1286.201901", "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Ei saa luovuttaa", false},
+	CodeSocialInaccessibleBasis:   {"", "1.2.246.537.6.1288.201901", "Sosiaalihuolto - Perustelut asiakirjan näyttämisen rajaamiselle Omakannassa", "", true},
 }
 
 // Codes returns the effective code table (defaults with overrides), sorted

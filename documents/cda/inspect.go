@@ -1,6 +1,7 @@
 package cda
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -170,6 +171,12 @@ func inspect(root *etree.Element) (*Header, error) {
 	if d := child(header, "hl7fi:description"); d != nil {
 		h.EnteredInError = strings.TrimSpace(d.Text()) == enteredInErrorMarker
 	}
+	// recordStatus 7 "Poistettu": an invalidation the way Kela's builder
+	// writes it (SocialInvalidationRecordStatus).
+	if rs := child(header, "hl7fi:recordStatus"); attr(rs, "codeSystem") == defaultCodes[CodeSocialRecordStatusRemoved].System &&
+		attr(rs, "code") == defaultCodes[CodeSocialRecordStatusRemoved].Code {
+		h.EnteredInError = true
+	}
 
 	switch archive {
 	case documents.ArchivePatient:
@@ -182,6 +189,20 @@ func inspect(root *etree.Element) (*Header, error) {
 		}
 	case documents.ArchiveSocial:
 		h.Concealed = child(header, "hl7fi:inaccessibleArgument") != nil && h.ReleaseDate.IsZero()
+		h.DocumentGroup = attr(child(header, "hl7fi:documentGroup"), "code")
+		h.SpecificDocumentType = attr(child(header, "hl7fi:specificDocumentType"), "code")
+		h.ServiceTask = attr(child(header, "hl7fi:functionCode"), "code")
+		h.RelationshipID = attr(child(header, "hl7fi:encompassingClientRelationship"), "root")
+		if cs := child(header, "hl7fi:contentSpecificationId"); cs != nil {
+			h.ContentSpecificationID = strings.TrimSpace(cs.Text())
+		}
+		if j := child(bodyOf(root), "hl7fi:json"); j != nil {
+			raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(j.Text()), ""))
+			if err != nil {
+				return nil, errors.New("cda: nonXMLBody/hl7fi:json is not base64")
+			}
+			h.Structured = raw
+		}
 		allowed := defaultCodes[CodeSocialGuardianAllowed]
 		for _, a := range childrenNamed(root, "authorization") {
 			code := path(a, "consent/code")
@@ -281,6 +302,14 @@ var (
 		"componentOf/encompassingEncounter/id@root",
 		"componentOf/encompassingEncounter/effectiveTime",
 	}
+	// relaxedForRelationship: what the real client-relationship document
+	// carries as a nullFlavor instead (no general type, author or case).
+	relaxedForRelationship = map[string]string{
+		"code@code":                                 "code",
+		"author/assignedAuthor/id@extension":        "author/assignedAuthor/id",
+		"author/assignedAuthor/assignedPerson/name": "",
+		"componentOf/encompassingEncounter/id@root": "componentOf/encompassingEncounter/id",
+	}
 	requiredHealth = []string{
 		"hl7fi:localHeader/hl7fi:tableOfContents/hl7fi:contentsCode@code",
 		"hl7fi:localHeader/hl7fi:fileFormat@code",
@@ -294,22 +323,36 @@ var (
 		"component/structuredBody@ID",
 		"component/structuredBody/component/section/text",
 	}
+	// requiredSocial holds for every social welfare document; the real
+	// client-relationship document (document group 1) has no general type,
+	// author, case, service task or specific type, so those are required of
+	// client documents only (requiredSocialClient).
 	requiredSocial = []string{
 		"authorization/consent/code@code",
-		"componentOf/encompassingEncounter/responsibleParty/assignedEntity/representedOrganization/id@root",
 		"componentOf/encompassingEncounter/encounterParticipant/assignedEntity/representedOrganization/id@root",
-		"hl7fi:localSocialHeader/hl7fi:specificDocumentType@code",
 		"hl7fi:localSocialHeader/hl7fi:creationTime@value",
 		"hl7fi:localSocialHeader/hl7fi:documentGroup@code",
 		"hl7fi:localSocialHeader/hl7fi:fileFormat@code",
+		"hl7fi:localSocialHeader/hl7fi:structuredFileFormat@code",
 		"hl7fi:localSocialHeader/hl7fi:softwareSupport",
-		"hl7fi:localSocialHeader/hl7fi:functionCode@code",
 		"hl7fi:localSocialHeader/hl7fi:recordStatus@code",
 		"hl7fi:localSocialHeader/hl7fi:registryType@code",
+		"hl7fi:localSocialHeader/hl7fi:outsourcingServiceCustomer@root",
+		"hl7fi:localSocialHeader/hl7fi:outsourcingServiceCustomerName",
 		"hl7fi:localSocialHeader/hl7fi:totalRetentionPeriodClass@code",
+		"hl7fi:localSocialHeader/hl7fi:contentSpecificationId",
 		"hl7fi:localSocialHeader/hl7fi:signatureCollection",
 		"component/nonXMLBody@ID",
 		"component/nonXMLBody/text@mediaType",
+		"component/nonXMLBody/hl7fi:json",
+	}
+	requiredSocialClient = []string{
+		"componentOf/encompassingEncounter/responsibleParty/assignedEntity/representedOrganization/id@root",
+		"hl7fi:localSocialHeader/hl7fi:specificDocumentType@code",
+		"hl7fi:localSocialHeader/hl7fi:functionCode@code",
+	}
+	requiredSocialRelationship = []string{
+		"hl7fi:localSocialHeader/hl7fi:encompassingClientRelationship@root",
 	}
 	// socialHeaderOrder is the observed element order of localSocialHeader
 	// (plus description and the release date, our additions).
@@ -317,7 +360,7 @@ var (
 		"description", "specificDocumentType", "creationTime", "documentGroup", "fileFormat",
 		"structuredFileFormat", "softwareSupport", "functionCode", "recordStatus", "registryType",
 		"outsourcingServiceCustomer", "outsourcingServiceCustomerName", "totalRetentionPeriodClass",
-		"specialContent", "contentSpecificationId", "serviceProcess", "authorizationRestrictionArgument",
+		"specialContent", "contentSpecificationId", "encompassingClientRelationship", "serviceProcess", "authorizationRestrictionArgument",
 		"inaccessibleArgument", "releaseDateForPatientViewing", "signature", "signatureCollection",
 	}
 )
@@ -347,11 +390,27 @@ func checkProfile(root *etree.Element) error {
 	if err != nil {
 		return err
 	}
-	req := append([]string{}, requiredCommon...)
-	if archive == documents.ArchivePatient {
+	relationship := archive == documents.ArchiveSocial &&
+		attr(child(header, "hl7fi:documentGroup"), "code") == defaultCodes[CodeSocialRelationshipGroup].Code
+	req := make([]string, 0, len(requiredCommon)+len(requiredHealth))
+	for _, r := range requiredCommon {
+		if relaxed, ok := relaxedForRelationship[r]; ok && relationship {
+			if relaxed == "" {
+				continue
+			}
+			r = relaxed
+		}
+		req = append(req, r)
+	}
+	switch {
+	case archive == documents.ArchivePatient:
 		req = append(req, requiredHealth...)
-	} else {
+	case relationship:
 		req = append(req, requiredSocial...)
+		req = append(req, requiredSocialRelationship...)
+	default:
+		req = append(req, requiredSocial...)
+		req = append(req, requiredSocialClient...)
 	}
 	for _, r := range req {
 		p, a, _ := strings.Cut(r, "@")
