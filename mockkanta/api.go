@@ -33,6 +33,7 @@ type DocumentView struct {
 	ServiceRequest     string            `json:"service_request,omitempty"`
 	DocumentGroup      string            `json:"document_group,omitempty"`
 	Custodian          string            `json:"custodian,omitempty"`
+	Sequence           int64             `json:"sequence"` // the order stored in
 }
 
 func viewOf(d *Document) DocumentView {
@@ -41,7 +42,7 @@ func viewOf(d *Document) DocumentView {
 		AuthorRole: d.AuthorRole, Concealed: d.Concealed, GuardianDisclosure: d.GuardianDisclosure,
 		Confidentiality: d.Confidentiality, SignatureType: d.SignatureType, ReceivedAt: d.ReceivedAt,
 		Submissions: d.Submissions, EnteredInError: d.EnteredInError, Replaces: d.ReplacesID, Format: d.Format,
-		ServiceRequest: d.ServiceRequest, DocumentGroup: d.DocumentGroup, Custodian: d.Custodian,
+		ServiceRequest: d.ServiceRequest, DocumentGroup: d.DocumentGroup, Custodian: d.Custodian, Sequence: d.Sequence,
 	}
 	if !d.ReleaseDate.IsZero() {
 		rd := d.ReleaseDate
@@ -320,6 +321,13 @@ func latestValid(ds []*Document) []*Document {
 	latest := map[string]*Document{}
 	invalid := map[string]bool{}
 	for _, d := range ds {
+		// A client relationship document is the archive's record of the
+		// relationship, not a document of the client's (only the CDA route
+		// carries it, so the views of both routes stay equal); the tester
+		// API shows it under /api/v1/relationships.
+		if d.ServiceRequest == ServiceRequestRelationship {
+			continue
+		}
 		if d.EnteredInError {
 			invalid[d.SetID] = true
 		}
@@ -349,12 +357,6 @@ func MyKantaView(ds []*Document, viewer Viewer, birth, on documents.Date) []*Doc
 	}
 	var out []*Document
 	for _, d := range latestValid(ds) {
-		// A client relationship document is the archive's record of the
-		// relationship, not one of the client's documents (and only the CDA
-		// route carries it: the views of both routes stay equal).
-		if d.ServiceRequest == ServiceRequestRelationship {
-			continue
-		}
 		if d.Concealed || (!d.ReleaseDate.IsZero() && on.Before(d.ReleaseDate)) {
 			continue
 		}

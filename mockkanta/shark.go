@@ -25,8 +25,8 @@ import (
 // Service requests of the social welfare archive: the frame's first
 // controlActProcess/reasonCode, code system 1.2.246.537.6.1503.201601.
 const (
-	ServiceRequestRelationship   = "SP1"  // Asiakkuusasiakirjan arkistointi
-	ServiceRequestClientDocument = "SP17" // Asiakasasiakirjan arkistointi
+	ServiceRequestRelationship   = cda.ServiceRequestRelationship   // SP1 Asiakkuusasiakirjan arkistointi
+	ServiceRequestClientDocument = cda.ServiceRequestClientDocument // SP17 Asiakasasiakirjan arkistointi
 	systemSocialServiceRequest   = "1.2.246.537.6.1503.201601"
 )
 
@@ -89,7 +89,9 @@ func checkSocial(msg *wire.Message, h *cda.Header) (string, string) {
 	if !facts.clients[h.Hetu] {
 		return request, wire.DetailStructuredClientMismatch
 	}
-	if !facts.serviceTasks[h.ServiceTask] {
+	// A client relationship document names no service task in its header
+	// (the real Vantaa-Kerava one has no functionCode), only in its content.
+	if (h.ServiceTask != "" || request == ServiceRequestClientDocument) && !facts.serviceTasks[h.ServiceTask] {
 		return request, wire.DetailStructuredServiceTask
 	}
 	return request, ""
@@ -198,7 +200,7 @@ func relationshipStored(ctx context.Context, tx *sql.Tx, d *Document) (string, e
 }
 
 // addSocialColumns brings an archive written before the SHARK checks to the
-// current schema (the columns default to '': such documents are no SP1
+// current schema (the columns default to ”: such documents are no SP1
 // documents and need none).
 func addSocialColumns(db *sql.DB) error {
 	for _, col := range []string{"service_request", "document_group", "custodian"} {
@@ -257,6 +259,13 @@ func (s *Server) Relationships(ctx context.Context, hetu string) ([]Relationship
 		for _, i := range byOwner[owner{d.Hetu, d.Custodian}] {
 			out[i].Documents = append(out[i].Documents, viewOf(d))
 		}
+	}
+	bySequence := func(vs []DocumentView) {
+		sort.Slice(vs, func(i, j int) bool { return vs[i].Sequence < vs[j].Sequence })
+	}
+	for i := range out {
+		bySequence(out[i].Versions)
+		bySequence(out[i].Documents)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].SetID < out[j].SetID })
 	return out, nil

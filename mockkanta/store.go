@@ -66,6 +66,9 @@ type Document struct {
 	// Filled by the store.
 	ReceivedAt  time.Time
 	Submissions int
+	// Sequence is the order the archive stored the document in (its row
+	// id): documents received within one clock tick stay ordered.
+	Sequence int64
 }
 
 // store keeps the archive in one SQLite file. Writes are serialised by mu so
@@ -299,14 +302,14 @@ const receivedFormat = "2006-01-02T15:04:05.000000000Z"
 
 const docColumns = `id, document_id, set_id, version, archive, interaction, hetu, author_role, release_date,
 	concealed, guardian_disclosure, confidentiality, signature_type, entered_in_error, format,
-	replaces_id, received_at, submissions, service_request, document_group, custodian`
+	replaces_id, received_at, submissions, service_request, document_group, custodian, rowid`
 
 func scanDocument(row interface{ Scan(...any) error }) (*Document, error) {
 	var d Document
 	var archive, role, release, format, received string
 	err := row.Scan(&d.ID, &d.DocumentID, &d.SetID, &d.Version, &archive, &d.Interaction, &d.Hetu, &role, &release,
 		&d.Concealed, &d.GuardianDisclosure, &d.Confidentiality, &d.SignatureType, &d.EnteredInError,
-		&format, &d.ReplacesID, &received, &d.Submissions, &d.ServiceRequest, &d.DocumentGroup, &d.Custodian)
+		&format, &d.ReplacesID, &received, &d.Submissions, &d.ServiceRequest, &d.DocumentGroup, &d.Custodian, &d.Sequence)
 	if err != nil {
 		return nil, err
 	}
