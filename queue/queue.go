@@ -316,6 +316,10 @@ type Queue interface {
 	Seen(ctx context.Context, entryID string, revision int) (bool, error)
 	// SeenBatch answers Seen for many revisions with one query.
 	SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryKey]bool, error)
+	// StoredDocuments reports which of the document ids have a delivery
+	// (in any state), with one query: a shared document already stored
+	// need not be built again.
+	StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error)
 	// IngestBatch ingests many revisions in one transaction; results[i] is
 	// nil or ErrAlreadyRead.
 	IngestBatch(ctx context.Context, items []Ingestion) ([]error, error)

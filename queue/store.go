@@ -429,6 +429,32 @@ func (s *store[TTx]) SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryK
 	return out, rows.Err()
 }
 
+// StoredDocuments reports which document ids have a delivery row.
+func (s *store[TTx]) StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(documentIDs))
+	if len(documentIDs) == 0 {
+		return out, nil
+	}
+	q := `SELECT document_id FROM deliveries WHERE document_id IN (?` + strings.Repeat(", ?", len(documentIDs)-1) + `)`
+	args := make([]any, len(documentIDs))
+	for i, id := range documentIDs {
+		args[i] = id
+	}
+	rows, err := s.b.pool.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: delivery lookup: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("queue: delivery lookup: %w", err)
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
 // RecordEvent writes the audit row of a rejected or skipped revision
 // without recording it as read: a corrected re-export (or the final
 // version of a draft) must still be taken in.
