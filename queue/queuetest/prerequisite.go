@@ -119,6 +119,10 @@ func runPrerequisites(t *testing.T, openQ Open) {
 		if err != nil || len(jobs) != 3 {
 			t.Fatalf("%d jobs, %v; want 3 (one relationship document, two entries)", len(jobs), err)
 		}
+		stored, err := q.StoredDocuments(ctx, []string{RelDocID("r1", 1), DocID("e2", 1), "unknown"})
+		if err != nil || len(stored) != 2 || !stored[RelDocID("r1", 1)] || !stored[DocID("e2", 1)] {
+			t.Fatalf("StoredDocuments = %v, %v", stored, err)
+		}
 		// A re-ingest of the same revisions inserts nothing.
 		results, err = q.IngestBatch(ctx, items)
 		if err != nil || results[0] != queue.ErrAlreadyRead || results[1] != queue.ErrAlreadyRead {
