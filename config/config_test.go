@@ -145,3 +145,28 @@ func TestYAMLRoundTripsAndRedacts(t *testing.T) {
 		t.Fatalf("round trip changed the configuration:\n%+v\n%+v", *back, c)
 	}
 }
+
+func TestSocialDocumentsConfig(t *testing.T) {
+	cfg, err := Load(writeFile(t, "documents:\n  social:\n    entry_types:\n      phone: '19003'\n    titles:\n      school_welfare_officer: kuraattori\n    invalidation: record_status\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Documents.Social
+	if s.EntryTypes[documents.EncounterPhone] != "19003" || s.Titles[documents.RoleSchoolWelfareOfficer] != "kuraattori" || s.Invalidation != "record_status" {
+		t.Errorf("%+v", s)
+	}
+	if s.EntryTypes[documents.EncounterRecordOnly] != "19013" || s.ReleaseDate != "header" {
+		t.Errorf("defaults lost: %+v", s)
+	}
+	for body, key := range map[string]string{
+		"documents:\n  social:\n    entry_types:\n      visit: '19001'\n":   "documents.social.entry_types.visit",
+		"documents:\n  social:\n    entry_types:\n      meeting: '19005'\n": "documents.social.entry_types.meeting",
+		"documents:\n  social:\n    titles:\n      psychologist: ' '\n":     "documents.social.titles.psychologist",
+		"documents:\n  social:\n    invalidation: delete\n":                 "documents.social.invalidation",
+		"documents:\n  social:\n    release_date: later\n":                  "documents.social.release_date",
+	} {
+		if _, err := Load(writeFile(t, body)); err == nil || !strings.Contains(err.Error(), key+":") {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}

@@ -41,3 +41,21 @@ func TestRelationshipDocuments(t *testing.T) {
 		t.Fatalf("closed relationship: %+v", got)
 	}
 }
+
+func TestRelationshipAndCaseOIDs(t *testing.T) {
+	root := "1.2.246.10.2012566"
+	rel := RelationshipOID(root, "ASK-W01")
+	if rel != RelationshipOID(root, "ASK-W01") || !ValidOID(rel) || rel == RelationshipOID(root, "ASK-W02") {
+		t.Errorf("relationship OID %q not deterministic, valid and distinct", rel)
+	}
+	if rel == RelationshipDocumentID(root, "ASK-W01", 1) || rel == CaseOID(root, "ASK-W01") {
+		t.Error("relationship OID collides with its document id or a case OID")
+	}
+	// Apotti's case ids are OIDs: kept as they are; others get one.
+	if got := CaseOID(root, "1.2.246.10.2012566.95.2026.1.2"); got != "1.2.246.10.2012566.95.2026.1.2" {
+		t.Errorf("OID case id rewritten: %q", got)
+	}
+	if got := CaseOID(root, "ASIA-7"); !ValidOID(got) || got != CaseOID(root, "ASIA-7") || got[:len(root)] != root {
+		t.Errorf("derived case OID %q", got)
+	}
+}
