@@ -828,7 +828,9 @@ func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, 
 		return fmt.Errorf("queue: ledger lookup: %w", err)
 	}
 	event := EventAccepted
-	if outcome == string(documents.OutcomeInvalidate) {
+	// A shared document (a client relationship's) is not a version of the
+	// entry that carried it: an invalidating revision does not make it one.
+	if outcome == string(documents.OutcomeInvalidate) && !d.Shared {
 		event = EventInvalidated
 	}
 	if err := s.audit(ctx, x, event, d, r.Code); err != nil {

@@ -203,6 +203,29 @@ func runPrerequisites(t *testing.T, openQ Open) {
 		}
 	})
 
+	t.Run("SharedDocumentAuditedAsAccepted", func(t *testing.T) {
+		t.Parallel()
+		// The revision that carries the relationship's document (version 2,
+		// the relationship closed) invalidates its entry: the relationship
+		// document is accepted, the entry's version invalidated.
+		f := NewFake()
+		q := openQ(t, Options(f))
+		ingest(t, q, Record("e1", 2, documents.OutcomeInvalidate), RelDel("r1", 1, "e1", 2), After(Del("e1", 2), "r1"))
+		start(t, q)
+		waitIdle(t, q, 20*time.Second)
+		ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "e1"})
+		if err != nil || len(ev) != 2 {
+			t.Fatalf("audit = %+v, %v", ev, err)
+		}
+		got := map[string]string{}
+		for _, e := range ev {
+			got[e.DocumentID] = e.Event
+		}
+		if got[RelDocID("r1", 1)] != queue.EventAccepted || got[DocID("e1", 2)] != queue.EventInvalidated {
+			t.Fatalf("audit events by document: %v", got)
+		}
+	})
+
 	t.Run("HeldPrerequisite", func(t *testing.T) {
 		t.Parallel()
 		// Held until the same go-live: at that moment both come due, and
