@@ -103,6 +103,9 @@ func (a *app) queueCommand() *cobra.Command {
 				fmt.Fprintf(a.out, "  document       %s (set %s, version %d)\n", j.Delivery.DocumentID, j.Delivery.SetID, j.Delivery.Version)
 				fmt.Fprintf(a.out, "  archive        %s, register %s, author role %s\n", j.Delivery.Archive, j.Delivery.Register, j.Delivery.Role)
 				fmt.Fprintf(a.out, "  route          %s (%s), %d bytes\n", j.Delivery.Route, j.Delivery.Interaction, j.PayloadBytes)
+				if j.Delivery.After != "" {
+					fmt.Fprintf(a.out, "  after          %s (set %s)\n", j.Delivery.AfterWhat, j.Delivery.After)
+				}
 				fmt.Fprintf(a.out, "  attempts       %d of %d\n", j.Attempt, j.MaxAttempts)
 				fmt.Fprintf(a.out, "  created        %s\n  scheduled      %s\n", fmtTime(j.CreatedAt, loc), fmtTime(j.ScheduledAt, loc))
 				if !j.FinalizedAt.IsZero() {
@@ -251,6 +254,7 @@ type jobView struct {
 	AckDetail     string               `json:"ack_detail,omitempty"`
 	AckText       string               `json:"ack_text,omitempty"`
 	WaitReason    string               `json:"wait_reason,omitempty"`
+	After         string               `json:"after,omitempty"` // prerequisite document set
 	Errors        []queue.AttemptError `json:"errors,omitempty"`
 }
 
@@ -262,7 +266,7 @@ func jobJSON(j queue.JobInfo) jobView {
 		Route: j.Delivery.Route, Interaction: j.Delivery.Interaction, PayloadBytes: j.PayloadBytes,
 		Attempt: j.Attempt, MaxAttempts: j.MaxAttempts, CreatedAt: j.CreatedAt, ScheduledAt: j.ScheduledAt,
 		DeliveryState: j.DeliveryState, AckCode: j.AckCode, AckDetail: j.AckDetail, AckText: j.AckText,
-		WaitReason: j.WaitReason, Errors: j.Errors,
+		WaitReason: j.WaitReason, After: j.Delivery.After, Errors: j.Errors,
 	}
 	if !j.AttemptedAt.IsZero() {
 		t := j.AttemptedAt

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/gen"
 )
@@ -54,6 +57,21 @@ func crashRun(t *testing.T, backend string, replicas int) {
 	want := dueDocuments(t, s, batch)
 	if len(want) < 1500 {
 		t.Fatalf("only %d due documents in the generated batch", len(want))
+	}
+	// Welfare officer entries after go-live: each relationship's document
+	// is due too, and stored before every entry of its relationship.
+	relOf := relationshipDocuments(t, batch, want)
+	rels := 0
+	for _, r := range relOf {
+		for _, id := range r {
+			if !want[id] {
+				want[id] = true
+				rels++
+			}
+		}
+	}
+	if rels < 20 {
+		t.Fatalf("only %d client relationship documents due in the generated batch", rels)
 	}
 	s.copyToSpool(batch)
 
@@ -117,6 +135,26 @@ func crashRun(t *testing.T, backend string, replicas int) {
 	if missing > 0 || extra > 0 {
 		t.Errorf("%d due documents missing, %d unexpected documents stored", missing, extra)
 	}
+	// Relationship first: version 1 of each entry's relationship document
+	// was stored before the entry (the mock's storage order), and it is a
+	// relationship document (SP1), the entry a client document (SP17).
+	early := 0
+	for entryDoc, r := range relOf {
+		e, okE := docs[entryDoc]
+		v1, okR := docs[r[0]]
+		if !okE || !okR {
+			continue // counted as missing above
+		}
+		if v1.ServiceRequest != "SP1" || e.ServiceRequest != "SP17" {
+			t.Errorf("service requests: relationship %q, entry %q", v1.ServiceRequest, e.ServiceRequest)
+		}
+		if v1.Sequence >= e.Sequence {
+			early++
+		}
+	}
+	if early > 0 {
+		t.Errorf("%d welfare officer entries stored before their client relationship document", early)
+	}
 	if dead := s.jobs("dead"); len(dead) > 0 {
 		b, _ := json.Marshal(dead[:min(3, len(dead))])
 		t.Errorf("%d dead letters, want none: %s", len(dead), b)
@@ -130,6 +168,39 @@ func crashRun(t *testing.T, backend string, replicas int) {
 	}
 	t.Logf("faults injected %v; %d documents received more than once (stored once)", stats.Faults, resent)
 	scanLogs(t, s.logs.String(), personalData(t, batch))
+}
+
+// relationshipDocuments maps each due welfare officer entry's document id
+// to the ids of the client relationship document versions it calls for
+// (version 1, and 2 when the relationship has closed).
+func relationshipDocuments(t *testing.T, batch string, due map[string]bool) map[string][]string {
+	t.Helper()
+	r, err := adapter.Open(batch, adapter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	out := map[string][]string{}
+	for {
+		it, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := it.Entry
+		if e == nil || e.Author.Role != documents.RoleSchoolWelfareOfficer || !due[documents.DocumentID(documentRoot, e.ID, e.Revision)] {
+			continue
+		}
+		var ids []string
+		for _, rd := range documents.RelationshipDocuments(e) {
+			ids = append(ids, documents.RelationshipDocumentID(documentRoot, rd.Relationship.ID, rd.Version))
+		}
+		if len(ids) > 0 {
+			out[documents.DocumentID(documentRoot, e.ID, e.Revision)] = ids
+		}
+	}
 }
 
 // dueDocuments asks `plan` (same clock) which revisions are sent, and maps

@@ -69,8 +69,15 @@ func TestFHIRRoute(t *testing.T) {
 			t.Errorf("%s#%d: FHIR copy missing (%+v)", e.entry, e.revision, d)
 		}
 	}
-	if len(docs) != 2*due {
-		t.Errorf("route both: %d documents stored, want %d (one CDA and one FHIR per due revision)", len(docs), 2*due)
+	// Plus each client relationship's document, CDA only (no FHIR form).
+	rels := scenarioRelationshipDocs(t, exp, func(e expectation) bool { return sent(e.atNov) })
+	for id := range rels {
+		if d, ok := docs[id]; !ok || d.Format != "cda" || d.ServiceRequest != "SP1" {
+			t.Errorf("client relationship document %s: %v %+v", id, ok, d)
+		}
+	}
+	if len(docs) != 2*due+len(rels) {
+		t.Errorf("route both: %d documents stored, want %d (one CDA and one FHIR per due revision, one CDA per relationship)", len(docs), 2*due+len(rels))
 	}
 
 	cdaOnly, fhirOnly := run("cda"), run("fhir")

@@ -190,6 +190,8 @@ type storedDoc struct {
 	Submissions    int       `json:"submissions"`
 	EnteredInError bool      `json:"entered_in_error"`
 	Format         string    `json:"format"`
+	ServiceRequest string    `json:"service_request"`
+	Sequence       int64     `json:"sequence"` // the order the mock stored it in
 }
 
 func (m *mock) documents() map[string]storedDoc {

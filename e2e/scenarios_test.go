@@ -43,6 +43,32 @@ func expectations(t *testing.T) []expectation {
 	return out
 }
 
+// idsOf are the document ids of the expectations picked.
+func idsOf(exp []expectation, pick func(expectation) bool) map[string]bool {
+	ids := map[string]bool{}
+	for _, e := range exp {
+		if pick(e) {
+			ids[documents.DocumentID(documentRoot, e.entry, e.revision)] = true
+		}
+	}
+	return ids
+}
+
+// scenarioRelationshipDocs are the client relationship documents the picked
+// welfare officer entries of the scenarios call for, each once.
+func scenarioRelationshipDocs(t *testing.T, exp []expectation, pick func(expectation) bool) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, f := range scenarioFiles {
+		for _, rel := range relationshipDocuments(t, f, idsOf(exp, pick)) {
+			for _, id := range rel {
+				out[id] = true
+			}
+		}
+	}
+	return out
+}
+
 func sent(decision string) bool { return decision == "submit" || decision == "invalidate" }
 
 // TestScenariosEndToEnd: the day before the social welfare go-live,
@@ -80,6 +106,9 @@ func TestScenariosEndToEnd(t *testing.T) {
 					wantHeld++
 				}
 			}
+			// Each held welfare officer entry's relationship document is
+			// held with it, once per relationship.
+			wantHeld += len(scenarioRelationshipDocs(t, exp, func(e expectation) bool { return e.atAug31 == "hold" }))
 			if len(held) != wantHeld {
 				t.Errorf("%d held jobs, want %d", len(held), wantHeld)
 			}
@@ -93,6 +122,8 @@ func TestScenariosEndToEnd(t *testing.T) {
 					want++
 				}
 			}
+			relDocs := scenarioRelationshipDocs(t, exp, func(e expectation) bool { return sent(e.atNov) })
+			want += len(relDocs)
 			docs = m.waitDocuments(want, 90*time.Second)
 			if code := stop(); code != 0 {
 				t.Errorf("daemon exit %d after SIGINT, want 0", code)
@@ -109,6 +140,19 @@ func TestScenariosEndToEnd(t *testing.T) {
 			}
 			if len(docs) != want {
 				t.Errorf("mock holds %d documents, want %d", len(docs), want)
+			}
+			for id := range relDocs {
+				if d, ok := docs[id]; !ok || d.ServiceRequest != "SP1" {
+					t.Errorf("client relationship document %s: stored %v, %+v", id, ok, d)
+				}
+			}
+			// Every welfare officer entry after its relationship's document.
+			for _, f := range scenarioFiles {
+				for entryDoc, rel := range relationshipDocuments(t, f, idsOf(exp, func(e expectation) bool { return sent(e.atNov) })) {
+					if e, r := docs[entryDoc], docs[rel[0]]; e.Sequence <= r.Sequence {
+						t.Errorf("%s stored (%d) before its relationship document %s (%d)", entryDoc, e.Sequence, rel[0], r.Sequence)
+					}
+				}
 			}
 
 			// 3. Versions arrived in order.

@@ -119,7 +119,13 @@ func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) 
 	}
 	var out []BuiltDocument
 	if route == "cda" || route == "both" {
-		bd, err := b.buildCDA(e, d, o, at, base)
+		cdaBase := base
+		if len(b.relationshipDocuments(e, d)) > 0 {
+			// Never before the relationship's document (kanta-domain.md 8.2).
+			cdaBase.After = documents.RelationshipSetID(o.org.DocumentRoot, e.ClientRelationship.ID)
+			cdaBase.AfterWhat = "client relationship document"
+		}
+		bd, err := b.buildCDA(e, d, o, at, cdaBase)
 		if err != nil {
 			return nil, err
 		}
@@ -183,6 +189,97 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 	}
 	dl := base
 	dl.DocumentID, dl.Route, dl.Interaction, dl.Payload = doc.ID, "cda", doc.Interaction, frame
+	if b.onBuilt != nil {
+		b.onBuilt(d.Archive, "cda", signDur)
+	}
+	return BuiltDocument{Delivery: dl, CDA: signed, Frame: frame}, nil
+}
+
+// relationshipDocuments are the client relationship document versions an
+// entry's decision calls for: those of a social welfare entry of a client
+// relationship, sent as CDA. The FHIR route has no client relationship
+// document (no public profile shows one), so a FHIR-only route has none.
+func (b *Builder) relationshipDocuments(e *documents.Entry, d documents.Decision) []documents.RelationshipDocument {
+	if d.Archive != documents.ArchiveSocial {
+		return nil
+	}
+	switch d.Outcome {
+	case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+	default:
+		return nil
+	}
+	if route := b.cfg.Documents.Route[d.Archive]; route != "" && route != "cda" && route != "both" {
+		return nil
+	}
+	return documents.RelationshipDocuments(e)
+}
+
+// RelationshipDocumentIDs are the document ids of the relationship
+// document versions an entry's decision calls for (see
+// relationshipDocuments), unbuilt; nil when its organiser is unknown.
+func (b *Builder) RelationshipDocumentIDs(e *documents.Entry, d documents.Decision) []string {
+	o, ok := b.orgs[e.Service.OrganiserOID]
+	if !ok {
+		return nil
+	}
+	var ids []string
+	for _, r := range b.relationshipDocuments(e, d) {
+		ids = append(ids, documents.RelationshipDocumentID(o.org.DocumentRoot, r.Relationship.ID, r.Version))
+	}
+	return ids
+}
+
+// BuildRelationship makes the signed client relationship document version
+// r, built from entry e (its client, service and author) and queued with
+// e's revision, held like e. Several entries call for it; the queue
+// inserts it once (queue.Delivery.Shared).
+func (b *Builder) BuildRelationship(r documents.RelationshipDocument, e *documents.Entry, d documents.Decision, at time.Time) (BuiltDocument, error) {
+	o, ok := b.orgs[e.Service.OrganiserOID]
+	if !ok {
+		return BuiltDocument{}, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+	}
+	doc, err := cda.BuildRelationship(r, o.org, b.cdaOptions(documents.ArchiveSocial))
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	start := time.Now()
+	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
+		return BuiltDocument{}, fmt.Errorf("signing: %w", err)
+	}
+	signDur := time.Since(start)
+	signed, err := doc.Bytes()
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	processing := "D"
+	if b.cfg.Environment == documents.EnvironmentProduction {
+		processing = "P"
+	}
+	frame, err := wire.BuildMessage(wire.MessageInput{
+		Document:             signed,
+		DocumentTree:         doc.Tree,
+		Interaction:          doc.Interaction,
+		MessageID:            documents.RelationshipMessageID(o.org.DocumentRoot, r.Relationship.ID, r.Version),
+		CreationTime:         at,
+		ProcessingCode:       processing,
+		SenderOID:            b.cfg.Kanta.SenderOID,
+		ReceiverOID:          b.cfg.Kanta.ReceiverOID,
+		SocialServiceRequest: doc.ServiceRequest, // SP1
+	})
+	if err != nil {
+		return BuiltDocument{}, err
+	}
+	dl := queue.Delivery{
+		DocumentID: doc.ID, SetID: doc.SetID, Version: r.Version,
+		EntryID: e.ID, Revision: e.Revision,
+		Archive: d.Archive, Role: d.Role, Register: d.Register,
+		Route: "cda", Interaction: doc.Interaction, Payload: frame,
+		NotBefore: d.NotBefore,
+		Shared:    true,
+	}
+	if rule := b.cfg.Policy.Roles[d.Role]; !rule.GoLive.IsZero() {
+		dl.HeldUntilGoLive = d.NotBefore.Equal(rule.GoLive.Start(b.cfg.Location()))
+	}
 	if b.onBuilt != nil {
 		b.onBuilt(d.Archive, "cda", signDur)
 	}

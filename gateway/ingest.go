@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -188,6 +189,20 @@ type pendingEntry struct {
 	record   queue.LedgerRecord
 	built    []BuiltDocument
 	err      error
+	// relIDs are the client relationship documents the entry calls for;
+	// rel those of them it carries to the queue (built for it, being the
+	// chunk's first entry that needs them and is not stored yet).
+	relIDs []string
+	rel    []BuiltDocument
+}
+
+// relationshipTask is a client relationship document to build for a chunk.
+type relationshipTask struct {
+	id    string
+	doc   documents.RelationshipDocument
+	from  *pendingEntry // the entry whose data it is built from
+	built BuiltDocument
+	err   error
 }
 
 // chunkRejection is a line to quarantine, with what the audit trail needs.
@@ -211,6 +226,10 @@ type preparedChunk struct {
 	// repeated across the boundary is not decided and signed again (the
 	// ledger would refuse it all the same).
 	accepted map[string]int
+	// relationshipDocs are the client relationship documents this chunk
+	// queues: the next chunk, prepared before this one commits, does not
+	// build them again.
+	relationshipDocs map[string]bool
 }
 
 // prepare decides and builds one chunk, in order; it writes nothing. prev is
@@ -271,8 +290,13 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			DecidedAt: now,
 		}})
 	}
-	in.buildAll(work)
+	tasks, err := in.relationshipTasks(ctx, work, prev)
+	if err != nil {
+		return nil, err
+	}
+	in.buildAll(work, tasks)
 	c.accepted = history.accepted
+	c.relationshipDocs = assignRelationshipDocs(work, tasks)
 
 	for _, p := range work {
 		e, d := p.item.Entry, p.decision
@@ -291,6 +315,11 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			continue
 		}
 		var deliveries []queue.Delivery
+		// The relationship's documents first: at go-live they come due with
+		// the entry, and River takes the lower job ids first.
+		for _, b := range p.rel {
+			deliveries = append(deliveries, b.Delivery)
+		}
 		for _, b := range p.built {
 			deliveries = append(deliveries, b.Delivery)
 		}
@@ -339,28 +368,124 @@ func (in *Ingester) commit(ctx context.Context, q *quarantine, sum *BatchSummary
 	return nil
 }
 
+// relationshipTasks lists the client relationship documents the chunk's
+// entries call for that are neither stored in the queue nor queued by the
+// chunk before (prev, maybe not committed yet): one task per document,
+// built from the data of the first entry that calls for it. One lookup per
+// chunk, and one relationship document per relationship, not per entry.
+func (in *Ingester) relationshipTasks(ctx context.Context, work []*pendingEntry, prev *preparedChunk) ([]*relationshipTask, error) {
+	var ids []string
+	for _, p := range work {
+		if p.decision.ReasonClass == documents.ReasonDraft {
+			continue
+		}
+		p.relIDs = in.builder.RelationshipDocumentIDs(p.item.Entry, p.decision)
+		ids = append(ids, p.relIDs...)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	stored, err := in.queue.StoredDocuments(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		for id := range prev.relationshipDocs {
+			stored[id] = true
+		}
+	}
+	var tasks []*relationshipTask
+	for _, p := range work {
+		if len(p.relIDs) == 0 {
+			continue
+		}
+		docs := documents.RelationshipDocuments(p.item.Entry)
+		for i, id := range p.relIDs {
+			if stored[id] {
+				continue
+			}
+			stored[id] = true
+			tasks = append(tasks, &relationshipTask{id: id, doc: docs[i], from: p})
+		}
+	}
+	return tasks, nil
+}
+
+// assignRelationshipDocs hands each built relationship document to the
+// chunk's first entry that calls for it and was built, so it is queued with
+// that entry's revision (in the same transaction, before the entry). A
+// relationship document that could not be built is the fault of every
+// entry that needs it: they are rejected with its error, never queued to
+// wait for a document that will not come. It returns the ids queued.
+func assignRelationshipDocs(work []*pendingEntry, tasks []*relationshipTask) map[string]bool {
+	failed := map[string]error{}
+	for _, t := range tasks {
+		if t.err != nil {
+			failed[t.id] = t.err
+		}
+	}
+	for _, p := range work {
+		for _, id := range p.relIDs {
+			if err := failed[id]; err != nil && p.err == nil {
+				p.err = fmt.Errorf("client relationship document: %w", err)
+			}
+		}
+	}
+	queued := map[string]bool{}
+	for _, t := range tasks {
+		if t.err != nil {
+			continue
+		}
+		var owner *pendingEntry
+		for _, p := range work {
+			if p.err != nil || p.decision.ReasonClass == documents.ReasonDraft || !slices.Contains(p.relIDs, t.id) {
+				continue
+			}
+			if owner == nil {
+				owner = p
+			}
+			// Due with the chunk's first entry that comes due.
+			if d := &t.built.Delivery; p.decision.NotBefore.Before(d.NotBefore) {
+				d.NotBefore, d.HeldUntilGoLive = p.decision.NotBefore, false
+			}
+		}
+		if owner != nil {
+			d := &t.built.Delivery
+			d.EntryID, d.Revision = owner.item.Entry.ID, owner.item.Entry.Revision
+			owner.rel = append(owner.rel, t.built)
+			queued[t.id] = true
+		}
+	}
+	return queued
+}
+
 // buildAll builds and signs a chunk's documents on every core; signing
 // (RSA) is the costly part of ingestion.
-func (in *Ingester) buildAll(work []*pendingEntry) {
+func (in *Ingester) buildAll(work []*pendingEntry, tasks []*relationshipTask) {
 	workers := runtime.GOMAXPROCS(0)
-	next := make(chan *pendingEntry)
+	next := make(chan func())
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for p := range next {
-				switch p.decision.Outcome {
-				case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
-					// The signature time is a fact about the world: wall
-					// time, even when --now moves the policy clock.
-					p.built, p.err = in.builder.Build(p.item.Entry, p.decision, time.Now())
-				}
+			for job := range next {
+				job()
 			}
 		}()
 	}
+	// The signature time is a fact about the world: wall time, even when
+	// --now moves the policy clock.
+	for _, t := range tasks {
+		next <- func() {
+			t.built, t.err = in.builder.BuildRelationship(t.doc, t.from.item.Entry, t.from.decision, time.Now())
+		}
+	}
 	for _, p := range work {
-		next <- p
+		switch p.decision.Outcome {
+		case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
+			next <- func() { p.built, p.err = in.builder.Build(p.item.Entry, p.decision, time.Now()) }
+		}
 	}
 	close(next)
 	wg.Wait()

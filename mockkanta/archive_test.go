@@ -46,6 +46,7 @@ func TestAcceptsSignedDocuments(t *testing.T) {
 	psy := entry("ACC-PSY", documents.RolePsychologist, "2014-01-01")
 	kur := entry("ACC-KUR", documents.RoleSchoolWelfareOfficer, "2014-01-01")
 	card := entry("ACC-CARD", documents.RolePsychologist, "2014-01-01")
+	archiveRelationship(t, hs.URL, kur)
 	for _, tt := range []struct {
 		name        string
 		s           spec
@@ -82,7 +83,9 @@ func TestAcceptsSignedDocuments(t *testing.T) {
 	}
 	var list []DocumentView
 	getJSON(t, hs.URL+"/api/v1/documents?hetu="+psy.Client.Hetu+"&archive=social", &list)
-	if len(list) != 1 || list[0].Archive != documents.ArchiveSocial {
+	// The entry, and its client relationship document archived before it.
+	if len(list) != 2 || list[0].Archive != documents.ArchiveSocial || list[1].Archive != documents.ArchiveSocial ||
+		list[0].ServiceRequest+list[1].ServiceRequest != "SP17SP1" && list[0].ServiceRequest+list[1].ServiceRequest != "SP1SP17" {
 		t.Errorf("social documents of the client: %+v", list)
 	}
 }
@@ -292,6 +295,7 @@ func TestVersionOrder(t *testing.T) {
 	// Social welfare replacements travel in the same interaction.
 	s1 := entry("VER-S", documents.RoleSchoolWelfareOfficer, "2014-01-01")
 	s2 := revise(s1)
+	archiveRelationship(t, hs.URL, s1)
 	expectAck(t, submit(t, hs.URL, build(t, spec{entry: s1, decision: decide(s1, true)}).message), wire.AckAccepted, wire.DetailAccepted)
 	expectAck(t, submit(t, hs.URL, build(t, spec{entry: s2, decision: decide(s2, true)}).message), wire.AckAccepted, wire.DetailAccepted)
 	getJSON(t, hs.URL+"/api/v1/mykanta/"+s1.Client.Hetu+"?viewer=self&on=2026-12-01", &seen)
@@ -359,6 +363,9 @@ func TestPersistsAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := entry("PERSIST-1", documents.RoleSchoolWelfareOfficer, "2014-01-01")
+	if ack, _ := wire.ParseAck(postHandler(s, buildRelationship(t, relationshipSpec{entry: e}).message)); ack == nil || ack.Detail != wire.DetailAccepted {
+		t.Fatal("relationship document not accepted")
+	}
 	b := build(t, spec{entry: e, decision: decide(e, true)})
 	rec := postHandler(s, b.message)
 	if ack, _ := wire.ParseAck(rec); ack == nil || ack.Detail != wire.DetailAccepted {

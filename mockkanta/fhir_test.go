@@ -480,6 +480,9 @@ func TestFHIRVisibilityAgreesWithCDA(t *testing.T) {
 	}
 	for _, s := range all {
 		d := decide(s.e, s.guardianVisible)
+		if s.e.ClientRelationship != nil {
+			archiveRelationship(t, cdaHS.URL, s.e)
+		}
 		expectAck(t, submit(t, cdaHS.URL, build(t, spec{entry: s.e, decision: d}).message), wire.AckAccepted, wire.DetailAccepted)
 		expectOutcome(t, s.e.ID, sendBundle(t, fhirHS.URL, buildBundle(t, bundleSpec{entry: s.e, decision: d})), 201, wire.DetailAccepted)
 	}

@@ -220,3 +220,78 @@ func replaceOnce(b []byte, old, new string) []byte {
 	}
 	return bytes.Replace(b, []byte(old), []byte(new), 1)
 }
+
+// relationshipSpec is a client relationship document version of an entry's
+// relationship to build (cda.BuildRelationship, framed with SP1).
+type relationshipSpec struct {
+	entry   *documents.Entry
+	version int
+	// editCDA changes the document before it is signed; editFrame the
+	// framed message.
+	editCDA   func(*etree.Document)
+	editFrame func([]byte) []byte
+}
+
+func buildRelationship(t testing.TB, s relationshipSpec) built {
+	t.Helper()
+	if s.version == 0 {
+		s.version = documents.RelationshipVersionOpen
+	}
+	var r *documents.RelationshipDocument
+	for _, rd := range documents.RelationshipDocuments(s.entry) {
+		if rd.Version == s.version {
+			r = &rd
+		}
+	}
+	if r == nil {
+		t.Fatalf("entry %s calls for no relationship document version %d", s.entry.ID, s.version)
+	}
+	doc, err := cda.BuildRelationship(*r, organisation, cda.Options{})
+	if err != nil {
+		t.Fatalf("cda.BuildRelationship: %v", err)
+	}
+	if s.editCDA != nil {
+		s.editCDA(doc.Tree)
+	}
+	at := time.Now()
+	signer, err := signing.NewSigner(testPKI.helsinki, testPKI.helsinki.Cert.Subject.SerialNumber, signing.TypeSystem, at)
+	if err != nil {
+		t.Fatalf("NewSigner: %v", err)
+	}
+	if err := signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	signed, err := doc.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := wire.BuildMessage(wire.MessageInput{
+		Document:             signed,
+		Interaction:          doc.Interaction,
+		MessageID:            documents.RelationshipMessageID(documentRoot, r.Relationship.ID, s.version),
+		CreationTime:         at,
+		ProcessingCode:       "D",
+		SenderOID:            senderOID,
+		SocialServiceRequest: doc.ServiceRequest,
+	})
+	if err != nil {
+		t.Fatalf("wire.BuildMessage: %v", err)
+	}
+	if s.editFrame != nil {
+		msg = s.editFrame(msg)
+	}
+	return built{message: msg, cda: signed, id: doc.ID, setID: doc.SetID}
+}
+
+// archiveRelationship archives version 1 of the entry's client relationship
+// document (accepted, or already there), as the gateway does before any
+// client document of the relationship.
+func archiveRelationship(t testing.TB, url string, e *documents.Entry) built {
+	t.Helper()
+	b := buildRelationship(t, relationshipSpec{entry: e})
+	ack := submit(t, url, b.message)
+	if ack.Code != wire.AckAccepted {
+		t.Fatalf("relationship document of %s: ack %s %s (%s)", e.ID, ack.Code, ack.Detail, ack.Text)
+	}
+	return b
+}

@@ -49,6 +49,9 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 
 	h, err := cda.InspectTree(msg.DocumentTree)
 	if err != nil {
+		if strings.Contains(err.Error(), "hl7fi:json") {
+			return refuse(wire.DetailStructuredContentInvalid) // not base64
+		}
 		return refuse(wire.DetailProfileViolation)
 	}
 	if msg.DocumentID != h.DocumentID || msg.SetID != h.SetID || msg.Version != h.Version ||
@@ -96,6 +99,13 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 	if detail := c.env.identityDetail(h.Hetu, facts.patientIDRoot); detail != "" {
 		return refuse(detail)
 	}
+	var request string
+	if h.Archive == documents.ArchiveSocial {
+		var detail string
+		if request, detail = checkSocial(msg, h); detail != "" {
+			return refuse(detail)
+		}
+	}
 
 	d := &Document{
 		ID:                 h.DocumentID,
@@ -113,6 +123,9 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		EnteredInError:     h.EnteredInError,
 		Format:             FormatCDA,
 		Content:            msg.Document,
+		ServiceRequest:     request,
+		DocumentGroup:      h.DocumentGroup,
+		Custodian:          custodianOf(msg.DocumentTree.Root()),
 	}
 	if h.Replaces != nil {
 		d.ReplacesID, d.ReplacesVersion = h.Replaces.ID, h.Replaces.Version

@@ -193,6 +193,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /api/v1/documents/{id}/content", s.handleGetContent)
 	mux.HandleFunc("GET /api/v1/mykanta/{hetu}", s.handleMyKanta)
 	mux.HandleFunc("GET /api/v1/professional/{hetu}", s.handleProfessional)
+	mux.HandleFunc("GET /api/v1/relationships", s.handleRelationships)
 	mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	mux.HandleFunc("GET /api/v1/faults", s.handleGetFaults)
 	mux.HandleFunc("PUT /api/v1/faults", s.handlePutFaults)

@@ -56,10 +56,19 @@ type Document struct {
 	// (empty for version 1).
 	ReplacesID      string
 	ReplacesVersion int
-	Content         []byte
+	// Social welfare archive (CDA route): the frame's service request
+	// (SP1, SP17), the document group and the custodian (register keeper)
+	// OID; see shark.go.
+	ServiceRequest string
+	DocumentGroup  string
+	Custodian      string
+	Content        []byte
 	// Filled by the store.
 	ReceivedAt  time.Time
 	Submissions int
+	// Sequence is the order the archive stored the document in (its row
+	// id): documents received within one clock tick stay ordered.
+	Sequence int64
 }
 
 // store keeps the archive in one SQLite file. Writes are serialised by mu so
@@ -95,6 +104,9 @@ CREATE TABLE IF NOT EXISTS documents (
 	submissions         INTEGER NOT NULL,
 	content_sha256      BLOB NOT NULL,
 	content             BLOB NOT NULL,
+	service_request     TEXT NOT NULL DEFAULT '',
+	document_group      TEXT NOT NULL DEFAULT '',
+	custodian           TEXT NOT NULL DEFAULT '',
 	UNIQUE (set_id, format, version)
 );
 CREATE INDEX IF NOT EXISTS documents_hetu ON documents (hetu);
@@ -149,8 +161,9 @@ func openStore(dataDir string) (*store, error) {
 		{&s.stmtDuplicate, `UPDATE documents SET submissions = submissions + 1 WHERE id = ?`},
 		{&s.stmtInsert, `INSERT INTO documents (id, document_id, set_id, version, archive, interaction, hetu,
 			author_role, release_date, concealed, guardian_disclosure, confidentiality, signature_type,
-			entered_in_error, format, replaces_id, received_at, submissions, content_sha256, content)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)`},
+			entered_in_error, format, replaces_id, received_at, submissions, content_sha256, content,
+			service_request, document_group, custodian)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?,?)`},
 	} {
 		if *p.stmt, err = db.Prepare(p.sql); err != nil {
 			db.Close()
@@ -182,7 +195,7 @@ func migrate(db *sql.DB) error {
 		return err
 	}
 	if hasDocID > 0 {
-		return nil
+		return addSocialColumns(db)
 	}
 	tx, err := db.Begin()
 	if err != nil {
@@ -234,6 +247,9 @@ func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string,
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", err
 	}
+	if detail, err := relationshipStored(ctx, tx, d); err != nil || detail != "" {
+		return detail, err
+	}
 
 	var current struct {
 		id           string
@@ -274,7 +290,7 @@ func (s *store) submit(ctx context.Context, d *Document, now time.Time) (string,
 	_, err = tx.StmtContext(ctx, s.stmtInsert).ExecContext(ctx, d.ID, docID, d.SetID, d.Version, string(d.Archive), d.Interaction, d.Hetu,
 		string(d.AuthorRole), d.ReleaseDate.String(), d.Concealed, d.GuardianDisclosure, d.Confidentiality,
 		d.SignatureType, d.EnteredInError, string(d.Format), d.ReplacesID,
-		now.UTC().Format(receivedFormat), sum[:], d.Content)
+		now.UTC().Format(receivedFormat), sum[:], d.Content, d.ServiceRequest, d.DocumentGroup, d.Custodian)
 	if err != nil {
 		return "", err
 	}
@@ -286,14 +302,14 @@ const receivedFormat = "2006-01-02T15:04:05.000000000Z"
 
 const docColumns = `id, document_id, set_id, version, archive, interaction, hetu, author_role, release_date,
 	concealed, guardian_disclosure, confidentiality, signature_type, entered_in_error, format,
-	replaces_id, received_at, submissions`
+	replaces_id, received_at, submissions, service_request, document_group, custodian, rowid`
 
 func scanDocument(row interface{ Scan(...any) error }) (*Document, error) {
 	var d Document
 	var archive, role, release, format, received string
 	err := row.Scan(&d.ID, &d.DocumentID, &d.SetID, &d.Version, &archive, &d.Interaction, &d.Hetu, &role, &release,
 		&d.Concealed, &d.GuardianDisclosure, &d.Confidentiality, &d.SignatureType, &d.EnteredInError,
-		&format, &d.ReplacesID, &received, &d.Submissions)
+		&format, &d.ReplacesID, &received, &d.Submissions, &d.ServiceRequest, &d.DocumentGroup, &d.Custodian, &d.Sequence)
 	if err != nil {
 		return nil, err
 	}

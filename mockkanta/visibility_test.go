@@ -26,6 +26,9 @@ func sorted(ids ...string) []string {
 // accept builds, submits and expects acceptance; it returns the document id.
 func accept(t *testing.T, url string, e *documents.Entry, guardianVisible bool) string {
 	t.Helper()
+	if e.ClientRelationship != nil {
+		archiveRelationship(t, url, e)
+	}
 	b := build(t, spec{entry: e, decision: decide(e, guardianVisible)})
 	expectAck(t, submit(t, url, b.message), wire.AckAccepted, wire.DetailAccepted)
 	return b.id

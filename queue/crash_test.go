@@ -225,3 +225,83 @@ func testPayloadBesideJob(t *testing.T, open func(o Options) Queue, pool func(q 
 		t.Error("a payload that does not match its hash was sent")
 	}
 }
+
+func TestCrashBetweenPrerequisiteAndDependantSQLite(t *testing.T) {
+	runSQLite(t, testCrashBetweenPrerequisiteAndDependant)
+}
+func TestCrashBetweenPrerequisiteAndDependantPostgres(t *testing.T) {
+	runPostgres(t, testCrashBetweenPrerequisiteAndDependant)
+}
+
+// The process died while sending a client relationship's document (Kanta
+// may have archived it; the acknowledgement was lost), its entry waiting
+// for it. The next process rescues the relationship document, resends the
+// same bytes, and only after their acknowledgement sends the entry.
+func testCrashBetweenPrerequisiteAndDependant(t *testing.T, open func(o Options) Queue, pool func(q Queue) (execer, dialect)) {
+	ctx := context.Background()
+	o := Options{RetryBase: 10 * time.Millisecond, RetryCap: 50 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		OrderWait: 50 * time.Millisecond, RescueAfter: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+	q := open(o)
+	rel := Delivery{DocumentID: "rel-1", SetID: "relset-1", Version: 1, EntryID: "e1", Revision: 1, Route: RouteCDA,
+		Role: documents.RoleSchoolWelfareOfficer, Shared: true, Payload: []byte("<relationship document>")}
+	entry := Delivery{DocumentID: "doc-1", SetID: "set-1", Version: 1, EntryID: "e1", Revision: 1, Route: RouteCDA,
+		Role: documents.RoleSchoolWelfareOfficer, After: "relset-1", AfterWhat: "client relationship document", Payload: []byte("<entry>")}
+	if err := q.Ingest(ctx, LedgerRecord{EntryID: "e1", Revision: 1, Outcome: documents.OutcomeSubmit}, []Delivery{rel, entry}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := q.Jobs(ctx, JobFilter{})
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("jobs = %v, %v", jobs, err)
+	}
+	ids := map[string]int64{}
+	for _, j := range jobs {
+		ids[j.Delivery.DocumentID] = j.ID
+	}
+	if j, _ := q.Job(ctx, ids["doc-1"]); j.WaitReason != "waiting for client relationship document rel-1 (queued)" {
+		t.Fatalf("entry wait reason %q", j.WaitReason)
+	}
+	x, dl := pool(q)
+	if _, err := x.exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = ? WHERE id = ?`,
+		dl.t(time.Now().Add(-time.Minute)), ids["rel-1"]); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var order []string
+	o.Submitter = SubmitterFunc(func(_ context.Context, d *Delivery) Result {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, d.DocumentID+"="+string(d.Payload))
+		if d.DocumentID == "rel-1" {
+			return Result{Class: Duplicate, Code: "AA"} // archived before the crash
+		}
+		return Result{Class: Accepted, Code: "AA"}
+	})
+	q = open(o)
+	defer q.Close()
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		j, err := q.Job(ctx, ids["doc-1"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == StateDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("entry not delivered after the rescue: %+v", j)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(order) != "[rel-1=<relationship document> doc-1=<entry>]" {
+		t.Fatalf("sent %v, want the relationship document once (same bytes), then the entry", order)
+	}
+}

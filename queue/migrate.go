@@ -109,6 +109,10 @@ CREATE INDEX audit_hetu ON audit (hetu);
 CREATE INDEX audit_entry_id ON audit (entry_id, revision)`,
 	// 2: the payload beside its job instead of inside its JSON arguments
 	`ALTER TABLE deliveries ADD COLUMN payload {{blob}}`,
+	// 3: a delivery's prerequisite document set (Delivery.After); the index
+	// finds a set's dependants when it is delivered
+	`ALTER TABLE deliveries ADD COLUMN after_set TEXT NOT NULL DEFAULT '';
+CREATE INDEX deliveries_after_set ON deliveries (after_set, route) WHERE after_set <> ''`,
 }
 
 func (d dialect) migrationSQL(version int) []string {

@@ -138,3 +138,74 @@ func TestPostgresTwoReplicas(t *testing.T) {
 	}
 	t.Logf("replica 1 sent %d, replica 2 sent %d", byReplica[1], byReplica[2])
 }
+
+// Two replicas take in entries of the same client relationships at the same
+// time, each carrying its own copy of the relationship's document: each
+// document is queued once, no ingestion fails, and every entry is sent
+// after its relationship's document.
+func TestPostgresTwoReplicasShareDocuments(t *testing.T) {
+	const rels, perRel = 20, 4
+	f := queuetest.NewFake()
+	open := func() queue.Queue {
+		q := openPostgres(t, queuetest.Options(f))
+		t.Cleanup(func() { _ = q.Close() })
+		return q
+	}
+	replicas := []queue.Queue{open(), open()}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(replicas))
+	for r, q := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rels * perRel {
+				rel := fmt.Sprintf("r%02d", i/perRel)
+				e := fmt.Sprintf("e%d-%03d", r, i)
+				items := []queue.Ingestion{{Record: queuetest.Record(e, 1, documents.OutcomeSubmit),
+					Deliveries: []queue.Delivery{queuetest.RelDel(rel, 1, e, 1), queuetest.After(queuetest.Del(e, 1), rel)}}}
+				if _, err := q.IngestBatch(ctx, items); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	jobs, err := replicas[0].Jobs(ctx, queue.JobFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := rels + 2*rels*perRel; len(jobs) != want {
+		t.Fatalf("%d jobs, want %d (one document per relationship)", len(jobs), want)
+	}
+	for _, q := range replicas {
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, q := range replicas {
+		if err := q.WaitIdle(waitCtx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range rels * perRel {
+		rel := queuetest.RelDocID(fmt.Sprintf("r%02d", i/perRel), 1)
+		relCalls := f.Calls(rel)
+		if len(relCalls) != 1 {
+			t.Fatalf("%s submitted %d times", rel, len(relCalls))
+		}
+		for r := range replicas {
+			calls := f.Calls(queuetest.DocID(fmt.Sprintf("e%d-%03d", r, i), 1))
+			if len(calls) != 1 || !calls[0].After(relCalls[0]) {
+				t.Fatalf("entry %d of replica %d sent %v, its relationship document at %v", i, r, calls, relCalls)
+			}
+		}
+	}
+}

@@ -62,6 +62,21 @@ type Delivery struct {
 	// HeldUntilGoLive marks a delivery held by its role's go-live date:
 	// Reschedule moves it when that date changes.
 	HeldUntilGoLive bool
+	// After names a prerequisite document set (its set id): this delivery
+	// is not submitted before a version of that set is delivered on the
+	// same route (a client record entry after its client relationship's
+	// document). The guarantee is the one of version order: the check and
+	// the wait it records are one transaction, and the prerequisite's
+	// delivery wakes its dependants.
+	After string `json:",omitempty"`
+	// AfterWhat says what the prerequisite is, for the wait reason
+	// ("client relationship document"); default "prerequisite document".
+	AfterWhat string `json:",omitempty"`
+	// Shared marks a document several entry revisions call for (a client
+	// relationship's document): the first ingestion that carries it
+	// inserts it, and one already stored under the same document id is
+	// left as it is, so a rebuilt copy is never queued twice.
+	Shared bool `json:",omitempty"`
 }
 
 // Kind is the River job kind.
@@ -242,8 +257,9 @@ type JobInfo struct {
 	AckCode       string
 	AckDetail     string
 	AckText       string
-	// WaitReason says why the job is waiting for an earlier version, e.g.
-	// "waiting for version 1 (dead: AR code 123)".
+	// WaitReason says why the job is waiting for an earlier version or
+	// its prerequisite, e.g. "waiting for version 1 (dead: AR code 123)"
+	// or "waiting for client relationship document <id> (queued)".
 	WaitReason string
 }
 
@@ -300,6 +316,10 @@ type Queue interface {
 	Seen(ctx context.Context, entryID string, revision int) (bool, error)
 	// SeenBatch answers Seen for many revisions with one query.
 	SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryKey]bool, error)
+	// StoredDocuments reports which of the document ids have a delivery
+	// (in any state), with one query: a shared document already stored
+	// need not be built again.
+	StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error)
 	// IngestBatch ingests many revisions in one transaction; results[i] is
 	// nil or ErrAlreadyRead.
 	IngestBatch(ctx context.Context, items []Ingestion) ([]error, error)

@@ -116,9 +116,15 @@ func (s *store[TTx]) now() any { return s.b.dialect.t(s.o.Clock.Now()) }
 const (
 	qLedgerInsert = `INSERT INTO ledger (entry_id, revision, file, line, outcome, reason_class, reason, archive, register, role, document_id, set_id, version, hetu, decided_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id, revision) DO NOTHING`
-	qDeliveryInsert = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)`
-	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
+	qDeliveryInsert = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason, after_set)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)`
+	// A shared document's row is claimed before its job exists (job id 0,
+	// set once the job is inserted): a copy already stored, or one another
+	// replica is inserting, makes the claim insert nothing.
+	qDeliveryClaim = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason, after_set)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?) ON CONFLICT DO NOTHING`
+	qDeliveryClaimed = `UPDATE deliveries SET job_id = ?, wait_reason = ? WHERE document_id = ?`
+	qAuditEvent      = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
 	qDeliveryWait    = `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`
@@ -139,8 +145,18 @@ const (
 		AND state IN ('available', 'scheduled')`
 	qWakeDeliveries = `UPDATE deliveries SET wait_reason = '' WHERE set_id = ? AND route = ? AND state = 'queued' AND wait_reason <> ''
 		AND version = (SELECT min(version) FROM deliveries WHERE set_id = ? AND route = ? AND version > ?)`
-	qDead          = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
-	qAuditDelivery = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
+	// A set's delivery also releases the deliveries that name it as their
+	// prerequisite (Delivery.After). One that still waits for its own
+	// earlier version finds that when it runs, and waits on. (after_set <>
+	// '' lets SQLite use the partial index.)
+	qPrerequisite = `SELECT document_id, state, ack_code, ack_detail FROM deliveries
+		WHERE set_id = ? AND route = ? ORDER BY version`
+	qWakeDependantJobs = `UPDATE river_job SET state = 'available', scheduled_at = ?
+		WHERE id IN (SELECT job_id FROM deliveries WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> '')
+		AND state IN ('available', 'scheduled')`
+	qWakeDependants = `UPDATE deliveries SET wait_reason = '' WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> ''`
+	qDead           = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
+	qAuditDelivery  = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
 		SELECT ?, ?, entry_id, revision, ?, ?, archive, register, role, ?, hetu FROM ledger WHERE entry_id = ? AND revision = ?`
 	// qBusy answers 1 when a job is running or due: three lookups on River's
 	// state index that stop at the first row, since WaitIdle asks it every
@@ -220,6 +236,39 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 	}
 
 	now := s.o.Clock.Now()
+	// The deliveries to insert: every one of a fresh revision, except a
+	// shared document already stored (or claimed earlier in this chunk).
+	// A shared document's row is claimed first, so a replica inserting the
+	// same document at the same time waits for this transaction and then
+	// inserts nothing.
+	type pendingDelivery struct {
+		d       Delivery
+		item    int
+		claimed bool
+	}
+	var todo []pendingDelivery
+	claimed := map[string]bool{}
+	for _, i := range fresh {
+		for _, d := range ps[i].deliveries {
+			if !d.Shared {
+				todo = append(todo, pendingDelivery{d: d, item: i})
+				continue
+			}
+			if claimed[d.DocumentID] {
+				continue
+			}
+			claimed[d.DocumentID] = true
+			n, err := x.exec(ctx, qDeliveryClaim,
+				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), boolInt(d.HeldUntilGoLive), dl.t(now), d.Payload, d.After)
+			if err != nil {
+				return nil, fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
+			}
+			if n > 0 {
+				todo = append(todo, pendingDelivery{d: d, item: i, claimed: true})
+			}
+		}
+	}
+
 	var params []river.InsertManyParams
 	var waits []string
 	// A later version whose predecessor is not delivered yet is queued
@@ -227,46 +276,43 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 	// recording that delivery), so it never runs just to find it must wait.
 	// Were it queued due, it would run beside its predecessor, snooze, and
 	// the wake could pass it by while River had not yet recorded the snooze.
-	type setRoute struct{ set, route string }
-	lowest := map[setRoute]int{} // lowest version of each set in this chunk
-	for _, i := range fresh {
-		for _, d := range ps[i].deliveries {
-			if v, ok := lowest[setRoute{d.SetID, d.Route}]; !ok || d.Version < v {
-				lowest[setRoute{d.SetID, d.Route}] = d.Version
-			}
+	// The same holds for a delivery whose prerequisite set is not delivered.
+	lowest := map[setRoute]Delivery{} // lowest version of each set in this chunk
+	for _, p := range todo {
+		k := setRoute{p.d.SetID, p.d.Route}
+		if l, ok := lowest[k]; !ok || p.d.Version < l.Version {
+			lowest[k] = p.d
 		}
 	}
-	for _, i := range fresh {
-		for j := range ps[i].deliveries {
-			args := ps[i].deliveries[j]
-			opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
-			wait := ""
-			if args.NotBefore.After(now) {
-				opts.ScheduledAt = s.wall(args.NotBefore)
+	for _, p := range todo {
+		args := p.d
+		opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+		wait := ""
+		if args.NotBefore.After(now) {
+			opts.ScheduledAt = s.wall(args.NotBefore)
+		} else {
+			// Due now (a held version is checked when it comes due).
+			if l := lowest[setRoute{args.SetID, args.Route}]; l.Version < args.Version {
+				wait = fmt.Sprintf("waiting for version %d (queued)", l.Version)
 			} else {
-				// Due now (a held version is checked when it comes due).
-				if v := lowest[setRoute{args.SetID, args.Route}]; v < args.Version {
-					wait = fmt.Sprintf("waiting for version %d (queued)", v)
-				} else {
-					reason, blocked, err := s.predecessor(ctx, x, &args)
-					if err != nil {
-						return nil, err
-					}
-					if blocked {
-						wait = reason
-					}
+				reason, blocked, err := s.blocked(ctx, x, &args, lowest)
+				if err != nil {
+					return nil, err
 				}
-				if wait != "" {
-					// Only a wake missed between two replicas' transactions
-					// leaves it to this re-check.
-					opts.ScheduledAt = time.Now().Add(orderFallbackWaits * s.o.OrderWait)
+				if blocked {
+					wait = reason
 				}
 			}
-			waits = append(waits, wait)
-			sum := sha256.Sum256(args.Payload)
-			args.Payload, args.PayloadSHA256 = nil, hex.EncodeToString(sum[:])
-			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
+			if wait != "" {
+				// Only a wake missed between two replicas' transactions
+				// leaves it to this re-check.
+				opts.ScheduledAt = time.Now().Add(orderFallbackWaits * s.o.OrderWait)
+			}
 		}
+		waits = append(waits, wait)
+		sum := sha256.Sum256(args.Payload)
+		args.Payload, args.PayloadSHA256 = nil, hex.EncodeToString(sum[:])
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 	}
 	var jobs []*rivertype.JobInsertResult
 	if len(params) > 0 {
@@ -279,24 +325,39 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 			return nil, fmt.Errorf("queue: River inserted %d jobs of %d", len(jobs), len(params))
 		}
 	}
-	k := 0
-	for _, i := range fresh {
-		for _, d := range ps[i].deliveries {
-			held := 0
-			if d.HeldUntilGoLive {
-				held = 1
-			}
-			if _, err := x.exec(ctx, qDeliveryInsert,
-				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), held, jobs[k].Job.ID, dl.t(now), d.Payload, waits[k]); err != nil {
-				return nil, fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
-			}
-			k++
+	for k, p := range todo {
+		d := p.d
+		var err error
+		if p.claimed {
+			_, err = x.exec(ctx, qDeliveryClaimed, jobs[k].Job.ID, waits[k], d.DocumentID)
+		} else {
+			_, err = x.exec(ctx, qDeliveryInsert,
+				d.DocumentID, d.SetID, d.Version, d.Route, d.EntryID, d.Revision, string(d.Role), boolInt(d.HeldUntilGoLive), jobs[k].Job.ID, dl.t(now), d.Payload, waits[k], d.After)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("queue: delivery insert for %s: %w", d.DocumentID, err)
+		}
+	}
+	for _, i := range fresh {
 		if err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
 			return nil, err
 		}
 	}
 	return results, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func afterWhat(d *Delivery) string {
+	if d.AfterWhat != "" {
+		return d.AfterWhat
+	}
+	return "prerequisite document"
 }
 
 // prepared is an ingestion checked and filled in by prepare.
@@ -364,6 +425,32 @@ func (s *store[TTx]) SeenBatch(ctx context.Context, keys []EntryKey) (map[EntryK
 			return nil, fmt.Errorf("queue: ledger lookup: %w", err)
 		}
 		out[k] = true
+	}
+	return out, rows.Err()
+}
+
+// StoredDocuments reports which document ids have a delivery row.
+func (s *store[TTx]) StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(documentIDs))
+	if len(documentIDs) == 0 {
+		return out, nil
+	}
+	q := `SELECT document_id FROM deliveries WHERE document_id IN (?` + strings.Repeat(", ?", len(documentIDs)-1) + `)`
+	args := make([]any, len(documentIDs))
+	for i, id := range documentIDs {
+		args[i] = id
+	}
+	rows, err := s.b.pool.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: delivery lookup: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("queue: delivery lookup: %w", err)
+		}
+		out[id] = true
 	}
 	return out, rows.Err()
 }
@@ -552,7 +639,7 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 	// wake and the version would sit out its snooze. A first check outside
 	// a transaction settles the usual case: a delivered predecessor stays
 	// delivered.
-	_, blocked, err := s.predecessor(ctx, s.b.pool, d)
+	_, blocked, err := s.blocked(ctx, s.b.pool, d, nil)
 	if err != nil {
 		return err
 	}
@@ -560,7 +647,7 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		err = s.inTx(ctx, func(_ TTx, x execer) error {
 			var reason string
 			var err error
-			if reason, blocked, err = s.predecessor(ctx, x, d); err != nil || !blocked || reason == waitReason {
+			if reason, blocked, err = s.blocked(ctx, x, d, nil); err != nil || !blocked || reason == waitReason {
 				return err
 			}
 			if _, err := x.exec(ctx, qDeliveryWait, reason, s.now(), d.DocumentID); err != nil {
@@ -633,6 +720,68 @@ func resultError(r Result) error {
 	return errors.New(msg)
 }
 
+// setRoute is one document set on one route.
+type setRoute struct{ set, route string }
+
+// blocked reports whether a delivery must wait: for an earlier version of
+// its set (predecessor), or for its prerequisite set (prerequisite), and
+// says why. pending are the sets being inserted in the caller's
+// transaction and not yet written (nil outside ingestion).
+func (s *store[TTx]) blocked(ctx context.Context, x execer, d *Delivery, pending map[setRoute]Delivery) (string, bool, error) {
+	if reason, blocked, err := s.predecessor(ctx, x, d); err != nil || blocked {
+		return reason, blocked, err
+	}
+	return s.prerequisite(ctx, x, d, pending)
+}
+
+// prerequisite reports whether the delivery's prerequisite set (After) has
+// no delivered version on the delivery's route yet, and names the version
+// it waits for. Like predecessor, the rows read are share-locked on
+// PostgreSQL until x's transaction ends, so a delivery of the prerequisite
+// either is seen here or comes after the wait is recorded, and wakes it.
+func (s *store[TTx]) prerequisite(ctx context.Context, x execer, d *Delivery, pending map[setRoute]Delivery) (string, bool, error) {
+	if d.After == "" {
+		return "", false, nil
+	}
+	rows, err := x.query(ctx, qPrerequisite+s.b.dialect.shareLock, d.After, d.Route)
+	if err != nil {
+		return "", false, fmt.Errorf("queue: prerequisite check: %w", err)
+	}
+	defer rows.Close()
+	var first struct{ id, state, code, detail string }
+	found := false
+	for rows.Next() {
+		var id, state, code, detail string
+		if err := rows.Scan(&id, &state, &code, &detail); err != nil {
+			return "", false, fmt.Errorf("queue: prerequisite check: %w", err)
+		}
+		if state == DeliveryDelivered {
+			return "", false, nil
+		}
+		if !found {
+			first.id, first.state, first.code, first.detail = id, state, code, detail
+			found = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", false, fmt.Errorf("queue: prerequisite check: %w", err)
+	}
+	what := afterWhat(d)
+	switch {
+	case found:
+		reason := fmt.Sprintf("waiting for %s %s (%s", what, first.id, first.state)
+		if first.state == DeliveryDead && (first.code != "" || first.detail != "") {
+			reason += ": " + strings.TrimSpace(first.code+" code "+first.detail)
+		}
+		return reason + ")", true, nil
+	default:
+		if p, ok := pending[setRoute{d.After, d.Route}]; ok {
+			return fmt.Sprintf("waiting for %s %s (queued)", what, p.DocumentID), true, nil
+		}
+		return fmt.Sprintf("waiting for %s %s (not queued)", what, d.After), true, nil
+	}
+}
+
 // predecessor reports whether an earlier version of the same set and route
 // is not yet delivered, and says which and why.
 //
@@ -679,7 +828,9 @@ func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, 
 		return fmt.Errorf("queue: ledger lookup: %w", err)
 	}
 	event := EventAccepted
-	if outcome == string(documents.OutcomeInvalidate) {
+	// A shared document (a client relationship's) is not a version of the
+	// entry that carried it: an invalidating revision does not make it one.
+	if outcome == string(documents.OutcomeInvalidate) && !d.Shared {
 		event = EventInvalidated
 	}
 	if err := s.audit(ctx, x, event, d, r.Code); err != nil {
@@ -692,6 +843,12 @@ func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, 
 	if _, err := x.exec(ctx, qWakeDeliveries,
 		d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
 		return fmt.Errorf("queue: wake next version: %w", err)
+	}
+	if _, err := x.exec(ctx, qWakeDependantJobs, dl.t(time.Now()), d.SetID, d.Route); err != nil {
+		return fmt.Errorf("queue: wake dependants: %w", err)
+	}
+	if _, err := x.exec(ctx, qWakeDependants, d.SetID, d.Route); err != nil {
+		return fmt.Errorf("queue: wake dependants: %w", err)
 	}
 	return nil
 }

@@ -82,6 +82,14 @@ const (
 	DetailNotTestIdentity       = "NOT_TEST_IDENTITY"
 	DetailTestIdentity          = "TEST_IDENTITY_IN_PRODUCTION"
 	DetailProcessingCode        = "PROCESSING_CODE_MISMATCH"
+	// Social welfare archive (SHARK).
+	DetailServiceRequestGroup          = "SERVICE_REQUEST_GROUP_MISMATCH"
+	DetailClientRelationshipMissing    = "CLIENT_RELATIONSHIP_MISSING"
+	DetailContentSpecificationMismatch = "CONTENT_SPECIFICATION_MISMATCH"
+	DetailStructuredContentMissing     = "STRUCTURED_CONTENT_MISSING"
+	DetailStructuredContentInvalid     = "STRUCTURED_CONTENT_INVALID"
+	DetailStructuredClientMismatch     = "STRUCTURED_CLIENT_MISMATCH"
+	DetailStructuredServiceTask        = "STRUCTURED_SERVICE_TASK_MISMATCH"
 )
 
 // DetailCodes is the whole table, in the order a reader wants it.
@@ -107,6 +115,13 @@ var DetailCodes = []DetailCode{
 	{DetailNotTestIdentity, AckRejected, "test environment accepts only test identity codes (individual number 900-999)"},
 	{DetailTestIdentity, AckRejected, "production environment refuses test identity codes"},
 	{DetailProcessingCode, AckRejected, "processingCode does not match the environment (D test, P production)"},
+	{DetailServiceRequestGroup, AckRejected, "document group does not fit the service request (SP1: group 1, SP17: group 5)"},
+	{DetailClientRelationshipMissing, AckError, "the client's client relationship document is not archived yet; resend after it"},
+	{DetailContentSpecificationMismatch, AckRejected, "contentSpecificationId does not fit the document type"},
+	{DetailStructuredContentMissing, AckRejected, "document type has a Sosmeta structure but the document carries no structured content (hl7fi:json)"},
+	{DetailStructuredContentInvalid, AckRejected, "structured content does not decode or does not follow its Sosmeta structure"},
+	{DetailStructuredClientMismatch, AckRejected, "structured content names another client than the document header"},
+	{DetailStructuredServiceTask, AckRejected, "structured content names another service task than the document header"},
 }
 
 // LookupDetail returns the table row for a detail code.

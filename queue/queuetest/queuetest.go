@@ -801,6 +801,8 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	runPrerequisites(t, openQ)
+
 	t.Run("StopReturnsInFlightToQueue", func(t *testing.T) {
 		t.Parallel()
 		f := NewFake()
