@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -24,6 +25,9 @@ const (
 	// registration number of the test psychologist (professional signatures)
 	registrationPsychologist = "100000001"
 )
+
+// testSchema is the in-process CDA schema validator the test servers use.
+var testSchema *libxml2.Validator
 
 // testPKI is generated once per test binary.
 var testPKI struct {
@@ -43,6 +47,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	err = setupPKI(dir)
+	if err == nil {
+		// In process, as cmd/mock-kanta runs it; the default (xmllint per
+		// document) is tested where a server is made without it.
+		testSchema, err = libxml2.New()
+	}
 	code := 1
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test PKI:", err)

@@ -82,6 +82,8 @@ const (
 	DetailNotTestIdentity       = "NOT_TEST_IDENTITY"
 	DetailTestIdentity          = "TEST_IDENTITY_IN_PRODUCTION"
 	DetailProcessingCode        = "PROCESSING_CODE_MISMATCH"
+	DetailSchemaViolation       = "SCHEMA_VIOLATION"
+	DetailIdentityInContent     = "NOT_TEST_IDENTITY_IN_CONTENT"
 )
 
 // DetailCodes is the whole table, in the order a reader wants it.
@@ -107,6 +109,8 @@ var DetailCodes = []DetailCode{
 	{DetailNotTestIdentity, AckRejected, "test environment accepts only test identity codes (individual number 900-999)"},
 	{DetailTestIdentity, AckRejected, "production environment refuses test identity codes"},
 	{DetailProcessingCode, AckRejected, "processingCode does not match the environment (D test, P production)"},
+	{DetailSchemaViolation, AckRejected, "health care document is not valid against the Finnish CDA schema (CDA_Fi.xsd)"},
+	{DetailIdentityInContent, AckRejected, "test environment accepts only test identity codes (individual number 900-999) anywhere in a message: a non-test code appears in the frame, an author, a guardian, the display text or the structured content"},
 }
 
 // LookupDetail returns the table row for a detail code.
