@@ -47,16 +47,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	err = setupPKI(dir)
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("test PKI: %w", err)
+	} else if testSchema, err = libxml2.New(); err != nil {
 		// In process, as cmd/mock-kanta runs it; the default (xmllint per
 		// document) is tested where a server is made without it.
-		testSchema, err = libxml2.New()
+		err = fmt.Errorf("CDA schema validator (the mock's tests need cgo and libxml2-dev; scripts/test.sh installs it): %w", err)
 	}
 	code := 1
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "test PKI:", err)
+		fmt.Fprintln(os.Stderr, err)
 	} else {
 		code = m.Run()
+		testSchema.Close()
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
