@@ -25,21 +25,47 @@ import (
 // a test code. Character references and JSON \u escapes are not decoded: the
 // check is for codes written plainly, as a producer writes them.
 func hasNonTestHetu(b []byte) bool {
-	for i := 0; i+11 <= len(b); i++ {
+	// A code starts with six digits: where b[i+5] is not a digit no code
+	// starts at i..i+5, so the scan moves six bytes at a time through text
+	// and base64 (few digits) and looks closer only at digit runs.
+	for i := 0; i+11 <= len(b); {
+		if !isDigit(b[i+5]) {
+			i += 6
+			continue
+		}
+		if k := lastNonDigit(b[i : i+5]); k >= 0 {
+			i += k + 1
+			continue
+		}
 		if !centurySign[b[i+6]] {
+			if isDigit(b[i+6]) {
+				i++
+			} else {
+				i += 7 // no six digits run through b[i+6]
+			}
 			continue
 		}
-		if !digits(b[i:i+6]) || !digits(b[i+7:i+10]) {
-			continue
+		if isDigit(b[i+7]) && isDigit(b[i+8]) && isDigit(b[i+9]) &&
+			(i == 0 || !wordByte[b[i-1]]) && (i+11 == len(b) || !wordByte[b[i+11]]) {
+			if info, err := documents.ParseHetu(string(b[i : i+11])); err == nil && !info.IsTestCode() {
+				return true
+			}
 		}
-		if (i > 0 && wordByte[b[i-1]]) || (i+11 < len(b) && wordByte[b[i+11]]) {
-			continue
-		}
-		if info, err := documents.ParseHetu(string(b[i : i+11])); err == nil && !info.IsTestCode() {
-			return true
-		}
+		i++
 	}
 	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// lastNonDigit is the index of the last byte of b that is not a digit, or -1.
+func lastNonDigit(b []byte) int {
+	for k := len(b) - 1; k >= 0; k-- {
+		if !isDigit(b[k]) {
+			return k
+		}
+	}
+	return -1
 }
 
 var centurySign, wordByte [256]bool
@@ -54,15 +80,6 @@ func init() {
 	for c := 'A'; c <= 'Z'; c++ {
 		wordByte[c], wordByte[c+'a'-'A'] = true, true
 	}
-}
-
-func digits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // cdaHasNonTestHetu looks through an archive request: the frame's bytes

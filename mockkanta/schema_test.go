@@ -138,3 +138,33 @@ func TestDocumentOutsideTheSchemaIsRefused(t *testing.T) {
 		t.Errorf("schema directory left behind: %v", err)
 	}
 }
+
+// One in-process validator serves concurrent requests: each answer stays
+// the right one for its document.
+func TestSchemaValidatorConcurrent(t *testing.T) {
+	valid := healthCDA(t, "XSD-CONC-OK", nil)
+	invalid := healthCDA(t, "XSD-CONC-BAD", func(d *etree.Document) {
+		d.Root().SelectElement("recordTarget").CreateElement("favouriteColour")
+	})
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 25; i++ {
+				if err := testSchema.ValidateCDA(valid); err != nil {
+					errs <- "valid document refused: " + err.Error()
+					return
+				}
+				if err := testSchema.ValidateCDA(invalid); err == nil {
+					errs <- "invalid document accepted"
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
