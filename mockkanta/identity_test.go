@@ -260,4 +260,16 @@ func BenchmarkIdentityScan(b *testing.B) {
 			b.ReportMetric(float64(len(built.message)+len(msg.Document)), "bytes")
 		})
 	}
+	e := entry("SCAN-FHIR", documents.RolePsychologist, "2014-01-01")
+	e.Text.Narrative = text
+	bundle := buildBundle(b, bundleSpec{entry: e, decision: decide(e, true)}).raw
+	b.Run("fhir-bundle", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if bundleHasNonTestHetu(bundle) {
+				b.Fatal("found a code")
+			}
+		}
+		b.ReportMetric(float64(len(bundle)), "bytes")
+	})
 }

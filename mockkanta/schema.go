@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/beevik/etree"
+
 	cdaschema "github.com/helsinki-student-welfare/kanta-gateway/documents/cda/schema"
 )
 
@@ -76,4 +78,15 @@ func firstLine(b []byte) string {
 		}
 	}
 	return "(no message)"
+}
+
+// hasDirective reports a DOCTYPE (or other <!…> directive) at the top of
+// the document.
+func hasDirective(doc *etree.Document) bool {
+	for _, t := range doc.Child {
+		if _, ok := t.(*etree.Directive); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -167,4 +168,33 @@ func TestSchemaValidatorConcurrent(t *testing.T) {
 			t.Error(e)
 		}
 	}
+}
+
+// A document with a DTD is not given to the schema validator; signature
+// verification refuses it, as before schema validation existed.
+func TestDocumentWithDTDIsRefusedUnvalidated(t *testing.T) {
+	counting := &countingValidator{next: testSchema}
+	cfg := trusted()
+	cfg.Schema = counting
+	_, hs := newTestServer(t, cfg)
+	e := entry("XSD-DTD", documents.RolePsychologist, "2014-01-01")
+	b := build(t, spec{entry: e, decision: decide(e, true), editSigned: func(b []byte) []byte {
+		return replaceOnce(b, "<ClinicalDocument", `<!DOCTYPE ClinicalDocument [<!ENTITY x "y">]><ClinicalDocument`)
+	}})
+	expectAck(t, submit(t, hs.URL, b.message), wire.AckRejected, wire.DetailSignatureInvalid)
+	ok := entry("XSD-DTD-OK", documents.RolePsychologist, "2014-01-01")
+	expectAck(t, submit(t, hs.URL, build(t, spec{entry: ok, decision: decide(ok, true)}).message), wire.AckAccepted, wire.DetailAccepted)
+	if counting.n.Load() != 1 {
+		t.Errorf("validator called %d times, want 1 (the document without DTD)", counting.n.Load())
+	}
+}
+
+type countingValidator struct {
+	next SchemaValidator
+	n    atomic.Int64
+}
+
+func (c *countingValidator) ValidateCDA(doc []byte) error {
+	c.n.Add(1)
+	return c.next.ValidateCDA(doc)
 }
