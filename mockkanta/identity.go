@@ -100,7 +100,7 @@ func cdaHasNonTestHetu(frame, document []byte, tree *etree.Document) bool {
 		if found {
 			return
 		}
-		if el.SelectAttrValue("representation", "") == "B64" || (el.Tag == "json" && el.NamespaceURI() == nsHL7FI) {
+		if el.SelectAttrValue("representation", "") == "B64" || (el.Tag == "json" && el.NamespaceURI() == "urn:hl7finland") {
 			if b, ok := decodeBase64(el.Text()); ok && hasNonTestHetu(b) {
 				found = true
 				return
@@ -113,8 +113,6 @@ func cdaHasNonTestHetu(frame, document []byte, tree *etree.Document) bool {
 	walk(tree.Root())
 	return found
 }
-
-const nsHL7FI = "urn:hl7finland"
 
 // decodeBase64 decodes base64 text with the line breaks and indentation
 // real documents carry.

@@ -20,6 +20,9 @@ import (
 // cmd/mock-kanta uses it when built with cgo) and XmllintValidator (a
 // subprocess per document; the default, so that binaries without cgo,
 // like the gateway's demo, still validate).
+//
+// The error may quote the document (libxml2's and xmllint's messages name
+// values): the mock only maps it to a detail code and never logs it.
 type SchemaValidator interface {
 	ValidateCDA(doc []byte) error
 }
