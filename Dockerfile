@@ -3,20 +3,25 @@
 #   docker build --target gateway    -t kanta-gateway .
 #   docker build --target mock-kanta -t mock-kanta .
 #   docker build --target fixtures   -t kanta-gateway-fixtures .
-# Both binaries are static (CGO_ENABLED=0; SQLite is modernc's pure Go one),
-# so the runtime images are distroless: no shell, no package manager, run as
-# uid 65532 (nonroot).
+# The gateway is static (CGO_ENABLED=0; SQLite is modernc's pure Go one), so
+# its image is distroless: no shell, no package manager, uid 65532 (nonroot).
+# The mock validates health documents against CDA_Fi.xsd with libxml2 in
+# process (cgo, mockkanta/libxml2), so it links libxml2 dynamically and runs
+# on Debian slim with the libxml2 package, of the same Debian release as the
+# build image (bookworm), as uid 65532.
 
-FROM golang:1.26 AS build
+FROM golang:1.26-bookworm AS build
 WORKDIR /src
-ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+ENV GOFLAGS=-trimpath
+# gcc, libc6-dev and pkg-config come with the golang image.
+RUN apt-get update && apt-get install -y --no-install-recommends libxml2-dev && rm -rf /var/lib/apt/lists/*
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags "-s -w" -o /out/kanta-gateway ./cmd/kanta-gateway && \
-    go build -trimpath -ldflags "-s -w" -o /out/mock-kanta ./cmd/mock-kanta
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/kanta-gateway ./cmd/kanta-gateway && \
+    CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/mock-kanta ./cmd/mock-kanta
 # The mount point of the compose `work` volume, owned by nonroot: a new named
 # volume takes the ownership of the image's directory, so the services can
 # write to it without running as root.
@@ -31,9 +36,11 @@ COPY --from=build --chown=65532:65532 /out/work /work
 WORKDIR /work
 ENTRYPOINT ["/busybox/sh", "-c"]
 
-FROM gcr.io/distroless/static:nonroot AS mock-kanta
+FROM debian:bookworm-slim AS mock-kanta
+RUN apt-get update && apt-get install -y --no-install-recommends libxml2 && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/mock-kanta /usr/local/bin/mock-kanta
 COPY --from=build --chown=65532:65532 /out/work /work
+USER 65532:65532
 WORKDIR /work
 EXPOSE 8443
 ENTRYPOINT ["/usr/local/bin/mock-kanta"]

@@ -164,8 +164,10 @@ func TestDockerfileStages(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"FROM golang:1.26 AS build", "CGO_ENABLED=0", `-trimpath -ldflags "-s -w"`,
+		"FROM golang:1.26-bookworm AS build", "CGO_ENABLED=0", `-trimpath -ldflags "-s -w"`,
 		"./cmd/kanta-gateway", "./cmd/mock-kanta", "gcr.io/distroless/static:nonroot",
+		// the mock's in-process schema validator: cgo + libxml2 of the build's Debian release
+		"libxml2-dev", "CGO_ENABLED=1 go build", "FROM debian:bookworm-slim AS mock-kanta", "USER 65532:65532",
 	} {
 		if !strings.Contains(src, want) {
 			t.Errorf("Dockerfile lacks %q", want)

@@ -31,7 +31,7 @@ func BenchmarkAcceptMessages(b *testing.B) {
 		msgs[i] = built.message
 		size += len(built.cda)
 	}
-	s, err := New(Config{TrustRoots: testPKI.roots, DataDir: benchDataDir(b)})
+	s, err := New(Config{TrustRoots: testPKI.roots, DataDir: benchDataDir(b), Schema: testSchema})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func BenchmarkAcceptBundles(b *testing.B) {
 		bundles[i] = buildBundle(b, bundleSpec{entry: e, decision: decide(e, true)}).raw
 		size += len(bundles[i])
 	}
-	s, err := New(Config{TrustRoots: testPKI.roots, DataDir: benchDataDir(b)})
+	s, err := New(Config{TrustRoots: testPKI.roots, DataDir: benchDataDir(b), Schema: testSchema})
 	if err != nil {
 		b.Fatal(err)
 	}

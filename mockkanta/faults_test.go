@@ -25,6 +25,9 @@ func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	}
+	if cfg.Schema == nil {
+		cfg.Schema = testSchema
+	}
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -75,6 +75,7 @@ var fhirAnswer = map[string]struct {
 	wire.DetailInvalidIdentity:       {http.StatusUnprocessableEntity, "value"},
 	wire.DetailNotTestIdentity:       {http.StatusUnprocessableEntity, "business-rule"},
 	wire.DetailTestIdentity:          {http.StatusUnprocessableEntity, "business-rule"},
+	wire.DetailIdentityInContent:     {http.StatusUnprocessableEntity, "business-rule"},
 }
 
 // outOfOrderRetryAfter is the Retry-After (seconds) of a version that
@@ -198,6 +199,9 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	}
 	if detail := f.env.identityDetail(sum.Hetu, oidHetu); detail != "" {
 		return refuseFHIR(detail, "Patient.identifier: "+detailText(detail))
+	}
+	if f.env == EnvironmentTest && bundleHasNonTestHetu(raw) {
+		return refuseFHIR(wire.DetailIdentityInContent, detailText(wire.DetailIdentityInContent))
 	}
 
 	d := &Document{

@@ -51,6 +51,9 @@ type spec struct {
 	editFrame      func([]byte) []byte
 	processingCode string
 	unsigned       bool // leave the document unsigned
+	// envelopedTransform signs with enveloped-signature + exc-c14n, as
+	// Apotti does at Vantaa-Kerava.
+	envelopedTransform bool
 }
 
 // entry returns a finalized entry of the given role about a child born on
@@ -157,6 +160,7 @@ func build(t testing.TB, s spec) built {
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)
 	}
+	signer.EnvelopedTransform = s.envelopedTransform
 	if !s.unsigned {
 		if err := signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
 			t.Fatalf("Sign: %v", err)

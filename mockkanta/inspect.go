@@ -23,6 +23,7 @@ type cdaInspector struct {
 	roots   *x509.CertPool
 	chains  *signing.ChainCache // of roots: the gateway signs with one certificate
 	profile Profile
+	schema  SchemaValidator // health care documents against CDA_Fi.xsd
 }
 
 func (c *cdaInspector) inspect(raw []byte) inspection {
@@ -63,6 +64,13 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 			return refuse(wire.DetailProfileViolation)
 		}
 	}
+	// A DTD is never handed to libxml2 (signature verification refuses it
+	// below).
+	if h.Archive == documents.ArchivePatient && !hasDirective(msg.DocumentTree) {
+		if err := c.schema.ValidateCDA(msg.Document); err != nil {
+			return refuse(wire.DetailSchemaViolation)
+		}
+	}
 	// Versioning rules of the document itself (not of the archive's state).
 	if h.Version < 1 || (h.Version == 1) != (h.Replaces == nil) ||
 		(h.Version == 1 && h.SetID != h.DocumentID) ||
@@ -98,6 +106,9 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 
 	if detail := c.env.identityDetail(h.Hetu, facts.patientIDRoot); detail != "" {
 		return refuse(detail)
+	}
+	if c.env == EnvironmentTest && cdaHasNonTestHetu(raw, msg.Document, msg.DocumentTree) {
+		return refuse(wire.DetailIdentityInContent)
 	}
 	var request string
 	if h.Archive == documents.ArchiveSocial {

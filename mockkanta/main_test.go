@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -24,6 +25,9 @@ const (
 	// registration number of the test psychologist (professional signatures)
 	registrationPsychologist = "100000001"
 )
+
+// testSchema is the in-process CDA schema validator the test servers use.
+var testSchema *libxml2.Validator
 
 // testPKI is generated once per test binary.
 var testPKI struct {
@@ -43,11 +47,19 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	err = setupPKI(dir)
+	if err != nil {
+		err = fmt.Errorf("test PKI: %w", err)
+	} else if testSchema, err = libxml2.New(); err != nil {
+		// In process, as cmd/mock-kanta runs it; the default (xmllint per
+		// document) is tested where a server is made without it.
+		err = fmt.Errorf("CDA schema validator (the mock's tests need cgo and libxml2-dev; scripts/test.sh installs it): %w", err)
+	}
 	code := 1
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "test PKI:", err)
+		fmt.Fprintln(os.Stderr, err)
 	} else {
 		code = m.Run()
+		testSchema.Close()
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -85,6 +85,11 @@ type Config struct {
 	Logger                                *slog.Logger
 	// MaxMessageBytes bounds a request body (default 16 MiB).
 	MaxMessageBytes int64
+	// Schema validates health care documents against CDA_Fi.xsd. Default:
+	// an xmllint subprocess per document (New fails without xmllint);
+	// cmd/mock-kanta passes the in-process mockkanta/libxml2 validator.
+	// The caller closes a validator it passes.
+	Schema SchemaValidator
 }
 
 // inspection is the outcome of checking one archive message: either a
@@ -114,6 +119,7 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	handler   http.Handler
+	ownSchema *XmllintValidator // the default validator, made by New
 }
 
 // New opens (or creates) the archive in cfg.DataDir and prepares the server.
@@ -161,19 +167,31 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("mockkanta: trust root %s holds no PEM certificate", path)
 		}
 	}
+	var ownSchema *XmllintValidator
+	if cfg.Schema == nil {
+		x, err := NewXmllintValidator()
+		if err != nil {
+			return nil, fmt.Errorf("mockkanta: %w", err)
+		}
+		cfg.Schema, ownSchema = x, x
+	}
 	st, err := openStore(cfg.DataDir)
 	if err != nil {
+		if ownSchema != nil {
+			ownSchema.Close()
+		}
 		return nil, err
 	}
 	s := &Server{
 		cfg:       cfg,
 		store:     st,
-		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile},
+		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema},
 		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),
 		log:       cfg.Logger,
 		closing:   make(chan struct{}),
+		ownSchema: ownSchema,
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -288,6 +306,9 @@ func (s *Server) shutdown() { s.closeOnce.Do(func() { close(s.closing) }) }
 // Close releases held requests and closes the archive.
 func (s *Server) Close() error {
 	s.shutdown()
+	if s.ownSchema != nil {
+		s.ownSchema.Close()
+	}
 	return s.store.close()
 }
 

@@ -12,6 +12,12 @@ command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v pg_isready >/dev/null || need+=(postgresql-client)
+# The mock validates health documents against CDA_Fi.xsd with libxml2 in
+# process (cgo): mockkanta/libxml2 needs a C compiler, pkg-config and the
+# libxml2 headers to build.
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+{ command -v pkg-config >/dev/null && pkg-config --exists libxml-2.0; } || need+=(libxml2-dev)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -33,6 +39,11 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
 fi
 pg_isready -h 127.0.0.1 -p 5432
 export KANTA_TEST_POSTGRES_DSN="${KANTA_TEST_POSTGRES_DSN:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+
+if [ "$(go env CGO_ENABLED)" != 1 ]; then
+  echo "cgo is off (CGO_ENABLED=$(go env CGO_ENABLED)): the mock's CDA schema validator (mockkanta/libxml2) needs it" >&2
+  exit 1
+fi
 
 # --- static checks ----------------------------------------------------------
 log "gofmt"

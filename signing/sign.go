@@ -19,6 +19,11 @@ type Signer struct {
 	Identity      *Identity
 	CustodianOID  string // the register keeper a system certificate belongs to
 	SignatureType string // TypeSystem "3" (default) or TypeProfessional "1"
+	// EnvelopedTransform writes enveloped-signature before exc-c14n in each
+	// reference, as Apotti does at Vantaa-Kerava (the digests are the same:
+	// no target contains the signature). Off by default; tests use it to
+	// prove receivers take that shape.
+	EnvelopedTransform bool
 }
 
 // NewSigner checks that the identity may sign at now: the certificate is
@@ -185,8 +190,11 @@ func (s *Signer) signElements(parent *etree.Element, dsID string, els []*etree.E
 		digest := sha256.Sum256(c14n)
 		ref := signedInfo.CreateElement("ds:" + dsig.ReferenceTag)
 		ref.CreateAttr(dsig.URIAttr, "#"+ids[i])
-		ref.CreateElement("ds:"+dsig.TransformsTag).CreateElement("ds:"+dsig.TransformTag).
-			CreateAttr(dsig.AlgorithmAttr, string(dsig.CanonicalXML10ExclusiveAlgorithmId))
+		transforms := ref.CreateElement("ds:" + dsig.TransformsTag)
+		if s.EnvelopedTransform {
+			transforms.CreateElement("ds:"+dsig.TransformTag).CreateAttr(dsig.AlgorithmAttr, string(dsig.EnvelopedSignatureAltorithmId))
+		}
+		transforms.CreateElement("ds:"+dsig.TransformTag).CreateAttr(dsig.AlgorithmAttr, string(dsig.CanonicalXML10ExclusiveAlgorithmId))
 		ref.CreateElement("ds:"+dsig.DigestMethodTag).CreateAttr(dsig.AlgorithmAttr, digestSHA256)
 		ref.CreateElement("ds:" + dsig.DigestValueTag).SetText(base64.StdEncoding.EncodeToString(digest[:]))
 	}

@@ -346,20 +346,22 @@ func checkAlgorithm(parent *etree.Element, tag, want string) error {
 	return nil
 }
 
-// checkReference requires exactly one exc-c14n transform and a SHA-256
-// digest, and recomputes the digest over target in its document context.
+// checkReference requires the transforms exc-c14n alone or
+// enveloped-signature followed by exc-c14n, and a SHA-256 digest, and
+// recomputes the digest over target in its document context.
 func checkReference(ref, target *etree.Element) error {
 	transforms, err := oneChild(ref, nsDSig, dsig.TransformsTag)
 	if err != nil {
 		return err
 	}
-	ts := childElems(transforms, nsDSig, dsig.TransformTag)
-	if len(ts) != 1 || ts[0].SelectAttrValue(dsig.AlgorithmAttr, "") != string(dsig.CanonicalXML10ExclusiveAlgorithmId) {
-		return errors.New("must have exactly one transform, exclusive c14n")
+	if err := checkTransforms(childElems(transforms, nsDSig, dsig.TransformTag)); err != nil {
+		return err
 	}
-	if len(ts[0].ChildElements()) != 0 {
-		return errors.New("exclusive c14n transform with InclusiveNamespaces is not supported")
-	}
+	// enveloped-signature removes the ds:Signature holding the reference
+	// from what the reference selects. The only targets verifyOne lets
+	// through (this signature's timestamp, a sibling of the ds:Signature,
+	// and the body under component; the ds:Signature sits in the local
+	// header) never contain it, so the transform changes nothing here.
 	if err := checkAlgorithm(ref, dsig.DigestMethodTag, digestSHA256); err != nil {
 		return err
 	}
@@ -384,6 +386,45 @@ func checkReference(ref, target *etree.Element) error {
 
 // checkCertificate checks the signer certificate at the signature time: key
 // usage, validity period, and (unless Insecure) the chain to opts.Roots.
+// checkTransforms accepts exactly the transform lists real producers use:
+// exclusive c14n alone (our signer; the 2017 health sample), or
+// enveloped-signature then exclusive c14n (Apotti at Vantaa-Kerava, 2026:
+// Warc0ck/SH-Kanta-validator Testiasiakirjat/Asiakkuusasiakirja_S.xml).
+// Anything else (another canonicalisation, XPath, a different order,
+// InclusiveNamespaces) changes what is signed and is refused.
+func checkTransforms(ts []*etree.Element) error {
+	const shape = "transforms must be exclusive c14n, alone or after enveloped-signature"
+	var algs []string
+	for _, t := range ts {
+		algs = append(algs, t.SelectAttrValue(dsig.AlgorithmAttr, ""))
+	}
+	switch {
+	case len(algs) == 1 && algs[0] == string(dsig.CanonicalXML10ExclusiveAlgorithmId):
+	case len(algs) == 2 && algs[0] == string(dsig.EnvelopedSignatureAltorithmId) &&
+		algs[1] == string(dsig.CanonicalXML10ExclusiveAlgorithmId):
+		if len(ts[0].ChildElements()) != 0 {
+			return errors.New(shape + " (enveloped-signature takes no parameters)")
+		}
+	default:
+		return fmt.Errorf("%s, got %s", shape, describeTransforms(algs))
+	}
+	if len(ts[len(ts)-1].ChildElements()) != 0 {
+		return errors.New("exclusive c14n transform with InclusiveNamespaces is not supported")
+	}
+	return nil
+}
+
+func describeTransforms(algs []string) string {
+	if len(algs) == 0 {
+		return "none"
+	}
+	q := make([]string, len(algs))
+	for i, a := range algs {
+		q[i] = fmt.Sprintf("%q", a)
+	}
+	return "[" + strings.Join(q, " ") + "]"
+}
+
 func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOptions) error {
 	signer := certs[0]
 	if signer.KeyUsage != 0 && signer.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {

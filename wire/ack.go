@@ -90,6 +90,8 @@ const (
 	DetailStructuredContentInvalid     = "STRUCTURED_CONTENT_INVALID"
 	DetailStructuredClientMismatch     = "STRUCTURED_CLIENT_MISMATCH"
 	DetailStructuredServiceTask        = "STRUCTURED_SERVICE_TASK_MISMATCH"
+	DetailSchemaViolation              = "SCHEMA_VIOLATION"
+	DetailIdentityInContent            = "NOT_TEST_IDENTITY_IN_CONTENT"
 )
 
 // DetailCodes is the whole table, in the order a reader wants it.
@@ -122,6 +124,8 @@ var DetailCodes = []DetailCode{
 	{DetailStructuredContentInvalid, AckRejected, "structured content does not decode or does not follow its Sosmeta structure"},
 	{DetailStructuredClientMismatch, AckRejected, "structured content names another client than the document header"},
 	{DetailStructuredServiceTask, AckRejected, "structured content names another service task than the document header"},
+	{DetailSchemaViolation, AckRejected, "health care document is not valid against the Finnish CDA schema (CDA_Fi.xsd)"},
+	{DetailIdentityInContent, AckRejected, "test environment accepts only test identity codes (individual number 900-999) anywhere in a message: a non-test code appears in the frame, an author, a guardian, the display text or the structured content"},
 }
 
 // LookupDetail returns the table row for a detail code.

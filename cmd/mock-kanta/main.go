@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
+	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
 )
 
 // repeated collects a flag given several times.
@@ -64,6 +65,17 @@ func run(args []string) error {
 		cfg.Faults = f
 	}
 	cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Health care documents are validated against CDA_Fi.xsd in process
+	// when this binary has cgo (~0.3 ms a document); without it, by an
+	// xmllint subprocess per document (~20 ms), or not at all: New fails.
+	if v, err := libxml2.New(); err == nil {
+		defer v.Close()
+		cfg.Schema = v
+	} else if libxml2.Available {
+		return err
+	} else {
+		cfg.Logger.Warn("CDA schema validation by an xmllint subprocess per document (slow): this binary was built without cgo")
+	}
 
 	srv, err := mockkanta.New(cfg)
 	if err != nil {
