@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -37,7 +38,8 @@ type Header struct {
 }
 
 // ReadHeader reads the transmission wrapper of an archive request (or any
-// HL7 V3 message), bare or enveloped, without reading its payload.
+// HL7 V3 message), bare or enveloped. It stops at controlActProcess, so
+// the payload (megabytes of base64) is not read.
 func ReadHeader(raw []byte) (Header, error) {
 	o, err := Open(raw)
 	if err != nil {
@@ -46,19 +48,57 @@ func ReadHeader(raw []byte) (Header, error) {
 	if o.Fault != nil {
 		return Header{}, o.Fault
 	}
-	var h struct {
-		XMLName xml.Name
-		xmlHeader
+	d := xml.NewDecoder(bytes.NewReader(o.Body))
+	root, err := firstElement(d)
+	if err != nil {
+		return Header{}, err
 	}
-	// Unmarshal stops at nothing, but the payload (controlActProcess) is
-	// not mapped, so it is skipped without being kept.
-	if err := xml.Unmarshal(o.Body, &h); err != nil {
-		return Header{}, fmt.Errorf("%w: %v", ErrNoMessage, err)
+	h := Header{Interaction: root.Name.Local}
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return Header{}, fmt.Errorf("%w: %v", ErrNoMessage, err)
+		}
+		se, ok := tok.(xml.StartElement)
+		if !ok {
+			if _, end := tok.(xml.EndElement); end {
+				return h, nil
+			}
+			continue
+		}
+		var into any
+		var id xmlII
+		var code xmlCode
+		var dev xmlDevice
+		switch se.Name.Local {
+		case "controlActProcess":
+			return h, nil
+		case "id":
+			into = &id
+		case "processingCode":
+			into = &code
+		case "sender", "receiver":
+			into = &dev
+		default:
+			if err := d.Skip(); err != nil {
+				return Header{}, fmt.Errorf("%w: %v", ErrNoMessage, err)
+			}
+			continue
+		}
+		if err := d.DecodeElement(into, &se); err != nil {
+			return Header{}, fmt.Errorf("%w: %v", ErrNoMessage, err)
+		}
+		switch se.Name.Local {
+		case "id":
+			h.MessageID = id.Root
+		case "processingCode":
+			h.ProcessingCode = code.Code
+		case "sender":
+			h.SenderOID, _ = dev.oid()
+		case "receiver":
+			h.ReceiverOID, _ = dev.oid()
+		}
 	}
-	sender, _ := h.Sender.oid()
-	receiver, _ := h.Receiver.oid()
-	return Header{Interaction: h.XMLName.Local, MessageID: h.ID.Root, ProcessingCode: h.ProcessingCode.Code,
-		SenderOID: sender, ReceiverOID: receiver}, nil
 }
 
 // StoredQuery asks whether one document is stored.
