@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // Config is the whole gateway configuration.
@@ -178,7 +179,7 @@ func Default() Config {
 			SenderOID:            "1.2.246.10.2012566.10.0.13.2.1",
 			ReceiverOID:          "1.2.246.556.18007.2",
 			Envelope:             "none",
-			QueryInteraction:     "RCMR_IN000029UV01", // wire.DefaultQueryInteraction; unconfirmed
+			QueryInteraction:     wire.DefaultQueryInteraction, // unconfirmed placeholder
 			MaxUnreadableAnswers: 5,
 		},
 		Policy: PolicyConfig{
