@@ -16,6 +16,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // Config is the whole gateway configuration.
@@ -93,6 +95,20 @@ type KantaConfig struct {
 	SocialSenderOID string `mapstructure:"social_sender_oid" json:"social_sender_oid"`
 	// ReceiverOID is Kanta's device.
 	ReceiverOID string `mapstructure:"receiver_oid" json:"receiver_oid"`
+	// Envelope is the transport envelope of archive messages: none (bare
+	// XML), soap11 or soap12. Kanta's binding is not public.
+	Envelope string `mapstructure:"envelope" json:"envelope"`
+	// SOAPAction and QuerySOAPAction are the SOAP actions of the archive
+	// message and of the stored-document query (unconfirmed; empty = none).
+	SOAPAction      string `mapstructure:"soap_action" json:"soap_action"`
+	QuerySOAPAction string `mapstructure:"query_soap_action" json:"query_soap_action"`
+	// QueryInteraction is the interaction id of the "is this document
+	// stored?" query asked before a resend (unconfirmed placeholder).
+	QueryInteraction string `mapstructure:"query_interaction" json:"query_interaction"`
+	// MaxUnreadableAnswers is how many answers in a row that are no
+	// acknowledgement (an HTML page, an empty body, a SOAP Fault) a
+	// delivery may get before it is dead-lettered; below queue.max_attempts.
+	MaxUnreadableAnswers int `mapstructure:"max_unreadable_answers" json:"max_unreadable_answers"`
 }
 
 type PolicyConfig struct {
@@ -193,13 +209,16 @@ func Default() Config {
 			MaxAttempts: 25,
 		},
 		Kanta: KantaConfig{
-			ArchiveURL:      "http://127.0.0.1:8089/archive/v1/messages",
-			FHIRURL:         "http://127.0.0.1:8089/fhir/r4/Bundle",
-			Timeout:         30 * time.Second,
-			BreakerFailures: 20,
-			BreakerOpenFor:  30 * time.Second,
-			SenderOID:       "1.2.246.10.2012566.10.0.13.2.1",
-			ReceiverOID:     "1.2.246.556.18007.2",
+			ArchiveURL:           "http://127.0.0.1:8089/archive/v1/messages",
+			FHIRURL:              "http://127.0.0.1:8089/fhir/r4/Bundle",
+			Timeout:              30 * time.Second,
+			BreakerFailures:      20,
+			BreakerOpenFor:       30 * time.Second,
+			SenderOID:            "1.2.246.10.2012566.10.0.13.2.1",
+			ReceiverOID:          "1.2.246.556.18007.2",
+			Envelope:             "none",
+			QueryInteraction:     wire.DefaultQueryInteraction, // unconfirmed placeholder
+			MaxUnreadableAnswers: 5,
 		},
 		Policy: PolicyConfig{
 			GuardianAgeThreshold: 12,
@@ -330,6 +349,17 @@ func (c *Config) Validate() error {
 	}
 	if !ValidOID(c.Kanta.SenderOID) {
 		bad("kanta.sender_oid", "must be an OID")
+	}
+	switch c.Kanta.Envelope {
+	case "none", "soap11", "soap12":
+	default:
+		bad("kanta.envelope", "must be none, soap11 or soap12, not %q", c.Kanta.Envelope)
+	}
+	if !validInteraction(c.Kanta.QueryInteraction) {
+		bad("kanta.query_interaction", "must be an HL7 V3 interaction id such as RCMR_IN000029UV01, not %q", c.Kanta.QueryInteraction)
+	}
+	if c.Kanta.MaxUnreadableAnswers < 1 || c.Kanta.MaxUnreadableAnswers >= c.Queue.MaxAttempts {
+		bad("kanta.max_unreadable_answers", "must be at least 1 and below queue.max_attempts (%d)", c.Queue.MaxAttempts)
 	}
 	if !ValidOID(c.Kanta.ReceiverOID) {
 		bad("kanta.receiver_oid", "must be an OID")
@@ -537,4 +567,18 @@ func redactDSN(dsn string) string {
 // JSON renders the configuration (durations as Go duration strings).
 func (c Config) JSON() ([]byte, error) {
 	return json.MarshalIndent(c, "", "  ")
+}
+
+// validInteraction reports whether s can be an XML element name of an
+// HL7 V3 interaction: letters, digits and underscores, a letter first.
+func validInteraction(s string) bool {
+	if s == "" || !(s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

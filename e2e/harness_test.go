@@ -107,11 +107,13 @@ type mock struct {
 	client *http.Client
 }
 
-func startMock(t testing.TB, dataDir string, faults string) *mock {
+// startMock starts mock-kanta; extra are further flags (--envelope soap12).
+func startMock(t testing.TB, dataDir string, faults string, extra ...string) *mock {
 	t.Helper()
 	addr := freePort(t)
 	args := []string{"--listen", addr, "--data-dir", dataDir, "--trust", testPKI.CACert,
 		"--tls-cert", testPKI.ServerCert, "--tls-key", testPKI.ServerKey, "--client-ca", testPKI.CACert}
+	args = append(args, extra...)
 	if faults != "" {
 		f := filepath.Join(t.TempDir(), "faults.json")
 		if err := os.WriteFile(f, []byte(faults), 0o600); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // Service is the assembled gateway: queue, builder, ingester, submitter
@@ -77,6 +78,8 @@ func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logg
 			Timeout: cfg.Kanta.Timeout, RateLimit: cfg.Kanta.RateLimit,
 			BreakerFailures: cfg.Kanta.BreakerFailures, BreakerOpenFor: cfg.Kanta.BreakerOpenFor,
 			QuickRetries: 1, Clock: c, Logger: log,
+			Envelope: wire.Envelope(cfg.Kanta.Envelope), ArchiveAction: cfg.Kanta.SOAPAction, QueryAction: cfg.Kanta.QuerySOAPAction,
+			QueryInteraction: cfg.Kanta.QueryInteraction, MaxUnreadableAnswers: cfg.Kanta.MaxUnreadableAnswers,
 			OnBreaker: func(st submit.BreakerState) {
 				s.Metrics.BreakerState(int(st))
 				log.Warn("circuit breaker toward Kanta", "state", st.String())

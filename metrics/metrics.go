@@ -124,7 +124,7 @@ func (m *Metrics) Submission(d *queue.Delivery, r queue.Result, dead bool, took 
 	}
 	ack, code := "none", r.Code
 	switch r.Code {
-	case "AA", "AE", "AR":
+	case "AA", "AE", "AR", "CA", "CE", "CR": // both acknowledgement families (wire/ack.go)
 		ack, code = r.Code, r.Detail
 	}
 	if code == "" {

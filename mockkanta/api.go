@@ -210,6 +210,9 @@ type Stats struct {
 	Errors     map[string]int         `json:"errors"`   // AE (FHIR: 5xx), by detail code (faults included)
 	Faults     map[string]int         `json:"faults"`   // by kind
 	Formats    map[Format]FormatStats `json:"formats"`
+	// Queries counts stored-document queries by answer: stored,
+	// not_stored, refused.
+	Queries map[string]int `json:"queries"`
 }
 
 // FormatStats are the outcomes of one interface.
@@ -224,7 +227,10 @@ type FormatStats struct {
 func (s *Server) Stats() Stats {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
-	out := Stats{Rejected: map[string]int{}, Errors: map[string]int{}, Faults: map[string]int{}, Formats: map[Format]FormatStats{}}
+	out := Stats{Rejected: map[string]int{}, Errors: map[string]int{}, Faults: map[string]int{}, Formats: map[Format]FormatStats{}, Queries: map[string]int{}}
+	for k, n := range s.stats.queries {
+		out.Queries[k] = n
+	}
 	for format, details := range s.stats.details {
 		fs := FormatStats{Rejected: map[string]int{}, Errors: map[string]int{}}
 		for code, n := range details {

@@ -39,6 +39,9 @@ const (
 	faultRateLimit = "rate_limit"
 	faultError     = "error"
 	faultAckLost   = "ack_lost"
+	// faultSOAP counts requests refused with a SOAP Fault (not injected:
+	// the request did not fit the envelope the mock speaks).
+	faultSOAP = "soap_fault"
 )
 
 // Duration is a time.Duration written as "1.5s" in JSON.

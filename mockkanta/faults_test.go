@@ -97,7 +97,7 @@ func TestFaultErrorStatus(t *testing.T) {
 			t.Errorf("status %d, want %d", resp.StatusCode, status)
 		}
 		ack, err := wire.ParseAck(body)
-		if err != nil || ack.Code != wire.AckError {
+		if err != nil || ack.Code != wire.AckCommitError {
 			t.Errorf("status %d: ack %+v, %v; want AE", status, ack, err)
 		}
 		if st := getStats(t, hs.URL); st.Faults[faultError] != 1 {

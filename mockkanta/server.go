@@ -90,6 +90,19 @@ type Config struct {
 	// cmd/mock-kanta passes the in-process mockkanta/libxml2 validator.
 	// The caller closes a validator it passes.
 	Schema SchemaValidator
+
+	// AckFamily is the acknowledgement family the archive interface
+	// answers with: accept (MCCI_IN000002UV01 CA/CE/CR, the default, what
+	// kanta-domain.md 8.1 names) or application (AA/AE/AR).
+	AckFamily wire.AckFamily
+	// Envelope is the transport the archive interface speaks: none (bare
+	// XML, default), soap11 or soap12. A request in another envelope, or a
+	// SOAP request it cannot open, is answered with a SOAP Fault.
+	Envelope wire.Envelope
+	// QueryInteraction is the root element of the stored-document query
+	// (default wire.DefaultQueryInteraction); QueryAnswerInteraction that
+	// of its answer (default wire.DefaultQueryAnswerInteraction).
+	QueryInteraction, QueryAnswerInteraction string
 }
 
 // inspection is the outcome of checking one archive message: either a
@@ -150,6 +163,23 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = 16 << 20
+	}
+	if cfg.AckFamily == "" {
+		cfg.AckFamily = wire.FamilyAccept
+	}
+	if _, err := wire.ParseAckFamily(string(cfg.AckFamily)); err != nil {
+		return nil, fmt.Errorf("mockkanta: %w", err)
+	}
+	env, err := wire.ParseEnvelope(string(cfg.Envelope))
+	if err != nil {
+		return nil, fmt.Errorf("mockkanta: %w", err)
+	}
+	cfg.Envelope = env
+	if cfg.QueryInteraction == "" {
+		cfg.QueryInteraction = wire.DefaultQueryInteraction
+	}
+	if cfg.QueryAnswerInteraction == "" {
+		cfg.QueryAnswerInteraction = wire.DefaultQueryAnswerInteraction
 	}
 	if err := cfg.Faults.Validate(); err != nil {
 		return nil, fmt.Errorf("mockkanta: faults: %w", err)
@@ -336,31 +366,133 @@ func (s *Server) archive(ctx context.Context, format Format, doc *Document, deta
 }
 
 func (s *Server) handleArchive(w http.ResponseWriter, r *http.Request) {
-	plan := s.faults.plan(s.now())
-	if s.answerFault(w, r, plan, func(status int, detail string) {
-		s.stats.count(FormatCDA, detail)
-		s.writeAck(w, status, wire.NewAck(detail, s.nextAckID(), ""))
-	}) {
-		return
-	}
-
 	raw, err := s.readBody(w, r)
 	if err != nil {
 		s.stats.count(FormatCDA, wire.DetailMalformedFrame)
-		s.writeAck(w, http.StatusOK, wire.NewAck(wire.DetailMalformedFrame, s.nextAckID(), ""))
+		s.refuse(w, wire.Header{}, "request body unreadable or too large")
 		return
 	}
-	insp := s.inspector.inspect(raw)
+	msg, hdr, ok := s.openRequest(w, r, raw)
+	if !ok {
+		return
+	}
+	plan := s.faults.plan(s.now())
+	if s.answerFault(w, r, plan, func(status int, detail string) {
+		s.stats.count(FormatCDA, detail)
+		s.writeAck(w, status, wire.NewAck(detail, s.nextAckID(), hdr.MessageID), hdr)
+	}) {
+		return
+	}
+	if hdr.Interaction == s.cfg.QueryInteraction {
+		s.answerQuery(w, r, msg, hdr, plan)
+		return
+	}
+
+	insp := s.inspector.inspect(msg)
 	detail := s.archive(r.Context(), FormatCDA, insp.doc, insp.detail)
 	ack := wire.NewAck(detail, s.nextAckID(), insp.messageID)
-	s.log.Info("archive request", "message_id", insp.messageID, "ack", ack.Code, "detail", detail)
+	s.log.Info("archive request", "message_id", insp.messageID, "ack", ack.Code.In(s.cfg.AckFamily), "detail", detail)
 
 	if plan.ackLost {
 		s.stats.fault(faultAckLost)
 		dropConnection(w)
 		return
 	}
-	s.writeAck(w, http.StatusOK, ack)
+	s.writeAck(w, http.StatusOK, ack, hdr)
+}
+
+// openRequest takes the HL7 message out of the envelope the mock speaks
+// and reads its transmission wrapper (best effort: a message too broken to
+// have one is refused by the checks that follow). A SOAP request it cannot
+// open (wrong content type, no SOAPAction, not this SOAP version) is
+// answered here with a SOAP Fault; ok is false then.
+func (s *Server) openRequest(w http.ResponseWriter, r *http.Request, raw []byte) (msg []byte, hdr wire.Header, ok bool) {
+	env := s.cfg.Envelope
+	if env == wire.EnvelopeNone {
+		// Bare XML: whatever came is the message (a SOAP envelope sent
+		// here is refused as a malformed frame by the checks).
+		hdr, _ = wire.ReadHeader(raw)
+		return raw, hdr, true
+	}
+	fail := func(reason string) ([]byte, wire.Header, bool) {
+		s.stats.count(FormatCDA, wire.DetailMalformedFrame)
+		s.stats.fault(faultSOAP)
+		s.writeFault(w, true, reason)
+		return nil, wire.Header{}, false
+	}
+	if _, err := env.CheckHeaders(r.Header); err != nil {
+		return fail(err.Error())
+	}
+	o, err := wire.Open(raw)
+	switch {
+	case err != nil:
+		return fail("request is not XML")
+	case o.Envelope != env:
+		return fail(fmt.Sprintf("request is not a %s envelope", env))
+	case o.Fault != nil:
+		return fail("a request cannot be a Fault")
+	}
+	hdr, _ = wire.ReadHeader(o.Body)
+	return o.Body, hdr, true
+}
+
+// answerQuery answers the stored-document query from the archive store.
+func (s *Server) answerQuery(w http.ResponseWriter, r *http.Request, msg []byte, hdr wire.Header, plan faultPlan) {
+	q, err := wire.ParseStoredQuery(msg, s.cfg.QueryInteraction)
+	refuse := func(detail string) {
+		s.stats.query(queryRefused)
+		s.writeAck(w, http.StatusOK, wire.NewAck(detail, s.nextAckID(), hdr.MessageID), hdr)
+	}
+	if err != nil {
+		refuse(wire.DetailMalformedFrame)
+		return
+	}
+	if q.ProcessingCode != s.cfg.Environment.processingCode() {
+		refuse(wire.DetailProcessingCode)
+		return
+	}
+	code, outcome := wire.QueryNotFound, queryNotStored
+	doc, err := s.store.get(r.Context(), q.DocumentID)
+	switch {
+	case err == nil && doc.Format == FormatCDA:
+		code, outcome = wire.QueryFound, queryStored
+	case err != nil && !errors.Is(err, errNotFound):
+		s.log.Error("archive store failed", "err", err)
+		code, outcome = wire.QueryAppError, queryRefused
+	}
+	s.stats.query(outcome)
+	s.log.Info("stored-document query", "message_id", q.MessageID, "answer", code)
+	if plan.ackLost {
+		s.stats.fault(faultAckLost)
+		dropConnection(w)
+		return
+	}
+	answer := wire.StoredAnswer{Interaction: s.cfg.QueryAnswerInteraction, MessageID: s.nextAckID(),
+		TargetMessageID: q.MessageID, TargetExtension: q.Extension, ProcessingCode: s.cfg.Environment.processingCode(),
+		SenderOID: q.ReceiverOID, ReceiverOID: q.SenderOID, ResponseCode: code}
+	if code == wire.QueryFound {
+		answer.DocumentID = q.DocumentID
+	}
+	w.Header().Set("Content-Type", s.cfg.Envelope.ResponseContentType())
+	w.WriteHeader(http.StatusOK)
+	w.Write(s.cfg.Envelope.Wrap(wire.BuildStoredAnswer(answer)))
+}
+
+// refuse answers a request that could not be read at all: a SOAP Fault
+// when the mock speaks SOAP, else an AR/CR MALFORMED_FRAME.
+func (s *Server) refuse(w http.ResponseWriter, hdr wire.Header, reason string) {
+	if s.cfg.Envelope != wire.EnvelopeNone {
+		s.writeFault(w, true, reason)
+		return
+	}
+	s.writeAck(w, http.StatusOK, wire.NewAck(wire.DetailMalformedFrame, s.nextAckID(), ""), hdr)
+}
+
+func (s *Server) writeFault(w http.ResponseWriter, sender bool, reason string) {
+	body, status := wire.BuildFault(s.cfg.Envelope, sender, reason)
+	w.Header().Set("Content-Type", s.cfg.Envelope.ResponseContentType())
+	w.WriteHeader(status)
+	w.Write(body)
 }
 
 // answerFault applies the faults of a plan that come before any check
@@ -424,11 +556,15 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return buf.Bytes(), err
 }
 
-func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack) {
+// writeAck answers in the configured family and envelope, addressed to the
+// request's sender from its receiver (the request's devices swapped).
+func (s *Server) writeAck(w http.ResponseWriter, status int, a wire.Ack, req wire.Header) {
 	a.ProcessingCode = s.cfg.Environment.processingCode()
-	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	a.Code = a.Code.In(s.cfg.AckFamily)
+	a.SenderOID, a.ReceiverOID = req.ReceiverOID, req.SenderOID
+	w.Header().Set("Content-Type", s.cfg.Envelope.ResponseContentType())
 	w.WriteHeader(status)
-	w.Write(wire.BuildAck(a))
+	w.Write(s.cfg.Envelope.Wrap(wire.BuildAck(a)))
 }
 
 // dropConnection closes the connection without an answer: the document is
@@ -450,9 +586,25 @@ type stats struct {
 	mu      sync.Mutex
 	details map[Format]map[string]int
 	faults  map[string]int
+	queries map[string]int
 }
 
-func newStats() *stats { return &stats{details: map[Format]map[string]int{}, faults: map[string]int{}} }
+func newStats() *stats {
+	return &stats{details: map[Format]map[string]int{}, faults: map[string]int{}, queries: map[string]int{}}
+}
+
+// Stored-document query answers as counted in stats.
+const (
+	queryStored    = "stored"
+	queryNotStored = "not_stored"
+	queryRefused   = "refused"
+)
+
+func (st *stats) query(outcome string) {
+	st.mu.Lock()
+	st.queries[outcome]++
+	st.mu.Unlock()
+}
 
 func (st *stats) count(f Format, detail string) {
 	st.mu.Lock()

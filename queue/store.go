@@ -674,7 +674,7 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		}
 		return river.JobCancel(resultError(r))
 	}
-	r := s.o.Submitter.Submit(ctx, d)
+	r := s.o.Submitter.Submit(WithAttempt(ctx, attemptOf(job.JobRow)), d)
 	if s.o.OnResult != nil {
 		s.o.OnResult(d, r, job.Attempt)
 	}

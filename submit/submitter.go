@@ -3,15 +3,17 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // Routes a delivery can take.
@@ -38,13 +41,25 @@ type Config struct {
 	RateLimit       float64
 	BreakerFailures int
 	BreakerOpenFor  time.Duration
-	// QuickRetries are immediate resends inside one attempt for transport
-	// errors only (same bytes); the durable queue owns real retries.
+	// QuickRetries are immediate resends inside one attempt when dialling
+	// failed (nothing was sent); the durable queue owns real retries.
 	QuickRetries int
 	Clock        clock.Clock
 	Logger       *slog.Logger
 	// OnBreaker is told about every circuit-breaker state change.
 	OnBreaker func(BreakerState)
+
+	// Envelope is the transport envelope of archive messages and queries
+	// (default none: bare XML). ArchiveAction and QueryAction are their
+	// SOAP actions.
+	Envelope                   wire.Envelope
+	ArchiveAction, QueryAction string
+	// QueryInteraction is the stored-document query's interaction id
+	// (default wire.DefaultQueryInteraction).
+	QueryInteraction string
+	// MaxUnreadableAnswers is how many unreadable answers in a row a
+	// delivery may get before it is dead-lettered (default 5).
+	MaxUnreadableAnswers int
 }
 
 // Submitter implements queue.Submitter.
@@ -72,6 +87,15 @@ func New(cfg Config) (*Submitter, error) {
 	if cfg.BreakerOpenFor <= 0 {
 		cfg.BreakerOpenFor = 30 * time.Second
 	}
+	if cfg.Envelope == "" {
+		cfg.Envelope = wire.EnvelopeNone
+	}
+	if cfg.QueryInteraction == "" {
+		cfg.QueryInteraction = wire.DefaultQueryInteraction
+	}
+	if cfg.MaxUnreadableAnswers <= 0 {
+		cfg.MaxUnreadableAnswers = 5
+	}
 	tlsCfg, err := TLSConfig(cfg.ClientCert, cfg.ClientKey, cfg.CACert)
 	if err != nil {
 		return nil, err
@@ -89,13 +113,15 @@ func New(cfg Config) (*Submitter, error) {
 	rc.RetryMax = cfg.QuickRetries
 	rc.RetryWaitMin = 50 * time.Millisecond
 	rc.RetryWaitMax = 500 * time.Millisecond
-	// Only transport failures are retried in place; every HTTP answer goes
-	// back to the caller to be classified once, in Classify.
+	// Only a connection that never got as far as sending is retried in
+	// place: once a request may have reached Kanta, a resend waits for the
+	// durable queue's next attempt, which asks first (NeedsQuery). Every
+	// HTTP answer goes back to the caller to be classified once.
 	rc.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		return err != nil, nil
+		return err != nil && neverSent(err), nil
 	}
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	s := &Submitter{cfg: cfg, client: rc}
@@ -108,6 +134,13 @@ func New(cfg Config) (*Submitter, error) {
 	}
 	s.breaker = &breaker{failures: cfg.BreakerFailures, openFor: cfg.BreakerOpenFor, now: cfg.Clock.Now, onChange: cfg.OnBreaker}
 	return s, nil
+}
+
+// neverSent reports whether a transport error happened before the request
+// could have been written: dialling failed.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // TLSConfig builds a client TLS configuration: client certificate and trust
@@ -142,41 +175,112 @@ func TLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 func (s *Submitter) BreakerState() BreakerState { return s.breaker.State() }
 
 // Submit sends one delivery's payload, byte for byte as built, and
-// classifies the answer.
+// classifies the answer. An archive message whose earlier attempt may have
+// reached Kanta unanswered (queue.Attempt in ctx, NeedsQuery) is first
+// asked about: stored → done without sending; not stored → sent; the query
+// failing → retried later, never sent blind.
 func (s *Submitter) Submit(ctx context.Context, d *queue.Delivery) queue.Result {
 	if ok, wait := s.breaker.allow(); !ok {
-		return queue.Result{Class: queue.Retry, Code: "CIRCUIT_OPEN", Text: "Kanta is failing everywhere; holding back", RetryAfter: wait}
+		return queue.Result{Class: queue.Retry, Code: CodeCircuit, Text: "Kanta is failing everywhere; holding back", RetryAfter: wait}
 	}
-	if s.limiter != nil {
-		if err := s.limiter.Wait(ctx); err != nil {
-			s.breaker.record(true) // not Kanta's fault; do not count it
-			return queue.Result{Class: queue.Retry, Code: "CANCELLED", Text: "stopped while waiting for the rate limit", Err: err}
-		}
-	}
-	url, contentType := s.cfg.ArchiveURL, "text/xml; charset=UTF-8"
-	if d.Route == RouteFHIR {
-		url, contentType = s.cfg.FHIRURL, "application/fhir+json"
-	}
-	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(d.Payload))
-	if err != nil {
-		return queue.Result{Class: queue.Permanent, Code: "BAD_REQUEST", Text: err.Error(), Err: err}
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("X-Document-Id", d.DocumentID)
 	sent := time.Now()
-	resp, err := s.client.Do(req)
-	var body []byte
-	if err == nil {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-		resp.Body.Close()
-		if err != nil {
-			resp = nil
+	var r queue.Result
+	if d.Route == RouteFHIR {
+		resp, body, err := s.post(ctx, s.cfg.FHIRURL, d, nil, func(h http.Header) { h.Set("Content-Type", "application/fhir+json") })
+		if r = s.cancelled(err); r.Class == 0 {
+			r = Classify(d.Route, resp, body, err, s.cfg.Clock.Now())
 		}
+	} else {
+		r = s.submitArchive(ctx, d)
 	}
-	r := Classify(d.Route, resp, body, err, s.cfg.Clock.Now())
 	r.Took = time.Since(sent)
 	// Only failures that say Kanta itself is unwell trip the breaker; a
 	// rejected document says nothing about Kanta's health.
-	s.breaker.record(!(r.Class == queue.Retry && r.Code != "HTTP_429"))
+	s.breaker.record(!(r.Class == queue.Retry && r.Code != "HTTP_429" && r.Code != CodeCancelled))
 	return r
+}
+
+func (s *Submitter) submitArchive(ctx context.Context, d *queue.Delivery) queue.Result {
+	hdr, err := wire.ReadHeader(d.Payload)
+	if err != nil {
+		return queue.Result{Class: queue.Permanent, Code: CodeBadPayload, Text: "the stored archive message has no readable HL7 V3 header", Err: err}
+	}
+	att := queue.AttemptFrom(ctx)
+	if NeedsQuery(att) {
+		ext := "query-" + strconv.Itoa(att.Number)
+		q := wire.BuildStoredQuery(wire.StoredQuery{Interaction: s.cfg.QueryInteraction, MessageID: hdr.MessageID, Extension: ext,
+			ProcessingCode: hdr.ProcessingCode, SenderOID: hdr.SenderOID, ReceiverOID: hdr.ReceiverOID, DocumentID: d.DocumentID})
+		resp, body, err := s.post(ctx, s.cfg.ArchiveURL, d, q, func(h http.Header) { s.cfg.Envelope.SetHeaders(h, s.cfg.QueryAction) })
+		if r := s.cancelled(err); r.Class != 0 {
+			return r
+		}
+		r, found := classifyQuery(resp, body, err, s.cfg.Clock.Now(), d.DocumentID, hdr.MessageID, ext)
+		s.cfg.Logger.Info("asked Kanta before resending", "document_id", d.DocumentID, "attempt", att.Number,
+			"stored", found == queryStored, "not_stored", found == queryNotStored, "code", r.Code)
+		if found != queryNotStored {
+			return s.capUnreadable(r, att)
+		}
+	}
+	resp, body, err := s.post(ctx, s.cfg.ArchiveURL, d, d.Payload, func(h http.Header) { s.cfg.Envelope.SetHeaders(h, s.cfg.ArchiveAction) })
+	if r := s.cancelled(err); r.Class != 0 {
+		return r
+	}
+	return s.capUnreadable(classify(d.Route, resp, body, err, s.cfg.Clock.Now(), hdr.MessageID), att)
+}
+
+// capUnreadable dead-letters a delivery whose answers were unreadable
+// kanta.max_unreadable_answers times in a row, rather than resending it
+// until queue.max_attempts on answers nobody can read.
+func (s *Submitter) capUnreadable(r queue.Result, att queue.Attempt) queue.Result {
+	if r.Code != CodeUnreadable {
+		return r
+	}
+	if n := trailingUnreadable(att) + 1; n >= s.cfg.MaxUnreadableAnswers {
+		r.Class, r.Code = queue.Permanent, CodeUnreadableCap
+		r.Text = fmt.Sprintf("%d unreadable answers in a row (kanta.max_unreadable_answers); dead-lettered, not resent. Last: %s", n, r.Text)
+	}
+	return r
+}
+
+var errRateWait = errors.New("stopped while waiting for the rate limit")
+
+// cancelled is the result of a request that was never sent; zero otherwise.
+func (s *Submitter) cancelled(err error) queue.Result {
+	if errors.Is(err, errRateWait) {
+		return queue.Result{Class: queue.Retry, Code: CodeCancelled, Text: errRateWait.Error(), Err: err}
+	}
+	return queue.Result{}
+}
+
+// post sends one message (msg; d's payload when nil is passed for the
+// FHIR route) in the configured envelope and reads the answer.
+func (s *Submitter) post(ctx context.Context, url string, d *queue.Delivery, msg []byte, headers func(http.Header)) (*http.Response, []byte, error) {
+	if s.limiter != nil {
+		if err := s.limiter.Wait(ctx); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errRateWait, err)
+		}
+	}
+	var body []byte
+	if d.Route == RouteFHIR {
+		body = d.Payload
+	} else {
+		body = s.cfg.Envelope.Wrap(msg)
+	}
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	headers(req.Header)
+	// Ours, for logs at a proxy; nothing at Kanta is known to need it.
+	req.Header.Set("X-Document-Id", d.DocumentID)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp, answer, nil
 }

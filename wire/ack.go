@@ -8,26 +8,85 @@ import (
 	"time"
 )
 
-// The acknowledgement Kanta answers an archive request with. Its exact form
-// and error-code table are not public; this follows HL7 V3's
-// MCCI_IN000002UV01 application acknowledgement (acknowledgement typeCode
-// AA/AE/AR, targetMessage id, acknowledgementDetail code and text) and keeps
-// every detail of the wire form in this one file so it can be matched to
-// Kela's specification once that is available.
+// The acknowledgements Kanta may answer an archive request with. Section
+// 8.1 of kanta-domain.md (the HL7 Finland V3 messaging guide on kanta.fi):
+// MCCI_IN000002UV01 is HL7's *accept* acknowledgement, acknowledgement
+// typeCode CA (accepted), CE (error, may succeed later) or CR (rejected),
+// with sender and receiver (the request's, swapped) both required and no
+// controlActProcess. AA/AE/AR are the *application* acknowledgement codes,
+// carried in a domain interaction. Which one Kanta answers, and its
+// error-code table, are not public, so both families are read, and every
+// detail of the wire form stays in this one file.
 
-// AckCode is the HL7 acknowledgement class.
+// AckCode is the HL7 acknowledgement type code of either family.
 type AckCode string
 
 const (
-	// AckAccepted: the document is archived (or was already).
-	AckAccepted AckCode = "AA"
-	// AckError: not archived now; the same message may succeed later.
-	AckError AckCode = "AE"
-	// AckRejected: not archived and never will be; resending is pointless.
-	AckRejected AckCode = "AR"
+	// Application acknowledgement (a domain interaction's answer).
+	AckAccepted AckCode = "AA" // archived (or already was)
+	AckError    AckCode = "AE" // not archived now; the same message may succeed later
+	AckRejected AckCode = "AR" // not archived and never will be as sent
+
+	// Accept acknowledgement (MCCI_IN000002UV01).
+	AckCommitAccept AckCode = "CA" // accepted
+	AckCommitError  AckCode = "CE" // error; the same message may succeed later
+	AckCommitReject AckCode = "CR" // rejected
 )
 
-// InteractionAck is the interaction id of the acknowledgement message.
+// AckOutcome is what an acknowledgement code means for a delivery, the
+// same in both families.
+type AckOutcome int
+
+const (
+	OutcomeUnknown   AckOutcome = iota
+	OutcomeDone                 // CA, AA
+	OutcomeRetry                // CE, AE
+	OutcomePermanent            // CR, AR
+)
+
+// Outcome classifies a code of either family.
+func (c AckCode) Outcome() AckOutcome {
+	switch c {
+	case AckAccepted, AckCommitAccept:
+		return OutcomeDone
+	case AckError, AckCommitError:
+		return OutcomeRetry
+	case AckRejected, AckCommitReject:
+		return OutcomePermanent
+	}
+	return OutcomeUnknown
+}
+
+// AckFamily is which acknowledgement family an answer uses.
+type AckFamily string
+
+const (
+	// FamilyAccept: MCCI_IN000002UV01 with CA/CE/CR (what section 8.1
+	// names; the mock's default).
+	FamilyAccept AckFamily = "accept"
+	// FamilyApplication: AA/AE/AR.
+	FamilyApplication AckFamily = "application"
+)
+
+// ParseAckFamily reads a configured family name.
+func ParseAckFamily(s string) (AckFamily, error) {
+	switch f := AckFamily(s); f {
+	case FamilyAccept, FamilyApplication:
+		return f, nil
+	}
+	return "", fmt.Errorf("acknowledgement family %q: want accept (CA/CE/CR) or application (AA/AE/AR)", s)
+}
+
+// In gives the code of the same outcome in family f.
+func (c AckCode) In(f AckFamily) AckCode {
+	o := c.Outcome()
+	if f == FamilyAccept {
+		return map[AckOutcome]AckCode{OutcomeDone: AckCommitAccept, OutcomeRetry: AckCommitError, OutcomePermanent: AckCommitReject}[o]
+	}
+	return map[AckOutcome]AckCode{OutcomeDone: AckAccepted, OutcomeRetry: AckError, OutcomePermanent: AckRejected}[o]
+}
+
+// InteractionAck is the interaction id of the accept acknowledgement.
 const InteractionAck = "MCCI_IN000002UV01"
 
 // KantaDeviceOID is the receiver device of archive requests and so the
@@ -49,6 +108,15 @@ type Ack struct {
 	// ProcessingCode mirrors the environment: "D" test, "P" production
 	// (the default when empty).
 	ProcessingCode string
+	// SenderOID and ReceiverOID are the acknowledgement's devices: the
+	// request's receiver and sender, swapped. BuildAck writes Kanta's
+	// device when SenderOID is empty, and a receiver id with nullFlavor
+	// UNK when ReceiverOID is empty (a request too broken to name its
+	// sender).
+	SenderOID, ReceiverOID string
+	// Interaction is the answer's root element as read (MCCI_IN000002UV01
+	// for an accept acknowledgement).
+	Interaction string
 }
 
 // DetailCode is one row of the acknowledgement detail table.
@@ -139,7 +207,8 @@ func LookupDetail(code string) (DetailCode, bool) {
 }
 
 // NewAck fills Code and Text from the table for a detail code; an unknown
-// code is an internal error (AE).
+// code is an internal error (AE). The code is of the application family;
+// Ack.Code.In(FamilyAccept) gives the accept family's.
 func NewAck(detail, messageID, targetMessageID string) Ack {
 	d, ok := LookupDetail(detail)
 	if !ok {
@@ -156,12 +225,14 @@ func NewAck(detail, messageID, targetMessageID string) Ack {
 }
 
 type xmlII struct {
-	Root      string `xml:"root,attr"`
-	Extension string `xml:"extension,attr,omitempty"`
+	Root       string `xml:"root,attr,omitempty"`
+	Extension  string `xml:"extension,attr,omitempty"`
+	NullFlavor string `xml:"nullFlavor,attr,omitempty"`
 }
 
 type xmlCode struct {
 	Code           string `xml:"code,attr"`
+	CodeSystem     string `xml:"codeSystem,attr,omitempty"`
 	CodeSystemName string `xml:"codeSystemName,attr,omitempty"`
 }
 
@@ -169,9 +240,35 @@ type xmlValue struct {
 	Value string `xml:"value,attr"`
 }
 
+// xmlDevice is written as the real social welfare frames write it
+// (Warc0ck/SH-Kanta-validator, "asia ja rajoitukset testi K.xml":
+// device classCode="DEV" determinerCode="INSTANCE").
 type xmlDevice struct {
-	TypeCode string `xml:"typeCode,attr"`
-	ID       xmlII  `xml:"device>id"`
+	TypeCode string           `xml:"typeCode,attr"`
+	Device   *xmlDeviceEntity `xml:"device"`
+}
+
+type xmlDeviceEntity struct {
+	ClassCode      string `xml:"classCode,attr,omitempty"`
+	DeterminerCode string `xml:"determinerCode,attr,omitempty"`
+	ID             *xmlII `xml:"id"`
+}
+
+func newDevice(typeCode, oid string) *xmlDevice {
+	d := &xmlDevice{TypeCode: typeCode}
+	d.Device = &xmlDeviceEntity{ClassCode: "DEV", DeterminerCode: "INSTANCE", ID: &xmlII{Root: oid}}
+	if oid == "" {
+		d.Device.ID = &xmlII{NullFlavor: "UNK"}
+	}
+	return d
+}
+
+// oid is the device id read, and whether the device (with an id) is there.
+func (d *xmlDevice) oid() (string, bool) {
+	if d == nil || d.Device == nil || d.Device.ID == nil {
+		return "", false
+	}
+	return d.Device.ID.Root, d.Device.ID.Root != "" || d.Device.ID.NullFlavor != ""
 }
 
 type xmlAckDetail struct {
@@ -186,45 +283,64 @@ type xmlAcknowledgement struct {
 	Detail   *xmlAckDetail `xml:"acknowledgementDetail"`
 }
 
+// xmlHeader is the transmission wrapper every HL7 V3 message starts with.
+type xmlHeader struct {
+	ITSVersion         string     `xml:"ITSVersion,attr"`
+	ID                 xmlII      `xml:"id"`
+	CreationTime       xmlValue   `xml:"creationTime"`
+	VersionCode        xmlCode    `xml:"versionCode"`
+	InteractionID      xmlII      `xml:"interactionId"`
+	ProcessingCode     xmlCode    `xml:"processingCode"`
+	ProcessingModeCode xmlCode    `xml:"processingModeCode"`
+	AcceptAckCode      xmlCode    `xml:"acceptAckCode"`
+	Receiver           *xmlDevice `xml:"receiver"`
+	Sender             *xmlDevice `xml:"sender"`
+}
+
 type xmlAckMessage struct {
-	XMLName            xml.Name           `xml:"urn:hl7-org:v3 MCCI_IN000002UV01"`
-	ITSVersion         string             `xml:"ITSVersion,attr"`
-	ID                 xmlII              `xml:"id"`
-	CreationTime       xmlValue           `xml:"creationTime"`
-	VersionCode        xmlCode            `xml:"versionCode"`
-	InteractionID      xmlII              `xml:"interactionId"`
-	ProcessingCode     xmlCode            `xml:"processingCode"`
-	ProcessingModeCode xmlCode            `xml:"processingModeCode"`
-	AcceptAckCode      xmlCode            `xml:"acceptAckCode"`
-	Sender             xmlDevice          `xml:"sender"`
-	Acknowledgement    xmlAcknowledgement `xml:"acknowledgement"`
+	XMLName xml.Name
+	xmlHeader
+	Acknowledgement *xmlAcknowledgement `xml:"acknowledgement"`
 }
 
 // ackTime is the creation time; a variable so tests can pin it.
 var ackTime = time.Now
 
-// BuildAck serialises an acknowledgement message.
-func BuildAck(a Ack) []byte {
-	processing := a.ProcessingCode
+func header(interaction, messageID, extension, processing, acceptAck, receiver, sender string) xmlHeader {
 	if processing == "" {
 		processing = "P"
 	}
-	detailType := "I"
-	switch a.Code {
-	case AckError, AckRejected:
-		detailType = "E"
-	}
-	m := xmlAckMessage{
+	return xmlHeader{
 		ITSVersion:         "XML_1.0",
-		ID:                 xmlII{Root: a.MessageID},
+		ID:                 xmlII{Root: messageID, Extension: extension},
 		CreationTime:       xmlValue{ackTime().UTC().Format("20060102150405")},
 		VersionCode:        xmlCode{Code: "V3-2006"},
-		InteractionID:      xmlII{Root: "2.16.840.1.113883.1.6", Extension: InteractionAck},
+		InteractionID:      xmlII{Root: oidInteractionID, Extension: interaction},
 		ProcessingCode:     xmlCode{Code: processing},
 		ProcessingModeCode: xmlCode{Code: "T"},
-		AcceptAckCode:      xmlCode{Code: "NE"},
-		Sender:             xmlDevice{TypeCode: "SND", ID: xmlII{Root: KantaDeviceOID}},
-		Acknowledgement: xmlAcknowledgement{
+		AcceptAckCode:      xmlCode{Code: acceptAck},
+		Receiver:           newDevice("RCV", receiver),
+		Sender:             newDevice("SND", sender),
+	}
+}
+
+// BuildAck serialises an acknowledgement message: MCCI_IN000002UV01 in
+// either family (the domain interaction that would carry an application
+// acknowledgement is not public).
+func BuildAck(a Ack) []byte {
+	detailType := "I"
+	switch a.Code.Outcome() {
+	case OutcomeRetry, OutcomePermanent:
+		detailType = "E"
+	}
+	sender := a.SenderOID
+	if sender == "" {
+		sender = KantaDeviceOID
+	}
+	m := xmlAckMessage{
+		XMLName:   xml.Name{Space: nsHL7, Local: InteractionAck},
+		xmlHeader: header(InteractionAck, a.MessageID, "", a.ProcessingCode, "NE", a.ReceiverOID, sender),
+		Acknowledgement: &xmlAcknowledgement{
 			TypeCode: string(a.Code),
 			Target:   xmlII{Root: a.TargetMessageID},
 		},
@@ -236,39 +352,61 @@ func BuildAck(a Ack) []byte {
 			Text:     a.Text,
 		}
 	}
+	return encode(m)
+}
+
+func encode(v any) []byte {
 	var buf bytes.Buffer
 	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(m); err != nil {
+	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
 		// Only strings and fixed structure: encoding cannot fail.
-		panic(fmt.Sprintf("wire: encode ack: %v", err))
+		panic(fmt.Sprintf("wire: encode: %v", err))
 	}
 	return buf.Bytes()
 }
 
 // ErrNotAck is returned by ParseAck for a body that is not an acknowledgement.
-var ErrNotAck = errors.New("wire: not an MCCI_IN000002UV01 acknowledgement")
+var ErrNotAck = errors.New("wire: not an HL7 V3 acknowledgement")
 
-// ParseAck reads an acknowledgement message.
+// ParseAck reads an acknowledgement of either family, bare or inside a
+// SOAP 1.1 or 1.2 envelope. A SOAP Fault is returned as an error that
+// errors.As finds as *Fault (and wraps ErrNotAck). An MCCI_IN000002UV01
+// must name both its sender and its receiver; another HL7 V3 root element
+// with an acknowledgement (an application acknowledgement in a domain
+// interaction) is read too.
 func ParseAck(raw []byte) (*Ack, error) {
 	var m xmlAckMessage
-	if err := xml.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotAck, err)
+	if err := decodeBody(raw, &m); err != nil {
+		return nil, err
 	}
-	switch c := AckCode(m.Acknowledgement.TypeCode); c {
-	case AckAccepted, AckError, AckRejected:
-	default:
+	if m.XMLName.Space != nsHL7 {
+		return nil, fmt.Errorf("%w: root element %s is not in urn:hl7-org:v3", ErrNotAck, m.XMLName.Local)
+	}
+	if m.Acknowledgement == nil {
+		return nil, fmt.Errorf("%w: %s has no acknowledgement", ErrNotAck, m.XMLName.Local)
+	}
+	c := AckCode(m.Acknowledgement.TypeCode)
+	if c.Outcome() == OutcomeUnknown {
 		return nil, fmt.Errorf("%w: unknown acknowledgement typeCode %q", ErrNotAck, c)
 	}
+	sender, hasSender := m.Sender.oid()
+	receiver, hasReceiver := m.Receiver.oid()
+	if m.XMLName.Local == InteractionAck && (!hasSender || !hasReceiver) {
+		return nil, fmt.Errorf("%w: %s without sender and receiver devices", ErrNotAck, InteractionAck)
+	}
 	a := &Ack{
-		Code:            AckCode(m.Acknowledgement.TypeCode),
+		Code:            c,
 		ProcessingCode:  m.ProcessingCode.Code,
 		MessageID:       m.ID.Root,
 		TargetMessageID: m.Acknowledgement.Target.Root,
+		SenderOID:       sender,
+		ReceiverOID:     receiver,
+		Interaction:     m.XMLName.Local,
 	}
 	if d := m.Acknowledgement.Detail; d != nil {
 		a.Detail = d.Code.Code
 		a.Text = d.Text
 	}
-	a.Duplicate = a.Code == AckAccepted && a.Detail == DetailDuplicate
+	a.Duplicate = c.Outcome() == OutcomeDone && a.Detail == DetailDuplicate
 	return a, nil
 }

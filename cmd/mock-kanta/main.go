@@ -14,6 +14,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // repeated collects a flag given several times.
@@ -37,6 +39,8 @@ func run(args []string) error {
 		env        string
 		profile    string
 		faultsFile string
+		family     string
+		envelope   string
 	)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8089", "listen address (plain HTTP only on loopback)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "", "directory for the SQLite archive (empty: in memory)")
@@ -48,6 +52,10 @@ func run(args []string) error {
 	fs.StringVar(&cfg.ClientCAFile, "client-ca", "", "CA that client certificates must chain to (PEM)")
 	fs.StringVar(&faultsFile, "faults", "", "JSON file of initial faults")
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the fault generator")
+	fs.StringVar(&family, "ack-family", "accept", "acknowledgement family answered: accept (MCCI_IN000002UV01 CA/CE/CR) or application (AA/AE/AR)")
+	fs.StringVar(&envelope, "envelope", "none", "transport envelope spoken: none (bare XML), soap11 or soap12")
+	fs.StringVar(&cfg.QueryInteraction, "query-interaction", "", "root element of the stored-document query (default "+wire.DefaultQueryInteraction+", unconfirmed)")
+	fs.StringVar(&cfg.QueryAnswerInteraction, "query-answer-interaction", "", "root element of its answer (default "+wire.DefaultQueryAnswerInteraction+", unconfirmed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +65,8 @@ func run(args []string) error {
 	cfg.Environment = mockkanta.Environment(env)
 	cfg.TrustRootFiles = trust
 	cfg.Profile = mockkanta.Profile(profile)
+	cfg.AckFamily = wire.AckFamily(family)
+	cfg.Envelope = wire.Envelope(envelope)
 	if faultsFile != "" {
 		f, err := mockkanta.LoadFaults(faultsFile)
 		if err != nil {
