@@ -60,16 +60,7 @@ func crashRun(t *testing.T, backend string, replicas int) {
 	}
 	// Welfare officer entries after go-live: each relationship's document
 	// is due too, and stored before every entry of its relationship.
-	relOf := relationshipDocuments(t, batch, want)
-	rels := 0
-	for _, r := range relOf {
-		for _, id := range r {
-			if !want[id] {
-				want[id] = true
-				rels++
-			}
-		}
-	}
+	relOf, rels := addRelationshipDocuments(t, batch, want)
 	if rels < 20 {
 		t.Fatalf("only %d client relationship documents due in the generated batch", rels)
 	}
@@ -201,6 +192,24 @@ func relationshipDocuments(t *testing.T, batch string, due map[string]bool) map[
 			out[documents.DocumentID(documentRoot, e.ID, e.Revision)] = ids
 		}
 	}
+}
+
+// addRelationshipDocuments adds to due the client relationship documents
+// its welfare officer entries call for, and returns them by entry document
+// and how many were added.
+func addRelationshipDocuments(t *testing.T, batch string, due map[string]bool) (map[string][]string, int) {
+	t.Helper()
+	relOf := relationshipDocuments(t, batch, due)
+	added := 0
+	for _, r := range relOf {
+		for _, id := range r {
+			if !due[id] {
+				due[id] = true
+				added++
+			}
+		}
+	}
+	return relOf, added
 }
 
 // dueDocuments asks `plan` (same clock) which revisions are sent, and maps

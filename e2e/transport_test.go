@@ -37,6 +37,7 @@ func TestEnvelopesAndLostAcks(t *testing.T) {
 			}
 			f.Close()
 			want := dueDocuments(t, s, batch)
+			addRelationshipDocuments(t, batch, want)
 			if len(want) < 5 {
 				t.Fatalf("only %d due documents", len(want))
 			}
