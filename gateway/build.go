@@ -146,14 +146,25 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 	if err != nil {
 		return BuiltDocument{}, err
 	}
-	start := time.Now()
-	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
-		return BuiltDocument{}, fmt.Errorf("signing: %w", err)
-	}
-	signDur := time.Since(start)
-	signed, err := doc.Bytes()
+	signed, frame, err := b.signAndFrame(doc, o, d.Archive, documents.MessageID(o.org.DocumentRoot, e.ID, e.Revision), e.Author, at)
 	if err != nil {
 		return BuiltDocument{}, err
+	}
+	dl := base
+	dl.DocumentID, dl.Route, dl.Interaction, dl.Payload = doc.ID, "cda", doc.Interaction, frame
+	return BuiltDocument{Delivery: dl, CDA: signed, Frame: frame}, nil
+}
+
+// signAndFrame signs a built CDA document and wraps it in its archive
+// message, for entries and client relationship documents alike.
+func (b *Builder) signAndFrame(doc *cda.Document, o organiser, archive documents.Archive, messageID string, author documents.Author, at time.Time) (signed, frame []byte, err error) {
+	start := time.Now()
+	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
+		return nil, nil, fmt.Errorf("signing: %w", err)
+	}
+	signDur := time.Since(start)
+	if signed, err = doc.Bytes(); err != nil {
+		return nil, nil, err
 	}
 	processing := "D"
 	if b.cfg.Environment == documents.EnvironmentProduction {
@@ -163,19 +174,19 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 		Document:       signed,
 		DocumentTree:   doc.Tree, // signed serialises this very tree: no second parse
 		Interaction:    doc.Interaction,
-		MessageID:      documents.MessageID(o.org.DocumentRoot, e.ID, e.Revision),
+		MessageID:      messageID,
 		CreationTime:   at,
 		ProcessingCode: processing,
-		SenderOID:      b.cfg.Kanta.SenderFor(d.Archive),
+		SenderOID:      b.cfg.Kanta.SenderFor(archive),
 		ReceiverOID:    b.cfg.Kanta.ReceiverOID,
 		// The frame names the professional by identity code, which the CDA
 		// does not carry (kanta-domain.md 8.1). Never logged: FrameAuthor
 		// prints without it.
 		Author: wire.FrameAuthor{
-			Hetu:               e.Author.Hetu,
-			RegistrationNumber: e.Author.RegistrationNumber,
-			Given:              e.Author.Given,
-			Family:             e.Author.Family,
+			Hetu:               author.Hetu,
+			RegistrationNumber: author.RegistrationNumber,
+			Given:              author.Given,
+			Family:             author.Family,
 		},
 		// SP17 for a client document; SP1 for a relationship document.
 		SocialServiceRequest: doc.ServiceRequest,
@@ -183,16 +194,13 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 	if doc.Interaction == wire.InteractionReplaceHealth {
 		in.CorrectionReason = b.code("frame.correction_reason", "1")
 	}
-	frame, err := wire.BuildMessage(in)
-	if err != nil {
-		return BuiltDocument{}, err
+	if frame, err = wire.BuildMessage(in); err != nil {
+		return nil, nil, err
 	}
-	dl := base
-	dl.DocumentID, dl.Route, dl.Interaction, dl.Payload = doc.ID, "cda", doc.Interaction, frame
 	if b.onBuilt != nil {
-		b.onBuilt(d.Archive, "cda", signDur)
+		b.onBuilt(archive, "cda", signDur)
 	}
-	return BuiltDocument{Delivery: dl, CDA: signed, Frame: frame}, nil
+	return signed, frame, nil
 }
 
 // relationshipDocuments are the client relationship document versions an
@@ -242,30 +250,9 @@ func (b *Builder) BuildRelationship(r documents.RelationshipDocument, e *documen
 	if err != nil {
 		return BuiltDocument{}, err
 	}
-	start := time.Now()
-	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
-		return BuiltDocument{}, fmt.Errorf("signing: %w", err)
-	}
-	signDur := time.Since(start)
-	signed, err := doc.Bytes()
-	if err != nil {
-		return BuiltDocument{}, err
-	}
-	processing := "D"
-	if b.cfg.Environment == documents.EnvironmentProduction {
-		processing = "P"
-	}
-	frame, err := wire.BuildMessage(wire.MessageInput{
-		Document:             signed,
-		DocumentTree:         doc.Tree,
-		Interaction:          doc.Interaction,
-		MessageID:            documents.RelationshipMessageID(o.org.DocumentRoot, r.Relationship.ID, r.Version),
-		CreationTime:         at,
-		ProcessingCode:       processing,
-		SenderOID:            b.cfg.Kanta.SenderOID,
-		ReceiverOID:          b.cfg.Kanta.ReceiverOID,
-		SocialServiceRequest: doc.ServiceRequest, // SP1
-	})
+	// The frame's author is the responsible worker, as in the real SP1 frame.
+	signed, frame, err := b.signAndFrame(doc, o, documents.ArchiveSocial,
+		documents.RelationshipMessageID(o.org.DocumentRoot, r.Relationship.ID, r.Version), r.Worker, at)
 	if err != nil {
 		return BuiltDocument{}, err
 	}
@@ -279,9 +266,6 @@ func (b *Builder) BuildRelationship(r documents.RelationshipDocument, e *documen
 	}
 	if rule := b.cfg.Policy.Roles[d.Role]; !rule.GoLive.IsZero() {
 		dl.HeldUntilGoLive = d.NotBefore.Equal(rule.GoLive.Start(b.cfg.Location()))
-	}
-	if b.onBuilt != nil {
-		b.onBuilt(d.Archive, "cda", signDur)
 	}
 	return BuiltDocument{Delivery: dl, CDA: signed, Frame: frame}, nil
 }

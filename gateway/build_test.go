@@ -170,4 +170,20 @@ func TestBuildNamesTheConfiguredCustodian(t *testing.T) {
 	if bytes.Contains(built[0].CDA, []byte("010181-900C")) {
 		t.Error("the author's identity code is in the CDA; the registration number identifies them there")
 	}
+
+	// The client relationship document's frame: the same custodian and
+	// social sender, the responsible worker as its author.
+	rel, err := b.BuildRelationship(documents.RelationshipDocuments(e)[0], e, d, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = wire.ParseMessage(rel.Frame); err != nil {
+		t.Fatal(err)
+	}
+	if m.CustodianOID != custodian || m.SenderOID != custodian || !bytes.Contains(rel.Frame, []byte(`<reasonCode code="SP1"`)) {
+		t.Errorf("relationship frame custodian %s, sender %s; want %s and SP1", m.CustodianOID, m.SenderOID, custodian)
+	}
+	if !bytes.Contains(rel.Frame, []byte(`<id extension="010181-900C" root="1.2.246.21"/>`)) {
+		t.Error("the relationship frame does not name the responsible worker by identity code")
+	}
 }
