@@ -36,9 +36,9 @@ type realHealthDocument struct {
 type docDiffKind int
 
 const (
-	realOnly docDiffKind = iota // the real document has the line (and its subtree), ours not
-	oursOnly                    // ours has the line (and its subtree), the real document not
-	attrsDiffer                 // both have the element, with these attributes
+	realOnly    docDiffKind = iota // the real document has the line (and its subtree), ours not
+	oursOnly                       // ours has the line (and its subtree), the real document not
+	attrsDiffer                    // both have the element, with these attributes
 )
 
 type docDifference struct {
