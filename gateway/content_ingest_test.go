@@ -107,8 +107,10 @@ func TestIngestQuarantinesEntryWithInvalidStructuredContent(t *testing.T) {
 	}
 	root := cfg.Organisations[0].DocumentRoot
 	entries := map[string]int{}
+	shortRelationship := false
 	for _, j := range jobs {
 		entries[j.Delivery.EntryID]++
+		shortRelationship = shortRelationship || j.Delivery.DocumentID == documents.RelationshipDocumentID(root, "ASK-SHORT", 1)
 		if j.Delivery.EntryID == "W-LONG" || j.Delivery.DocumentID == documents.RelationshipDocumentID(root, "ASK-LONG", 1) {
 			t.Errorf("job of the refused entry queued: %+v", j.Delivery)
 		}
@@ -117,6 +119,9 @@ func TestIngestQuarantinesEntryWithInvalidStructuredContent(t *testing.T) {
 		if entries[id] == 0 {
 			t.Errorf("no job for %s (jobs by entry %v)", id, entries)
 		}
+	}
+	if !shortRelationship {
+		t.Error("the ingested welfare entry's relationship document is not queued")
 	}
 	if seen, err := q.Seen(ctx, "W-LONG", 1); err != nil || seen {
 		t.Errorf("the refused entry is in the ledger as read: %v %v", seen, err)
