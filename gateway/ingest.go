@@ -18,6 +18,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
 
@@ -303,10 +304,14 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		switch {
 		case p.err != nil:
 			// A document that cannot be built (invalid XML characters, an
-			// unknown organiser) is the entry's fault: quarantine it.
-			c.rejections = append(c.rejections, chunkRejection{
-				rj:   &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()},
-				hetu: e.Client.Hetu, class: documents.ReasonInvalidInput})
+			// unknown organiser, structured content its Sosmeta schema
+			// refuses) is the entry's fault: quarantine it. A schema
+			// failure names the content's JSON path as the field.
+			rj := &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}
+			if se, ok := errors.AsType[*sosmeta.Error](p.err); ok {
+				rj.Field = se.Path
+			}
+			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput})
 			continue
 		case d.ReasonClass == documents.ReasonDraft:
 			// A draft is not a read revision: its final version may come

@@ -79,24 +79,48 @@ func schemaOf(id string) (*jsonschema.Schema, error) {
 			c.err = fmt.Errorf("sosmeta: schema %s: %w", id, err)
 			return
 		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			c.err = fmt.Errorf("sosmeta: schema %s: %w", id, err)
-			return
-		}
-		comp := jsonschema.NewCompiler()
-		comp.DefaultDraft(jsonschema.Draft7)
-		url := "file:///sosmeta/" + id + ".json"
-		if err := comp.AddResource(url, doc); err != nil {
-			c.err = fmt.Errorf("sosmeta: schema %s: %w", id, err)
-			return
-		}
-		c.schema, c.err = comp.Compile(url)
-		if c.err != nil {
-			c.err = fmt.Errorf("sosmeta: schema %s: %w", id, c.err)
-		}
+		c.schema, c.err = compile(id, raw)
 	})
 	return c.schema, c.err
+}
+
+func compile(id string, raw []byte) (*jsonschema.Schema, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("sosmeta: schema %s: %w", id, err)
+	}
+	comp := jsonschema.NewCompiler()
+	comp.DefaultDraft(jsonschema.Draft7)
+	url := "file:///sosmeta/" + id + ".json"
+	if err := comp.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("sosmeta: schema %s: %w", id, err)
+	}
+	sch, err := comp.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("sosmeta: schema %s: %w", id, err)
+	}
+	return sch, nil
+}
+
+// UseStricterSchemaForTesting makes Validate check content of id against
+// raw (a JSON Schema) instead of the embedded one until restore is called.
+// For tests of other packages: the adapter already enforces every
+// constraint of the embedded schemas that the input reaches, so only a
+// stricter schema makes an entry's content fail end to end. The gateway
+// never calls it. Call it before validating goroutines start and restore
+// after they end.
+func UseStricterSchemaForTesting(id string, raw []byte) (restore func(), err error) {
+	if _, err := schemaOf(id); err != nil {
+		return nil, err
+	}
+	sch, err := compile(id, raw)
+	if err != nil {
+		return nil, err
+	}
+	c := compiled[id]
+	old := c.schema
+	c.schema = sch
+	return func() { c.schema = old }, nil
 }
 
 // Error is a structured content that does not follow its schema. It names
