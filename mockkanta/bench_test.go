@@ -37,7 +37,7 @@ func BenchmarkAcceptMessages(b *testing.B) {
 	}
 	defer s.Close()
 	h := s.Handler()
-	accepted := []byte(`typeCode="AA"`)
+	accepted := []byte(`typeCode="CA"`) // the accept family, the mock's default
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
