@@ -15,8 +15,16 @@
 //     entry without a reason code, and a social work entry by another role
 //     than school_welfare_officer (which needs no client relationship here;
 //     the policy rejects it for mixing registers).
-//   - Keys are matched as encoding/json does: case-insensitively, the last of
-//     duplicate keys winning.
+//   - Keys are matched case-sensitively (encoding/json/v2 semantics): "CLIENT"
+//     is an unknown key and ignored; a key given twice in one object rejects
+//     the entry, naming the key's path.
+//   - Limits the contract leaves open are bounded here (validate.go): ids
+//     and codes 128 characters, the unit name 200, free-text reasons 2000;
+//     ids and codes must be printable (no control, format or separator
+//     characters).
+//   - A finalized_at more than Options.MaxFinalizedAhead after Options.Now
+//     is rejected, not warned about: archived, it could only be corrected
+//     by an amendment.
 package adapter
 
 import (
@@ -28,6 +36,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
@@ -46,7 +55,19 @@ type Options struct {
 	// is parsed; a longer one is skipped without being held in memory and
 	// rejected. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// Now, when set, is the time of reading: a finalized_at more than
+	// MaxFinalizedAhead after it is rejected. Nil turns the check off (a
+	// reader of old batches, a benchmark).
+	Now func() time.Time
+	// MaxFinalizedAhead is how far finalized_at may lie after Now (clock
+	// skew between Apotti and the gateway). 0 means
+	// DefaultMaxFinalizedAhead.
+	MaxFinalizedAhead time.Duration
 }
+
+// DefaultMaxFinalizedAhead is the bound on finalized_at when Options leaves
+// MaxFinalizedAhead 0.
+const DefaultMaxFinalizedAhead = 24 * time.Hour
 
 // Item is the outcome of one non-empty line: exactly one of Entry and
 // Rejection is set.
@@ -131,10 +152,15 @@ func NewReader(rd io.Reader, file string, opts Options) *Reader {
 	if max <= 0 {
 		max = DefaultMaxLineBytes
 	}
+	ahead := opts.MaxFinalizedAhead
+	if ahead <= 0 {
+		ahead = DefaultMaxFinalizedAhead
+	}
 	return &Reader{
 		file:    file,
 		maxLine: max,
 		br:      bufio.NewReaderSize(rd, readBufferBytes),
+		parser:  parser{now: opts.Now, maxAhead: ahead},
 	}
 }
 

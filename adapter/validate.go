@@ -1,8 +1,8 @@
 package adapter
 
 import (
-	"encoding/json"
 	"errors"
+	"io"
 	"reflect"
 	"strconv"
 	"strings"
@@ -10,14 +10,28 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
-// Limits of the export contract.
+// Limits of the export contract (apotti-export.md and its schema), in
+// characters.
 const (
 	maxEntryIDRunes   = 128
 	maxNarrativeBytes = 1 << 20 // "up to 1 MiB": counted in bytes, the stricter reading
-	maxNameChars      = 200     // names and titles, in characters (contract)
+	maxNameChars      = 200     // author and client names, author.title (contract)
+	maxTitleChars     = 500     // text.title (contract)
+)
+
+// Bounds of fields the contract leaves without a maxLength. No field is
+// unbounded: an id or code gets the contract's entry id bound, the unit
+// name the name bound, and a free-text justification a generous bound.
+const (
+	maxIDChars       = 128  // encounter.id, client_relationship.id/case_id, registration_number, reason_code
+	maxUnitNameChars = 200  // service.unit_name
+	maxReasonChars   = 2000 // restrictions.mykanta.reason_text, amends.reason
 )
 
 // The wire structs mirror one export line. Every scalar is decoded into a
@@ -112,6 +126,10 @@ type wireAmends struct {
 // parser turns one line into an Item; its wire struct is reused.
 type parser struct {
 	w wireEntry
+	// now, when set, bounds finalized_at: more than maxAhead after now is
+	// rejected (a clock or export error that would archive a false time).
+	now      func() time.Time
+	maxAhead time.Duration
 }
 
 // problem is a validation failure: the field's JSON path and a reason that
@@ -149,10 +167,29 @@ func (p *parser) decode(line []byte) (*documents.Entry, *problem) {
 	if c := firstNonSpace(line); c != '{' {
 		return nil, &problem{"", "line is not a JSON object"}
 	}
+	// encoding/json/v2 semantics: keys match case-sensitively, a key given
+	// twice in one object is an error, unknown keys are ignored, and an
+	// escaped lone surrogate is an error instead of a silent U+FFFD.
 	if err := json.Unmarshal(line, &p.w); err != nil {
-		return nil, jsonProblem(err)
+		var sy *jsontext.SyntacticError
+		if errors.As(err, &sy) {
+			// The decoder streams: what it read before a syntax error
+			// (or the first copy of a duplicated entry_id) does not name
+			// the entry reliably, so the rejection names none.
+			p.w.EntryID = ""
+		}
+		return nil, jsonProblem(err, line)
 	}
-	return convert(&p.w)
+	e, prob := convert(&p.w)
+	if prob != nil {
+		return nil, prob
+	}
+	if p.now != nil && !e.FinalizedAt.IsZero() {
+		if limit := p.now().Add(p.maxAhead); e.FinalizedAt.After(limit) {
+			return nil, invalid("finalized_at", "is more than "+p.maxAhead.String()+" after the time of reading (a clock or export error)")
+		}
+	}
+	return e, nil
 }
 
 func invalidUTF8At(b []byte) int {
@@ -181,25 +218,102 @@ func firstNonSpace(b []byte) byte {
 }
 
 // jsonProblem describes a decoding error without quoting the input: the
-// error texts of encoding/json may contain a character or a number from it.
-func jsonProblem(err error) *problem {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		got, _, _ := strings.Cut(te.Value, " ")
-		return &problem{te.Field, "has the wrong JSON type: got " + got + ", want " + jsonKind(te.Type)}
-	}
-	var se *json.SyntaxError
+// decoder's error texts may contain a character, a number or a key from it.
+func jsonProblem(err error, line []byte) *problem {
+	var se *json.SemanticError
 	if errors.As(err, &se) {
-		msg := se.Error()
+		return &problem{fieldPath(se.JSONPointer), "has the wrong JSON type: got " + jsonKindName(se.JSONKind) + ", want " + jsonKind(se.GoType)}
+	}
+	var sy *jsontext.SyntacticError
+	if errors.As(err, &sy) {
 		switch {
-		case strings.Contains(msg, "unexpected end of JSON input"):
+		case errors.Is(sy.Err, jsontext.ErrDuplicateName):
+			field := fieldPath(sy.JSONPointer)
+			return &problem{field, "key appears twice in one object (which copy counts would be a guess)"}
+		case loneSurrogateAt(line, sy.ByteOffset):
+			return &problem{fieldPath(sy.JSONPointer), "holds an escaped lone UTF-16 surrogate (\\uD800-\\uDFFF without its pair); a decoder would silently turn it into U+FFFD"}
+		case errors.Is(sy.Err, io.ErrUnexpectedEOF):
 			return &problem{"", "truncated JSON: the line ends inside the object"}
-		case strings.Contains(msg, "after top-level value"):
+		case strings.Contains(sy.Err.Error(), "after top-level value"):
 			return &problem{"", "trailing data after the JSON object"}
 		}
-		return &problem{"", "not valid JSON (syntax error at byte " + strconv.FormatInt(se.Offset, 10) + ")"}
+		return &problem{"", "not valid JSON (syntax error at byte " + strconv.FormatInt(sy.ByteOffset, 10) + ")"}
 	}
 	return &problem{"", "not valid JSON"}
+}
+
+// loneSurrogateAt reports whether the decoder stopped at a \u escape of a
+// UTF-16 surrogate half: such an escape is only valid as the first half of
+// a pair, and the decoder has found it is not.
+func loneSurrogateAt(line []byte, off int64) bool {
+	if off < 0 || off+6 > int64(len(line)) {
+		return false
+	}
+	esc := line[off : off+6]
+	if esc[0] != '\\' || esc[1] != 'u' {
+		return false
+	}
+	v, err := strconv.ParseUint(string(esc[2:]), 16, 16)
+	return err == nil && v >= 0xD800 && v <= 0xDFFF
+}
+
+// contractKeys are the keys the contract defines. A JSON path is reported
+// through them only: any other key (an unknown or misspelt one) may hold
+// anything, a name or an identity code included, and is shown as "*".
+var contractKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			keys[name] = true
+			walk(f.Type)
+		}
+	}
+	walk(reflect.TypeFor[wireEntry]())
+	return keys
+}()
+
+// fieldPath turns a JSON pointer ("/client/hetu") into the adapter's
+// dotted field path ("client.hetu").
+func fieldPath(ptr jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range ptr.Tokens() {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		if contractKeys[tok] {
+			b.WriteString(tok)
+		} else {
+			b.WriteByte('*')
+		}
+	}
+	return b.String()
+}
+
+func jsonKindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "another type"
 }
 
 func jsonKind(t reflect.Type) string {
@@ -244,6 +358,35 @@ func printable(s string) bool {
 	return true
 }
 
+func tooLong(field string, max int) *problem {
+	return &problem{field, "is longer than " + strconv.Itoa(max) + " characters"}
+}
+
+func checkLen(field, s string, max int) *problem {
+	// len(s) <= max is a fast path: a character is at least one byte.
+	if len(s) > max && utf8.RuneCountInString(s) > max {
+		return tooLong(field, max)
+	}
+	return nil
+}
+
+func notPrintable(field string) *problem {
+	return &problem{field, "holds a control, format or separator character (terminal escapes, bidi overrides and line breaks are refused in ids)"}
+}
+
+// checkID bounds an id or code and refuses characters that are not
+// printable: ids are shown in logs, `queue ls` and `audit`, where a control
+// character or an escape sequence would reach the operator's terminal raw.
+func checkID(field, s string) *problem {
+	if prob := checkLen(field, s, maxIDChars); prob != nil {
+		return prob
+	}
+	if !printable(s) {
+		return notPrintable(field)
+	}
+	return nil
+}
+
 func validEntryID(s string) bool {
 	return s != "" && len(s) <= 4*maxEntryIDRunes && utf8.RuneCountInString(s) <= maxEntryIDRunes
 }
@@ -282,6 +425,8 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		return nil, required("entry_id")
 	case !validEntryID(w.EntryID):
 		return nil, invalid("entry_id", "is longer than 128 characters")
+	case !printable(w.EntryID):
+		return nil, notPrintable("entry_id")
 	}
 	e.ID = w.EntryID
 	if w.Revision < 1 {
@@ -325,6 +470,15 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	case a.Family == "":
 		return nil, required("author.family")
 	}
+	if prob := checkID("author.registration_number", a.RegistrationNumber); prob != nil {
+		return nil, prob
+	}
+	if prob := checkLen("author.given", a.Given, maxNameChars); prob != nil {
+		return nil, prob
+	}
+	if prob := checkLen("author.family", a.Family, maxNameChars); prob != nil {
+		return nil, prob
+	}
 	e.Author.RegistrationNumber, e.Author.Given, e.Author.Family = a.RegistrationNumber, a.Given, a.Family
 	if a.Hetu != "" {
 		if _, err := documents.ParseHetu(a.Hetu); err != nil {
@@ -332,8 +486,8 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		}
 		e.Author.Hetu = a.Hetu
 	}
-	if utf8.RuneCountInString(a.Title) > maxNameChars {
-		return nil, invalid("author.title", "is longer than 200 characters")
+	if prob := checkLen("author.title", a.Title, maxNameChars); prob != nil {
+		return nil, prob
 	}
 	e.Author.Title = a.Title
 
@@ -357,6 +511,12 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		return nil, required("client.family")
 	case c.BirthDate == "":
 		return nil, required("client.birth_date")
+	}
+	if prob := checkLen("client.given", c.Given, maxNameChars); prob != nil {
+		return nil, prob
+	}
+	if prob := checkLen("client.family", c.Family, maxNameChars); prob != nil {
+		return nil, prob
 	}
 	if e.Client.BirthDate, prob = parseDate("client.birth_date", c.BirthDate); prob != nil {
 		return nil, prob
@@ -388,6 +548,8 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		return nil, invalid("service.unit_oid", "is not a dotted-decimal OID")
 	case s.UnitName == "":
 		return nil, required("service.unit_name")
+	case utf8.RuneCountInString(s.UnitName) > maxUnitNameChars:
+		return nil, tooLong("service.unit_name", maxUnitNameChars)
 	case s.OrganiserOID == "":
 		return nil, required("service.organiser_oid")
 	case !documents.ValidOID(s.OrganiserOID):
@@ -404,6 +566,9 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	}
 	if en.ID == "" {
 		return nil, required("encounter.id")
+	}
+	if prob := checkID("encounter.id", en.ID); prob != nil {
+		return nil, prob
 	}
 	e.Encounter.ID = en.ID
 	switch t := documents.EncounterType(en.Type); t {
@@ -437,6 +602,14 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 		if cr.ID == "" {
 			return nil, required("client_relationship.id")
 		}
+		if prob := checkID("client_relationship.id", cr.ID); prob != nil {
+			return nil, prob
+		}
+		if cr.CaseID != "" {
+			if prob := checkID("client_relationship.case_id", cr.CaseID); prob != nil {
+				return nil, prob
+			}
+		}
 		if cr.Opened == "" {
 			return nil, required("client_relationship.opened")
 		}
@@ -466,6 +639,8 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	switch {
 	case t.Title == "":
 		return nil, required("text.title")
+	case utf8.RuneCountInString(t.Title) > maxTitleChars:
+		return nil, tooLong("text.title", maxTitleChars)
 	case t.Narrative == nil:
 		return nil, invalid("text.narrative", "is required (missing or null)")
 	case len(*t.Narrative) > maxNarrativeBytes:
@@ -501,6 +676,14 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 	} else if e.MyKanta.Display == documents.DisplayDelayed {
 		return nil, invalid("restrictions.mykanta.release_date", "is required when display is delayed")
 	}
+	if mk.ReasonCode != "" {
+		if prob := checkID("restrictions.mykanta.reason_code", mk.ReasonCode); prob != nil {
+			return nil, prob
+		}
+	}
+	if prob := checkLen("restrictions.mykanta.reason_text", mk.ReasonText, maxReasonChars); prob != nil {
+		return nil, prob
+	}
 	e.MyKanta.ReasonCode, e.MyKanta.ReasonText = mk.ReasonCode, mk.ReasonText
 
 	g := &w.Restrictions.Guardian
@@ -526,6 +709,8 @@ func convert(w *wireEntry) (*documents.Entry, *problem) {
 			return nil, invalid("amends.revision", "must be revision - 1 ("+strconv.Itoa(e.Revision-1)+")")
 		case am.Reason == "":
 			return nil, required("amends.reason")
+		case utf8.RuneCountInString(am.Reason) > maxReasonChars:
+			return nil, tooLong("amends.reason", maxReasonChars)
 		}
 		e.Amends = &documents.Amends{Revision: am.Revision, Reason: am.Reason}
 	} else if e.Revision > 1 {
