@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 )
@@ -50,7 +51,8 @@ func readExpectations(t *testing.T, path string) map[int]expectation {
 
 // TestMalformedCatalogue reads fixtures/malformed/catalogue.ndjson with the
 // lines only a program can write (invalid UTF-8, an over-long line)
-// appended, and checks every line against catalogue.expect.tsv.
+// appended, and checks every line against catalogue.expect.tsv, read at a
+// fixed time (the reader's Options.Now).
 func TestMalformedCatalogue(t *testing.T) {
 	batch, err := os.ReadFile("../fixtures/malformed/catalogue.ndjson")
 	if err != nil {
@@ -84,7 +86,10 @@ func TestMalformedCatalogue(t *testing.T) {
 	}
 
 	seen := map[int]bool{}
-	for _, it := range readAll(t, string(batch), adapter.Options{MaxLineBytes: maxLine}) {
+	// The time of reading bounds finalized_at: the catalogue's lines with a
+	// finalized_at more than a day after it are rejected.
+	readAt := func() time.Time { return time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC) }
+	for _, it := range readAll(t, string(batch), adapter.Options{MaxLineBytes: maxLine, Now: readAt}) {
 		seen[it.Line] = true
 		w, ok := want[it.Line]
 		if !ok {
