@@ -123,7 +123,12 @@ func (a *app) dryRun(files []string, now time.Time, fn func(it adapter.Item, d *
 	history := batchHistory{}
 	var readErrs []error
 	for _, f := range files {
-		r, err := adapter.Open(f, adapter.Options{MaxLineBytes: a.cfg.Spool.MaxLineBytes})
+		// plan reads at its --now, as ingestion reads at the clock.
+		r, err := adapter.Open(f, adapter.Options{
+			MaxLineBytes:      a.cfg.Spool.MaxLineBytes,
+			Now:               func() time.Time { return now },
+			MaxFinalizedAhead: a.cfg.Spool.MaxFinalizedAhead,
+		})
 		if err != nil {
 			readErrs = append(readErrs, err)
 			continue

@@ -53,6 +53,10 @@ type SpoolConfig struct {
 	DoneDir string `mapstructure:"done_dir" json:"done_dir"`
 	// MaxLineBytes caps one NDJSON line (a 1 MiB narrative, escaped, plus the rest).
 	MaxLineBytes int `mapstructure:"max_line_bytes" json:"max_line_bytes"`
+	// MaxFinalizedAhead is how far an entry's finalized_at may lie after the
+	// time of reading (clock skew between Apotti and the gateway); a later
+	// one is rejected as a clock or export error.
+	MaxFinalizedAhead time.Duration `mapstructure:"max_finalized_ahead" json:"max_finalized_ahead"`
 }
 
 type QueueConfig struct {
@@ -199,6 +203,9 @@ func Default() Config {
 			QuarantineDir: "spool/quarantine",
 			DoneDir:       "spool/done",
 			MaxLineBytes:  8 << 20,
+			// A day: generous for clock skew, yet a finalized_at years
+			// ahead (a wrong century, a test clock) never passes.
+			MaxFinalizedAhead: 24 * time.Hour,
 		},
 		Queue: QueueConfig{
 			Backend:     "sqlite",
@@ -291,6 +298,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Spool.MaxLineBytes < 1<<20 {
 		bad("spool.max_line_bytes", "must be at least 1 MiB (narratives may be 1 MiB)")
+	}
+	if c.Spool.MaxFinalizedAhead <= 0 {
+		bad("spool.max_finalized_ahead", "must be positive")
 	}
 	if c.Spool.Schedule != "" && len(strings.Fields(c.Spool.Schedule)) != 5 {
 		bad("spool.schedule", "must be a 5-field cron expression")

@@ -69,7 +69,11 @@ func newSummary(file string) *BatchSummary {
 // committer stops at its first error; nothing after a failed chunk is
 // committed.
 func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
-	r, err := adapter.Open(path, adapter.Options{MaxLineBytes: in.cfg.Spool.MaxLineBytes})
+	r, err := adapter.Open(path, adapter.Options{
+		MaxLineBytes:      in.cfg.Spool.MaxLineBytes,
+		Now:               in.clock.Now,
+		MaxFinalizedAhead: in.cfg.Spool.MaxFinalizedAhead,
+	})
 	if err != nil {
 		return nil, err
 	}
