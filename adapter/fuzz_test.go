@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
@@ -131,5 +133,19 @@ func checkEntry(t *testing.T, e *documents.Entry) {
 	}
 	if !e.Encounter.End.IsZero() && e.Encounter.End.Before(e.Encounter.Start) {
 		t.Fatalf("entry %s: encounter ends before it starts", e.Key())
+	}
+	ids := []string{e.ID, e.Encounter.ID, e.Author.RegistrationNumber, e.MyKanta.ReasonCode}
+	if cr := e.ClientRelationship; cr != nil {
+		ids = append(ids, cr.ID, cr.CaseID)
+	}
+	for _, id := range ids {
+		if utf8.RuneCountInString(id) > 128 || strings.IndexFunc(id, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			t.Fatalf("entry accepted with an over-long or unprintable id %q", id)
+		}
+	}
+	for _, name := range []string{e.Client.Given, e.Client.Family, e.Author.Given, e.Author.Family} {
+		if utf8.RuneCountInString(name) > 200 {
+			t.Fatalf("entry %s accepted with a name over 200 characters", e.Key())
+		}
 	}
 }
