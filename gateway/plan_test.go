@@ -203,6 +203,12 @@ func TestPlanIsIngestionsDecision(t *testing.T) {
 			t.Errorf("%d planned lines", len(planned))
 		}
 	})
+	t.Run("hostile catalogue", func(t *testing.T) {
+		planned := planAndIngest(t, cfg, b, []string{"../fixtures/hostile/catalogue.ndjson"})
+		if len(planned) < 80 {
+			t.Errorf("%d planned lines", len(planned))
+		}
+	})
 	t.Run("generated", func(t *testing.T) {
 		p := filepath.Join(t.TempDir(), "generated.ndjson")
 		f, err := os.Create(p)
