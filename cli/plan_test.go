@@ -251,7 +251,7 @@ func TestPlanDecidesAsIngestion(t *testing.T) {
 	if got[0].Decision != "submit" || got[1].Decision != "already_read" || got[1].Line != 2 {
 		t.Errorf("repeated revision: %+v then %+v, want submit then already_read", got[0], got[1])
 	}
-	if got[2].Decision != "reject" || got[2].EntryID != "PLAN-ORG" || !strings.Contains(got[2].Reason, "organiser") {
+	if got[2].Decision != "reject" || got[2].EntryID != "PLAN-ORG" || got[2].Field != "service.organiser_oid" || !strings.Contains(got[2].Reason, "organiser") {
 		t.Errorf("unknown organiser: %+v, want reject", got[2])
 	}
 	if !strings.Contains(stderr, "already_read 1") {

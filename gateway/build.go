@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -99,6 +100,10 @@ func NewUnsignedBuilder(cfg *config.Config) (*Builder, error) {
 	return b, nil
 }
 
+// errUnknownOrganiser refuses an entry of an organiser with no
+// configuration: the entry's fault (quarantined naming the field).
+var errUnknownOrganiser = &documents.FieldError{Field: "service.organiser_oid", Err: errors.New("organiser is not configured (no signing identity)")}
+
 // Identities lists the signing identities by organiser OID (for the
 // certificate-expiry metric).
 func (b *Builder) Identities() map[string]*signing.Identity {
@@ -115,7 +120,7 @@ func (b *Builder) Identities() map[string]*signing.Identity {
 func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) ([]BuiltDocument, error) {
 	o, ok := b.orgs[e.Service.OrganiserOID]
 	if !ok {
-		return nil, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+		return nil, errUnknownOrganiser
 	}
 	route := b.cfg.Documents.Route[d.Archive]
 	if route == "" {
@@ -263,7 +268,7 @@ func (b *Builder) RelationshipDocumentIDs(e *documents.Entry, d documents.Decisi
 func (b *Builder) BuildRelationship(r documents.RelationshipDocument, e *documents.Entry, d documents.Decision, at time.Time) (BuiltDocument, error) {
 	o, ok := b.orgs[e.Service.OrganiserOID]
 	if !ok {
-		return BuiltDocument{}, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+		return BuiltDocument{}, errUnknownOrganiser
 	}
 	doc, err := cda.BuildRelationship(r, o.org, b.cdaOptions(documents.ArchiveSocial))
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
@@ -293,7 +294,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		}
 		if d.Outcome == documents.OutcomeReject {
 			c.rejections = append(c.rejections, chunkRejection{
-				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason},
+				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Field: d.Field, Reason: d.Reason},
 				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d})
 			continue
 		}
@@ -327,6 +328,10 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			rj := &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}
 			if se, ok := errors.AsType[*sosmeta.Error](p.err); ok {
 				rj.Field = se.Path
+			} else if fe, ok := errors.AsType[*documents.FieldError](p.err); ok {
+				rj.Field = fe.Field
+			} else if ce, ok := errors.AsType[*fhir.InvalidCharError](p.err); ok {
+				rj.Field = ce.Field
 			}
 			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput, decision: &p.decision})
 			continue
