@@ -48,9 +48,12 @@ func (a *app) planCommand() *cobra.Command {
 		Use:   "plan FILE...",
 		Short: "Show, entry by entry, what would be sent to which archive, when, and with which flags (dry run)",
 		Long: `plan reads export batches (NDJSON or gzip NDJSON) and prints one JSON object per
-entry revision on stdout: its decision (submit, hold, skip, reject, invalidate),
-archive, not-before time, MyKanta display and release date, guardian visibility,
-confidentiality and reason. A summary goes to stderr. Nothing is sent or stored.
+entry revision on stdout: its decision (submit, hold, skip, reject, invalidate, or
+already_read for a revision the input repeats), archive, not-before time, MyKanta
+display and release date, guardian visibility, confidentiality and reason. The
+decisions are the ingestion's own (the same decide and build step, unsigned, with
+the input read so far as its history). A summary goes to stderr. Nothing is sent
+or stored.
 Exit status: 0 when every line got a decision (rejections are decisions), 1 when a
 file could not be read, 2 for usage or configuration errors.`,
 		Args: cobra.MinimumNArgs(1),
