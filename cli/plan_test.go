@@ -118,11 +118,14 @@ func TestPlanScenarios(t *testing.T) {
 }
 
 func TestPlanNeverPrintsPersonalData(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", "../fixtures/scenarios/psychologist.ndjson", "../fixtures/malformed/catalogue.ndjson")
+	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", "../fixtures/scenarios/psychologist.ndjson", "../fixtures/malformed/catalogue.ndjson", "../fixtures/hostile/catalogue.ndjson")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, secret := range []string{"150315A9011", "010114A", "Oppilas", "Tapaaminen", "Öhman"} {
+	if strings.ContainsAny(stdout+stderr, "\x1b\x00\x07") {
+		t.Errorf("plan output holds a raw control character")
+	}
+	for _, secret := range []string{"150315A9011", "010114A", "Oppilas", "Tapaaminen", "Öhman", "150315A914E", "150315A123X", "Salaisenkorpi", "Vihamielinen", "Luottamuksellinen"} {
 		if strings.Contains(stdout+stderr, secret) {
 			t.Errorf("plan output contains personal data %q", secret)
 		}
