@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 )
@@ -59,31 +58,28 @@ func (a *app) build(files []string, outDir string, all bool) error {
 		written++
 		return os.WriteFile(filepath.Join(outDir, name), b, 0o600)
 	}
-	readErr, err := a.dryRun(files, now, func(it adapter.Item, d *documents.Decision) error {
-		if d == nil {
-			sum.add(rejectionLine(it.Rejection))
-			fmt.Fprintf(a.errOut, "%s\n", it.Rejection.Error())
+	readErr, err := a.dryRun(files, builder, func(l gateway.PlannedLine) error {
+		sum.add(planLine(l, a.cfg.Location()))
+		switch {
+		case l.AlreadyRead:
+			return nil
+		case l.BuildFailed:
+			buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %s", l.File, l.Line, l.Entry.ID, l.Entry.Revision, l.Rejection.Reason))
+			return nil
+		case l.Rejection != nil:
+			fmt.Fprintf(a.errOut, "%s\n", l.Rejection.Error())
 			return nil
 		}
-		sum.add(decisionLine(it.File, it.Line, it.Entry, *d, a.cfg.Location()))
-		switch d.Outcome {
+		switch l.Decision.Outcome {
 		case documents.OutcomeSubmit, documents.OutcomeInvalidate:
 		case documents.OutcomeHold:
 			if !all {
 				return nil
 			}
-		case documents.OutcomeReject:
-			fmt.Fprintf(a.errOut, "%s:%d: %s#%d: %s\n", it.File, it.Line, it.Entry.ID, it.Entry.Revision, d.Reason)
-			return nil
 		default:
 			return nil
 		}
-		built, err := builder.Build(it.Entry, *d, time.Now())
-		if err != nil {
-			buildErrs = append(buildErrs, fmt.Errorf("%s:%d: %s#%d: %w", it.File, it.Line, it.Entry.ID, it.Entry.Revision, err))
-			return nil
-		}
-		for _, bd := range built {
+		for _, bd := range l.Built {
 			if bd.CDA != nil {
 				if err := write(bd.Delivery.DocumentID+".cda.xml", bd.CDA); err != nil {
 					return err

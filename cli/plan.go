@@ -2,10 +2,10 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"sort"
 	"strings"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 )
 
 // PlanLine is one line of `plan` output: what the gateway would do with an
@@ -42,37 +43,17 @@ type PlanMyKanta struct {
 	ReleaseDate string `json:"release_date,omitempty"`
 }
 
-// batchHistory is a dry run's memory of what it has accepted so far: a
-// 64-bit hash of the entry id to its latest accepted revision, so that an
-// entered-in-error line later in the input finds its earlier revision.
-type batchHistory map[uint64]int32
-
-func entryHash(id string) uint64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, id)
-	return h.Sum64()
-}
-
-func (h batchHistory) LatestAccepted(id string) (int, bool) {
-	r, ok := h[entryHash(id)]
-	return int(r), ok
-}
-
-func (h batchHistory) accept(id string, rev int) {
-	k := entryHash(id)
-	if int32(rev) > h[k] {
-		h[k] = int32(rev)
-	}
-}
-
 func (a *app) planCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "plan FILE...",
 		Short: "Show, entry by entry, what would be sent to which archive, when, and with which flags (dry run)",
 		Long: `plan reads export batches (NDJSON or gzip NDJSON) and prints one JSON object per
-entry revision on stdout: its decision (submit, hold, skip, reject, invalidate),
-archive, not-before time, MyKanta display and release date, guardian visibility,
-confidentiality and reason. A summary goes to stderr. Nothing is sent or stored.
+entry revision on stdout: its decision (submit, hold, skip, reject, invalidate, or
+already_read for a revision the input repeats), archive, not-before time, MyKanta
+display and release date, guardian visibility, confidentiality and reason. The
+decisions are the ingestion's own (the same decide and build step, unsigned, with
+the input read so far as its history). A summary goes to stderr. Nothing is sent
+or stored.
 Exit status: 0 when every line got a decision (rejections are decisions), 1 when a
 file could not be read, 2 for usage or configuration errors.`,
 		Args: cobra.MinimumNArgs(1),
@@ -90,13 +71,12 @@ func (a *app) plan(files []string) error {
 	w := bufio.NewWriterSize(a.out, 64<<10)
 	enc := json.NewEncoder(w)
 	sum := newPlanSummary()
-	readErr, err := a.dryRun(files, now, func(it adapter.Item, d *documents.Decision) error {
-		var pl PlanLine
-		if d == nil {
-			pl = rejectionLine(it.Rejection)
-		} else {
-			pl = decisionLine(it.File, it.Line, it.Entry, *d, a.cfg.Location())
-		}
+	builder, err := gateway.NewUnsignedBuilder(a.cfg)
+	if err != nil {
+		return usageErr(err)
+	}
+	readErr, err := a.dryRun(files, builder, func(l gateway.PlannedLine) error {
+		pl := planLine(l, a.cfg.Location())
 		sum.add(pl)
 		return enc.Encode(pl)
 	})
@@ -113,56 +93,51 @@ func (a *app) plan(files []string) error {
 	return nil
 }
 
-// dryRun reads the batches and decides every valid entry at now, as the
-// gateway would, remembering in memory what it took in so that a later
-// entered-in-error line finds its earlier revision. fn gets each item with
-// its decision (nil for a line the adapter rejected). readErr collects
-// files that could not be read to their end; err is fn's.
-func (a *app) dryRun(files []string, now time.Time, fn func(it adapter.Item, d *documents.Decision) error) (readErr, err error) {
-	policy := a.cfg.PolicyEngine()
-	history := batchHistory{}
+// dryRun reads the batches and decides every line at now with the
+// ingestion's own decide step (gateway.Planner), remembering in memory what
+// it took in so that a later line of the input sees it as ingestion would
+// see the queue. fn gets each line with its decision. readErr collects files
+// that could not be read to their end; err is fn's (or the planner's).
+func (a *app) dryRun(files []string, b *gateway.Builder, fn func(l gateway.PlannedLine) error) (readErr, err error) {
+	p := gateway.NewPlanner(a.cfg, b, a.clock)
 	var readErrs []error
+	var fnErr error
 	for _, f := range files {
-		// plan reads at its --now, as ingestion reads at the clock.
-		r, err := adapter.Open(f, adapter.Options{
-			MaxLineBytes:      a.cfg.Spool.MaxLineBytes,
-			Now:               func() time.Time { return now },
-			MaxFinalizedAhead: a.cfg.Spool.MaxFinalizedAhead,
+		err := p.PlanFile(context.Background(), f, func(l gateway.PlannedLine) error {
+			if fnErr = fn(l); fnErr != nil {
+				return fnErr
+			}
+			return nil
 		})
+		if fnErr != nil {
+			return nil, fnErr
+		}
 		if err != nil {
 			readErrs = append(readErrs, err)
-			continue
 		}
-		for {
-			it, err := r.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				readErrs = append(readErrs, fmt.Errorf("%s: %w", f, err))
-				break
-			}
-			if it.Rejection != nil {
-				if err := fn(it, nil); err != nil {
-					r.Close()
-					return nil, err
-				}
-				continue
-			}
-			d := policy.Decide(it.Entry, now, history)
-			switch d.Outcome {
-			case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
-				history.accept(it.Entry.ID, it.Entry.Revision)
-			}
-			if err := fn(it, &d); err != nil {
-				r.Close()
-				return nil, err
-			}
-		}
-		r.Close()
 	}
 	return errors.Join(readErrs...), nil
 }
+
+// planLine is a line of plan's output for l.
+func planLine(l gateway.PlannedLine, loc *time.Location) PlanLine {
+	switch {
+	case l.AlreadyRead:
+		return PlanLine{File: l.File, Line: l.Line, EntryID: l.Entry.ID, Revision: l.Entry.Revision,
+			Decision: decisionAlreadyRead, Reason: "revision already read earlier in the input: nothing is recorded", ReasonClass: decisionAlreadyRead}
+	case l.Entry == nil:
+		return rejectionLine(l.Rejection)
+	}
+	pl := decisionLine(l.File, l.Line, l.Entry, l.Decision, loc)
+	if l.Rejection != nil {
+		pl.Field = l.Rejection.Field
+	}
+	return pl
+}
+
+// decisionAlreadyRead is plan's decision for a revision the input repeats:
+// ingestion reads it once and counts the repeat as "already read".
+const decisionAlreadyRead = "already_read"
 
 func rejectionLine(rj *adapter.Rejection) PlanLine {
 	return PlanLine{
@@ -215,7 +190,7 @@ func (s *planSummary) add(pl PlanLine) {
 
 func (s *planSummary) print(w io.Writer, now time.Time) {
 	fmt.Fprintf(w, "plan at %s: %d entry revisions:", now.Format(time.RFC3339), s.lines)
-	for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject"} {
+	for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject", decisionAlreadyRead} {
 		fmt.Fprintf(w, " %s %d", d, s.byDecision[d])
 	}
 	fmt.Fprintln(w)
@@ -226,7 +201,7 @@ func (s *planSummary) print(w io.Writer, now time.Time) {
 	sort.Strings(archives)
 	for _, a := range archives {
 		var parts []string
-		for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject"} {
+		for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject", decisionAlreadyRead} {
 			if n := s.byArchive[a][d]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", d, n))
 			}

@@ -118,11 +118,14 @@ func TestPlanScenarios(t *testing.T) {
 }
 
 func TestPlanNeverPrintsPersonalData(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", "../fixtures/scenarios/psychologist.ndjson", "../fixtures/malformed/catalogue.ndjson")
+	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", "../fixtures/scenarios/psychologist.ndjson", "../fixtures/malformed/catalogue.ndjson", "../fixtures/hostile/catalogue.ndjson")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, secret := range []string{"150315A9011", "010114A", "Oppilas", "Tapaaminen", "Öhman"} {
+	if strings.ContainsAny(stdout+stderr, "\x1b\x00\x07") {
+		t.Errorf("plan output holds a raw control character")
+	}
+	for _, secret := range []string{"150315A9011", "010114A", "Oppilas", "Tapaaminen", "Öhman", "150315A914E", "150315A123X", "Salaisenkorpi", "Vihamielinen", "Luottamuksellinen"} {
 		if strings.Contains(stdout+stderr, secret) {
 			t.Errorf("plan output contains personal data %q", secret)
 		}
@@ -207,5 +210,54 @@ func TestConfigCheckShowsCodes(t *testing.T) {
 	t.Setenv("KANTA_GATEWAY_DOCUMENTS_CODES_HEALTH__VIEW__PSYCOLOGY", "1")
 	if code, _, stderr := runCLI(t, "config", "check"); code != ExitUsage || !strings.Contains(stderr, `"health.view.psycology"`) {
 		t.Errorf("unknown code name: exit %d, %q", code, stderr)
+	}
+}
+
+// plan decides as ingestion does (gateway.Planner is ingestion's own decide
+// step): a revision the input repeats is read once, and an entry whose
+// document cannot be built (an organiser with no configuration) is
+// rejected naming the field, not planned for submission.
+func TestPlanDecidesAsIngestion(t *testing.T) {
+	raw, err := os.ReadFile("../fixtures/scenarios/psychologist.ndjson")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := strings.SplitN(string(raw), "\n", 2)[0]
+	var e struct {
+		ID       string `json:"entry_id"`
+		Revision int    `json:"revision"`
+		Service  struct {
+			Organiser string `json:"organiser_oid"`
+		} `json:"service"`
+	}
+	if err := json.Unmarshal([]byte(first), &e); err != nil || e.Service.Organiser == "" {
+		t.Fatalf("fixture's first line: %v", err)
+	}
+	unknown := strings.Replace(strings.Replace(first, e.Service.Organiser, "1.2.246.10.2012566.19.999", 1), fmt.Sprintf("%q", e.ID), `"PLAN-ORG"`, 1)
+	batch := filepath.Join(t.TempDir(), "batch.ndjson")
+	os.WriteFile(batch, []byte(first+"\n"+first+"\n"+unknown+"\n"), 0o600)
+	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", batch)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got []PlanLine
+	for _, l := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var pl PlanLine
+		if err := json.Unmarshal([]byte(l), &pl); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		got = append(got, pl)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d plan lines, want 3:\n%s", len(got), stdout)
+	}
+	if got[0].Decision != "submit" || got[1].Decision != "already_read" || got[1].Line != 2 {
+		t.Errorf("repeated revision: %+v then %+v, want submit then already_read", got[0], got[1])
+	}
+	if got[2].Decision != "reject" || got[2].EntryID != "PLAN-ORG" || got[2].Field != "service.organiser_oid" || !strings.Contains(got[2].Reason, "organiser") {
+		t.Errorf("unknown organiser: %+v, want reject", got[2])
+	}
+	if !strings.Contains(stderr, "already_read 1") {
+		t.Errorf("summary does not count the repeat: %q", stderr)
 	}
 }

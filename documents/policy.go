@@ -125,6 +125,9 @@ type Decision struct {
 	Outcome     Outcome
 	ReasonClass ReasonClass
 	Reason      string
+	// Field is the JSON path of the input field a rejection is about
+	// (quarantined with the line); empty for other outcomes.
+	Field string
 
 	Role     Role
 	Archive  Archive
@@ -181,7 +184,7 @@ func (p *Policy) Decide(e *Entry, now time.Time, h History) Decision {
 	}
 	rule, ok := p.Roles[e.Author.Role]
 	if !ok {
-		return reject(ReasonUnmappedRole, fmt.Sprintf("author.role %q has no policy", e.Author.Role))
+		return reject(ReasonUnmappedRole, "author.role", fmt.Sprintf("author.role %q has no policy", e.Author.Role))
 	}
 	d := Decision{
 		Role:            e.Author.Role,
@@ -195,14 +198,14 @@ func (p *Policy) Decide(e *Entry, now time.Time, h History) Decision {
 	}
 
 	if info, err := ParseHetu(e.Client.Hetu); err != nil {
-		return d.rejected(ReasonInvalidInput, "client.hetu: "+err.Error())
+		return d.rejected(ReasonInvalidInput, "client.hetu", "client.hetu: "+err.Error())
 	} else if p.Environment == EnvironmentProduction && info.IsTestCode() {
-		return d.rejected(ReasonIdentityEnvironment, "client.hetu: test identity code refused in production")
+		return d.rejected(ReasonIdentityEnvironment, "client.hetu", "client.hetu: test identity code refused in production")
 	} else if p.Environment != EnvironmentProduction && !info.IsTestCode() {
-		return d.rejected(ReasonIdentityEnvironment, "client.hetu: only test identity codes (individual number 900-999) are accepted in the test environment")
+		return d.rejected(ReasonIdentityEnvironment, "client.hetu", "client.hetu: only test identity codes (individual number 900-999) are accepted in the test environment")
 	}
 	if rule.ServiceKind != "" && e.Service.Kind != rule.ServiceKind {
-		return d.rejected(ReasonRoleServiceMismatch, fmt.Sprintf("service.kind %q does not belong to author.role %q (registers are never mixed)", e.Service.Kind, e.Author.Role))
+		return d.rejected(ReasonRoleServiceMismatch, "service.kind", fmt.Sprintf("service.kind %q does not belong to author.role %q (registers are never mixed)", e.Service.Kind, e.Author.Role))
 	}
 
 	switch e.Status {
@@ -216,7 +219,7 @@ func (p *Policy) Decide(e *Entry, now time.Time, h History) Decision {
 
 	if d.Display == DisplayDelayed || d.Display == DisplayHidden {
 		if e.MyKanta.ReasonCode == "" {
-			return d.rejected(ReasonMissingReasonCode, fmt.Sprintf("restrictions.mykanta.reason_code is required when display is %s", d.Display))
+			return d.rejected(ReasonMissingReasonCode, "restrictions.mykanta.reason_code", fmt.Sprintf("restrictions.mykanta.reason_code is required when display is %s", d.Display))
 		}
 	}
 	d.Concealed = d.Display == DisplayHidden
@@ -290,12 +293,12 @@ func (p *Policy) location() *time.Location {
 	return p.Location
 }
 
-func reject(c ReasonClass, reason string) Decision {
-	return Decision{Outcome: OutcomeReject, ReasonClass: c, Reason: reason}
+func reject(c ReasonClass, field, reason string) Decision {
+	return Decision{Outcome: OutcomeReject, ReasonClass: c, Reason: reason, Field: field}
 }
 
-func (d Decision) rejected(c ReasonClass, reason string) Decision {
-	d.Outcome, d.ReasonClass, d.Reason = OutcomeReject, c, reason
+func (d Decision) rejected(c ReasonClass, field, reason string) Decision {
+	d.Outcome, d.ReasonClass, d.Reason, d.Field = OutcomeReject, c, reason, field
 	d.GuardianVisible, d.Guardian, d.Concealed, d.ReleaseDate = false, GuardianNotApplicable, false, Date{}
 	return d
 }

@@ -38,3 +38,13 @@ func IsXMLChar(r rune) bool {
 	}
 	return false
 }
+
+// FieldError is a document builder's refusal of one input field's value:
+// the gateway quarantines the entry naming Field (its JSON path).
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }

@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -82,6 +83,27 @@ func NewBuilder(cfg *config.Config, now time.Time) (*Builder, error) {
 	return b, nil
 }
 
+// NewUnsignedBuilder builds every document a Builder does, from the same
+// organisers, without signing it: `plan` decides with the ingestion's own
+// build step (an entry whose document cannot be built is rejected there as
+// in ingestion) without needing the signing keys.
+func NewUnsignedBuilder(cfg *config.Config) (*Builder, error) {
+	b := &Builder{cfg: cfg, orgs: map[string]organiser{}}
+	if err := checkCodeNames(cfg.Documents.Codes); err != nil {
+		return nil, err
+	}
+	for _, o := range cfg.Organisations {
+		custodianOID, custodianName := o.Custodian()
+		b.orgs[o.OID] = organiser{org: documents.Organisation{OID: o.OID, Name: o.Name, DocumentRoot: o.DocumentRoot,
+			CustodianOID: custodianOID, CustodianName: custodianName}}
+	}
+	return b, nil
+}
+
+// errUnknownOrganiser refuses an entry of an organiser with no
+// configuration: the entry's fault (quarantined naming the field).
+var errUnknownOrganiser = &documents.FieldError{Field: "service.organiser_oid", Err: errors.New("organiser is not configured (no signing identity)")}
+
 // Identities lists the signing identities by organiser OID (for the
 // certificate-expiry metric).
 func (b *Builder) Identities() map[string]*signing.Identity {
@@ -98,7 +120,7 @@ func (b *Builder) Identities() map[string]*signing.Identity {
 func (b *Builder) Build(e *documents.Entry, d documents.Decision, at time.Time) ([]BuiltDocument, error) {
 	o, ok := b.orgs[e.Service.OrganiserOID]
 	if !ok {
-		return nil, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+		return nil, errUnknownOrganiser
 	}
 	route := b.cfg.Documents.Route[d.Archive]
 	if route == "" {
@@ -159,8 +181,10 @@ func (b *Builder) buildCDA(e *documents.Entry, d documents.Decision, o organiser
 // message, for entries and client relationship documents alike.
 func (b *Builder) signAndFrame(doc *cda.Document, o organiser, archive documents.Archive, messageID string, author documents.Author, at time.Time) (signed, frame []byte, err error) {
 	start := time.Now()
-	if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
-		return nil, nil, fmt.Errorf("signing: %w", err)
+	if o.signer != nil { // nil: an unsigned builder (plan)
+		if err := o.signer.Sign(doc.Tree, doc.BodyID, at); err != nil {
+			return nil, nil, fmt.Errorf("signing: %w", err)
+		}
 	}
 	signDur := time.Since(start)
 	if signed, err = doc.Bytes(); err != nil {
@@ -244,7 +268,7 @@ func (b *Builder) RelationshipDocumentIDs(e *documents.Entry, d documents.Decisi
 func (b *Builder) BuildRelationship(r documents.RelationshipDocument, e *documents.Entry, d documents.Decision, at time.Time) (BuiltDocument, error) {
 	o, ok := b.orgs[e.Service.OrganiserOID]
 	if !ok {
-		return BuiltDocument{}, fmt.Errorf("service.organiser_oid: organiser is not configured (no signing identity)")
+		return BuiltDocument{}, errUnknownOrganiser
 	}
 	doc, err := cda.BuildRelationship(r, o.org, b.cdaOptions(documents.ArchiveSocial))
 	if err != nil {
@@ -276,9 +300,11 @@ func (b *Builder) buildFHIR(e *documents.Entry, d documents.Decision, o organise
 		return BuiltDocument{}, err
 	}
 	start := time.Now()
-	chain := append([]*x509.Certificate{o.ident.Cert}, o.ident.Chain...)
-	if err := fhir.Sign(bundle, o.ident.Key, chain, at, o.org.OID); err != nil {
-		return BuiltDocument{}, fmt.Errorf("signing bundle: %w", err)
+	if o.ident != nil { // nil: an unsigned builder (plan)
+		chain := append([]*x509.Certificate{o.ident.Cert}, o.ident.Chain...)
+		if err := fhir.Sign(bundle, o.ident.Key, chain, at, o.org.OID); err != nil {
+			return BuiltDocument{}, fmt.Errorf("signing bundle: %w", err)
+		}
 	}
 	signDur := time.Since(start)
 	raw, err := fhir.Marshal(bundle)

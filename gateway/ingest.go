@@ -18,6 +18,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
@@ -35,14 +36,26 @@ type Ingester struct {
 	policy  *documents.Policy
 	builder *Builder
 	queue   queue.Queue
-	clock   clock.Clock
-	log     *slog.Logger
-	hooks   Hooks
+	// ledger is what the decide step reads: the queue when ingesting,
+	// plan's memory of its own input in a dry run (see Planner).
+	ledger decideLedger
+	clock  clock.Clock
+	log    *slog.Logger
+	hooks  Hooks
 }
 
 func NewIngester(cfg *config.Config, b *Builder, q queue.Queue, c clock.Clock, log *slog.Logger, h Hooks) *Ingester {
 	b.onBuilt = h.Built
-	return &Ingester{cfg: cfg, policy: cfg.PolicyEngine(), builder: b, queue: q, clock: c, log: log, hooks: h}
+	return &Ingester{cfg: cfg, policy: cfg.PolicyEngine(), builder: b, queue: q, ledger: q, clock: c, log: log, hooks: h}
+}
+
+// decideLedger is what deciding a chunk needs to know of what was taken in
+// before: which revisions were read, the latest accepted revision of an
+// entry, which shared documents are stored.
+type decideLedger interface {
+	SeenBatch(ctx context.Context, keys []queue.EntryKey) (map[queue.EntryKey]bool, error)
+	StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error)
+	documents.History
 }
 
 // BatchSummary counts what one batch did.
@@ -68,12 +81,19 @@ func newSummary(file string) *BatchSummary {
 // cores keep signing during a commit. Chunks are committed in order and the
 // committer stops at its first error; nothing after a failed chunk is
 // committed.
-func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
-	r, err := adapter.Open(path, adapter.Options{
+// readerOptions are how ingestion (and plan, which shares it) reads a
+// batch: at the ingestion's clock, so a finalized_at too far ahead of it is
+// rejected.
+func (in *Ingester) readerOptions() adapter.Options {
+	return adapter.Options{
 		MaxLineBytes:      in.cfg.Spool.MaxLineBytes,
 		Now:               in.clock.Now,
 		MaxFinalizedAhead: in.cfg.Spool.MaxFinalizedAhead,
-	})
+	}
+}
+
+func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
+	r, err := adapter.Open(path, in.readerOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -215,13 +235,17 @@ type chunkRejection struct {
 	rj    *adapter.Rejection
 	hetu  string
 	class documents.ReasonClass
+	// decision is the policy's, for a policy or build rejection (plan
+	// shows its archive and role); nil for a line the adapter refused.
+	decision *documents.Decision
 }
 
 // preparedChunk is a chunk decided, built and signed, waiting for its
 // commit. Its maps are not changed after prepare returns.
 type preparedChunk struct {
 	rejections  []chunkRejection
-	alreadyRead int // revisions the queue, or the chunk before, holds
+	alreadyRead int            // revisions the queue, or the chunk before, holds
+	repeated    []adapter.Item // those lines, for plan
 	drafts      []*pendingEntry
 	items       []queue.Ingestion
 	ingested    []*pendingEntry
@@ -249,11 +273,11 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			keys = append(keys, queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision})
 		}
 	}
-	seen, err := in.queue.SeenBatch(ctx, keys)
+	seen, err := in.ledger.SeenBatch(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
+	history := &chunkHistory{base: in.ledger, accepted: map[string]int{}}
 	if prev != nil {
 		history.prev = prev.accepted
 		for _, it := range prev.items {
@@ -271,6 +295,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		key := queue.EntryKey{EntryID: e.ID, Revision: e.Revision}
 		if seen[key] {
 			c.alreadyRead++
+			c.repeated = append(c.repeated, it)
 			continue
 		}
 		seen[key] = true // the same revision twice in one chunk
@@ -280,8 +305,8 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		}
 		if d.Outcome == documents.OutcomeReject {
 			c.rejections = append(c.rejections, chunkRejection{
-				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Reason: d.Reason},
-				hetu: e.Client.Hetu, class: d.ReasonClass})
+				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Field: d.Field, Reason: d.Reason},
+				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d})
 			continue
 		}
 		switch d.Outcome {
@@ -314,8 +339,12 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			rj := &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}
 			if se, ok := errors.AsType[*sosmeta.Error](p.err); ok {
 				rj.Field = se.Path
+			} else if fe, ok := errors.AsType[*documents.FieldError](p.err); ok {
+				rj.Field = fe.Field
+			} else if ce, ok := errors.AsType[*fhir.InvalidCharError](p.err); ok {
+				rj.Field = ce.Field
 			}
-			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput})
+			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput, decision: &p.decision})
 			continue
 		case d.ReasonClass == documents.ReasonDraft:
 			// A draft is not a read revision: its final version may come
@@ -394,7 +423,7 @@ func (in *Ingester) relationshipTasks(ctx context.Context, work []*pendingEntry,
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	stored, err := in.queue.StoredDocuments(ctx, ids)
+	stored, err := in.ledger.StoredDocuments(ctx, ids)
 	if err != nil {
 		return nil, err
 	}

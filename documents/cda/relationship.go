@@ -130,7 +130,7 @@ func checkRelationship(r documents.RelationshipDocument, org documents.Organisat
 	}
 	for _, t := range texts {
 		if err := checkXMLText(t.value); err != nil {
-			return fmt.Errorf("%s: %w", t.field, err)
+			return &documents.FieldError{Field: t.field, Err: err}
 		}
 	}
 	for _, req := range []struct{ field, value string }{

@@ -37,7 +37,7 @@ func checkInput(e *documents.Entry, org documents.Organisation) error {
 	}
 	for _, t := range texts {
 		if err := checkXMLText(t.value); err != nil {
-			return fmt.Errorf("%s: %w", t.field, err)
+			return &documents.FieldError{Field: t.field, Err: err}
 		}
 	}
 	required := []struct{ field, value string }{
