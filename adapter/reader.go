@@ -46,6 +46,9 @@ type Options struct {
 	// is parsed; a longer one is skipped without being held in memory and
 	// rejected. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// KeepRaw keeps a copy of every entry's line in Item.Raw, so that a
+	// later rejection (policy, build) can quarantine the line itself.
+	KeepRaw bool
 }
 
 // Item is the outcome of one non-empty line: exactly one of Entry and
@@ -55,6 +58,9 @@ type Item struct {
 	Line      int // 1-based physical line number
 	Entry     *documents.Entry
 	Rejection *Rejection
+	// Raw is a copy of an entry's line when Options.KeepRaw is set. It
+	// holds personal data and must never be logged.
+	Raw []byte
 }
 
 // Rejection says why a line was refused. Reason never holds the value of an
@@ -105,6 +111,7 @@ type Reader struct {
 	closer  io.Closer // the file opened by Open
 	gz      *gzip.Reader
 	started bool
+	keepRaw bool
 
 	line    int
 	lineBuf []byte // reused for lines longer than the read buffer
@@ -134,6 +141,7 @@ func NewReader(rd io.Reader, file string, opts Options) *Reader {
 	return &Reader{
 		file:    file,
 		maxLine: max,
+		keepRaw: opts.KeepRaw,
 		br:      bufio.NewReaderSize(rd, readBufferBytes),
 	}
 }
@@ -216,7 +224,11 @@ func (r *Reader) Next() (Item, error) {
 			}
 			continue
 		}
-		return r.parser.parse(line, r.file, r.line), nil
+		it := r.parser.parse(line, r.file, r.line)
+		if r.keepRaw && it.Entry != nil {
+			it.Raw = append([]byte(nil), line...)
+		}
+		return it, nil
 	}
 }
 
