@@ -126,7 +126,7 @@ func (in *Ingester) IngestSpool(ctx context.Context) (*SpoolPass, error) {
 	}
 	refused = append(refused, claimRefused...)
 	pass.Refused = len(refused)
-	in.reportRefused(refused)
+	in.reportRefused(refused, true)
 
 	var errs []error
 	read := func(claimed string) bool {
@@ -227,19 +227,23 @@ func (in *Ingester) leftClaims() (claims []string, refused []RefusedEntry, err e
 	return claims, refused, nil
 }
 
-// reportRefused logs each refused spool entry once per process (by name
-// and kind), not on every poll.
-func (in *Ingester) reportRefused(refused []RefusedEntry) {
+// reportRefused logs each refused spool entry once while it stays (by
+// name and kind), not on every poll. With all, refused is the whole
+// pass's list: entries gone since are forgotten (reported again if they
+// come back), so the set stays as small as the spool.
+func (in *Ingester) reportRefused(refused []RefusedEntry, all bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.refused == nil {
+	seen := in.refused
+	if seen == nil || all {
 		in.refused = map[RefusedEntry]bool{}
 	}
 	for _, r := range refused {
-		if in.refused[r] {
+		was := seen[r]
+		in.refused[r] = true
+		if was {
 			continue
 		}
-		in.refused[r] = true
 		in.log.Error("spool entry refused: only regular files are batches; it is not opened, move it away",
 			"file", filepath.Base(r.Path), "kind", r.Kind)
 	}
@@ -291,7 +295,7 @@ func (in *Ingester) ingestClaimed(ctx context.Context, claimed string) (*BatchSu
 		return nil, nil // another reader has it, or finished it
 	}
 	if nre, ok := errors.AsType[*notRegularError](err); ok {
-		in.reportRefused([]RefusedEntry{{Path: claimed, Kind: nre.kind}})
+		in.reportRefused([]RefusedEntry{{Path: claimed, Kind: nre.kind}}, false)
 		return nil, nil
 	}
 	if err != nil {
