@@ -63,6 +63,9 @@ type Options struct {
 	// skew between Apotti and the gateway). 0 means
 	// DefaultMaxFinalizedAhead.
 	MaxFinalizedAhead time.Duration
+	// KeepRaw keeps a copy of every entry's line in Item.Raw, so that a
+	// later rejection (policy, build) can quarantine the line itself.
+	KeepRaw bool
 }
 
 // DefaultMaxFinalizedAhead is the bound on finalized_at when Options leaves
@@ -76,6 +79,9 @@ type Item struct {
 	Line      int // 1-based physical line number
 	Entry     *documents.Entry
 	Rejection *Rejection
+	// Raw is a copy of an entry's line when Options.KeepRaw is set. It
+	// holds personal data and must never be logged.
+	Raw []byte
 }
 
 // Rejection says why a line was refused. Reason never holds the value of an
@@ -126,6 +132,7 @@ type Reader struct {
 	closer  io.Closer // the file opened by Open
 	gz      *gzip.Reader
 	started bool
+	keepRaw bool
 
 	line    int
 	lineBuf []byte // reused for lines longer than the read buffer
@@ -159,6 +166,7 @@ func NewReader(rd io.Reader, file string, opts Options) *Reader {
 	return &Reader{
 		file:    file,
 		maxLine: max,
+		keepRaw: opts.KeepRaw,
 		br:      bufio.NewReaderSize(rd, readBufferBytes),
 		parser:  parser{now: opts.Now, maxAhead: ahead},
 	}
@@ -242,7 +250,11 @@ func (r *Reader) Next() (Item, error) {
 			}
 			continue
 		}
-		return r.parser.parse(line, r.file, r.line), nil
+		it := r.parser.parse(line, r.file, r.line)
+		if r.keepRaw && it.Entry != nil {
+			it.Raw = append([]byte(nil), line...)
+		}
+		return it, nil
 	}
 }
 

@@ -145,8 +145,11 @@ func (a *app) onceCommand() *cobra.Command {
 		Short: "Ingest every batch in the spool, submit everything due, wait until done, print a summary",
 		Long: `once is for external schedulers. It ingests every batch in the spool, submits everything
 due, and waits until nothing due is left in flight (or --timeout). Exit status: 0 when all
-due documents were acknowledged, 3 when any entry was rejected or any document is
-dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout).`,
+due documents were acknowledged, 3 when any entry was rejected, a batch was corrupt (it is
+quarantined), a spool entry is not a regular file (it is refused, never opened) or any
+document is dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout, or a
+rejected line that could not be written to the quarantine). The summary is printed in
+every case but a configuration error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.untilSignal(func(ctx context.Context) error { return a.once(ctx, timeout) })
@@ -159,6 +162,7 @@ dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout).`,
 // onceResult is what one `once` pass did.
 type onceResult struct {
 	batches, lines, rejected, deliveries, alreadyRead int
+	corrupt, refused, quarantineFailed                int
 	stats                                             queue.Stats
 	took                                              time.Duration
 }
@@ -169,8 +173,9 @@ func (a *app) once(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	res.print(a, a.out)
-	if res.rejected > 0 || res.stats.Dead > 0 {
-		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)", res.rejected, res.stats.Dead)}
+	if res.rejected > 0 || res.stats.Dead > 0 || res.corrupt > 0 || res.refused > 0 {
+		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d corrupt batches quarantined, %d spool entries refused, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)",
+			res.rejected, res.corrupt, res.refused, res.stats.Dead)}
 	}
 	return nil
 }
@@ -190,7 +195,7 @@ func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, 
 	if err := svc.Queue.Start(ctx); err != nil {
 		return nil, err
 	}
-	sums, ingestErr := svc.Ingester.IngestSpool(ctx)
+	pass, ingestErr := svc.Ingester.IngestSpool(ctx)
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	stopProgress := a.progress(waitCtx, svc.Queue)
@@ -200,17 +205,22 @@ func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, 
 	defer cancelStop()
 	_ = svc.Queue.Stop(stopCtx)
 
-	res := &onceResult{batches: len(sums)}
-	for _, s := range sums {
+	res := &onceResult{batches: len(pass.Batches), refused: pass.Refused}
+	for _, s := range pass.Batches {
 		res.lines += s.Lines
 		res.rejected += s.Rejected
 		res.deliveries += s.Deliveries
 		res.alreadyRead += s.AlreadyRead
+		res.quarantineFailed += s.QuarantineFailed
+		if s.Corrupt != "" {
+			res.corrupt++
+		}
 	}
 	st, statsErr := svc.Queue.Stats(context.Background())
 	res.stats, res.took = st, time.Since(start)
 	switch {
 	case ingestErr != nil:
+		res.print(a, a.out)
 		return res, &exitError{ExitFailure, ingestErr}
 	case waitErr != nil:
 		res.print(a, a.out)
@@ -224,6 +234,10 @@ func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, 
 func (r *onceResult) print(a *app, w io.Writer) {
 	fmt.Fprintf(w, "once: %d batches, %d lines: %d documents queued, %d already read, %d rejected (%.1fs)\n",
 		r.batches, r.lines, r.deliveries, r.alreadyRead, r.rejected, r.took.Seconds())
+	if r.corrupt > 0 || r.refused > 0 || r.quarantineFailed > 0 {
+		fmt.Fprintf(w, "spool: %d corrupt batches quarantined, %d entries refused (not regular files), %d rejected lines NOT quarantined\n",
+			r.corrupt, r.refused, r.quarantineFailed)
+	}
 	st := r.stats
 	fmt.Fprintf(w, "queue: done %d, scheduled %d, retryable %d, dead %d", st.Depth[queue.StateDone], st.Depth[queue.StateScheduled], st.Depth[queue.StateRetryable], st.Dead)
 	if !st.NextScheduled.IsZero() {

@@ -293,6 +293,14 @@ func (c *Config) Validate() error {
 	if c.Spool.Dir == "" {
 		bad("spool.dir", "must be set")
 	}
+	// Without them a read batch would have nowhere to go and a rejected
+	// line would be dropped: both are required.
+	if c.Spool.DoneDir == "" {
+		bad("spool.done_dir", "must be set (fully read batches are moved there)")
+	}
+	if c.Spool.QuarantineDir == "" {
+		bad("spool.quarantine_dir", "must be set (rejected lines and corrupt batches are kept there)")
+	}
 	if c.Spool.PollInterval <= 0 {
 		bad("spool.poll_interval", "must be positive")
 	}

@@ -91,6 +91,8 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{"policy:\n  guardian_age_threshold: 30\n", "policy.guardian_age_threshold"},
 		{"kanta:\n  archive_url: ftp://x\n", "kanta.archive_url"},
 		{"time_zone: Mars/Olympus\n", "time_zone"},
+		{"spool:\n  done_dir: ''\n", "spool.done_dir"},
+		{"spool:\n  quarantine_dir: ''\n", "spool.quarantine_dir"},
 		{"kanta:\n  envelope: soap13\n", "kanta.envelope"},
 		{"kanta:\n  query_interaction: 'RCMR IN'\n", "kanta.query_interaction"},
 		{"kanta:\n  max_unreadable_answers: 25\n", "kanta.max_unreadable_answers"},

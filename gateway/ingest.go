@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +44,14 @@ type Ingester struct {
 	clock  clock.Clock
 	log    *slog.Logger
 	hooks  Hooks
+
+	mu      sync.Mutex
+	refused map[RefusedEntry]bool // spool entries already reported
+	// hookClaimed, for tests, runs when a claimed batch is open, before
+	// it is read; name is the batch's name in the spool.
+	hookClaimed func(name string)
+	// openQuarantine, for tests, replaces os.OpenFile for quarantine files.
+	openQuarantine func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 func NewIngester(cfg *config.Config, b *Builder, q queue.Queue, c clock.Clock, log *slog.Logger, h Hooks) *Ingester {
@@ -66,6 +76,12 @@ type BatchSummary struct {
 	AlreadyRead int // revisions seen before (re-exports, restarts)
 	Rejected    int // input errors and policy rejections
 	Deliveries  int
+	// QuarantineFailed counts rejected lines that could not be written to
+	// the quarantine; the batch then stays claimed and is read again.
+	QuarantineFailed int
+	// Corrupt is the reason a batch's stream could not be read to its end
+	// (a corrupt gzip stream): the batch is quarantined whole.
+	Corrupt string
 }
 
 func newSummary(file string) *BatchSummary {
@@ -93,13 +109,24 @@ func (in *Ingester) readerOptions() adapter.Options {
 }
 
 func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary, error) {
-	r, err := adapter.Open(path, in.readerOptions())
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	return in.ingestStream(ctx, f, path)
+}
+
+// ingestStream reads one batch from an open file; name is the batch's
+// name in rejections, the ledger and the quarantine.
+func (in *Ingester) ingestStream(ctx context.Context, f io.Reader, name string) (*BatchSummary, error) {
+	path := name
+	// KeepRaw: a policy or build rejection is quarantined with its line.
+	opts := in.readerOptions()
+	opts.KeepRaw = true
+	r := adapter.NewReader(f, path, opts)
 	defer r.Close()
-	q := newQuarantine(in.cfg.Spool.QuarantineDir, path)
-	defer q.close()
+	q := in.newQuarantine(path)
 	sum := newSummary(path)
 
 	commits := make(chan *preparedChunk) // unbuffered: see prepare's history
@@ -120,14 +147,35 @@ func (in *Ingester) IngestFile(ctx context.Context, path string) (*BatchSummary,
 	lines, readErr := in.readChunks(ctx, r, path, commits, failed)
 	close(commits)
 	commitErr := <-committed
+	q.close()
 	sum.Lines = lines
 	switch {
 	case commitErr != nil:
 		return sum, commitErr
+	case q.err != nil:
+		// Not a silent drop: the lines stay in the batch, which is read
+		// again (its good entries are in the ledger by now).
+		return sum, fmt.Errorf("quarantine of %d rejected lines of %s failed: %w", sum.QuarantineFailed, filepath.Base(path), q.err)
 	case readErr != nil:
 		return sum, readErr
 	}
-	return sum, q.err
+	return sum, nil
+}
+
+// corruptBatchError is a batch stream that cannot be read to its end
+// (a corrupt or truncated gzip stream): reading again gives the same.
+type corruptBatchError struct {
+	line int // the last line read before the failure
+	err  error
+}
+
+func (e *corruptBatchError) Error() string { return e.err.Error() }
+func (e *corruptBatchError) Unwrap() error { return e.err }
+
+func isCorruptStream(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ce)
 }
 
 // readChunks reads the batch in chunks, prepares each and hands it to the
@@ -169,6 +217,9 @@ func (in *Ingester) readChunks(ctx context.Context, r *adapter.Reader, path stri
 		if err != nil {
 			if ok, herr := hand(); !ok {
 				return lines, herr
+			}
+			if isCorruptStream(err) {
+				return lines, &corruptBatchError{line: lines, err: err}
 			}
 			return lines, fmt.Errorf("%s: %w", path, err)
 		}
@@ -305,7 +356,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		}
 		if d.Outcome == documents.OutcomeReject {
 			c.rejections = append(c.rejections, chunkRejection{
-				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Field: d.Field, Reason: d.Reason},
+				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Field: d.Field, Reason: d.Reason, Raw: it.Raw},
 				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d})
 			continue
 		}
@@ -336,7 +387,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			// unknown organiser, structured content its Sosmeta schema
 			// refuses) is the entry's fault: quarantine it. A schema
 			// failure names the content's JSON path as the field.
-			rj := &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error()}
+			rj := &adapter.Rejection{File: p.item.File, Line: p.item.Line, EntryID: e.ID, Revision: e.Revision, Reason: p.err.Error(), Raw: p.item.Raw}
 			if se, ok := errors.AsType[*sosmeta.Error](p.err); ok {
 				rj.Field = se.Path
 			} else if fe, ok := errors.AsType[*documents.FieldError](p.err); ok {
@@ -542,7 +593,10 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 		in.hooks.EntryRead(documents.OutcomeReject, class, "")
 	}
 	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
-	q.add(rj)
+	if err := q.add(rj); err != nil {
+		sum.QuarantineFailed++
+		in.log.Error("rejected line NOT quarantined; the batch stays claimed and is read again", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "error", err)
+	}
 	if rj.EntryID != "" {
 		err := in.queue.RecordEvent(ctx, queue.LedgerRecord{
 			EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
@@ -556,15 +610,22 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 
 // quarantine keeps rejected lines (raw, for the operator to fix and
 // re-export) beside their reasons, in files readable only by the gateway.
+// The first failure to write is kept: every later line fails too, and the
+// batch is not finished while any line is not quarantined.
 type quarantine struct {
-	dir, base string
-	lines     *os.File
-	reasons   *os.File
-	err       error
+	dir, base, stamp string
+	lines            *os.File
+	reasons          *os.File
+	err              error
+	openFile         func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
-func newQuarantine(dir, batch string) *quarantine {
-	return &quarantine{dir: dir, base: filepath.Base(batch)}
+func (in *Ingester) newQuarantine(batch string) *quarantine {
+	q := &quarantine{dir: in.cfg.Spool.QuarantineDir, base: filepath.Base(batch), stamp: time.Now().UTC().Format("20060102T150405"), openFile: in.openQuarantine}
+	if q.openFile == nil {
+		q.openFile = os.OpenFile
+	}
+	return q
 }
 
 type quarantineReason struct {
@@ -576,42 +637,77 @@ type quarantineReason struct {
 	Reason   string `json:"reason"`
 }
 
-func (q *quarantine) add(rj *adapter.Rejection) {
-	if q.err != nil || q.dir == "" {
+// open opens (creates) one of the batch's quarantine files.
+func (q *quarantine) open(f **os.File, suffix string) bool {
+	if q.err != nil {
+		return false
+	}
+	if *f != nil {
+		return true
+	}
+	if q.dir == "" {
+		q.err = errors.New("spool.quarantine_dir is not set")
+		return false
+	}
+	if q.err = os.MkdirAll(q.dir, 0o700); q.err != nil {
+		return false
+	}
+	*f, q.err = q.openFile(filepath.Join(q.dir, q.base+"."+q.stamp+suffix), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if q.err != nil {
+		*f = nil
+		return false
+	}
+	return true
+}
+
+func (q *quarantine) write(f *os.File, b []byte) {
+	if q.err != nil {
 		return
 	}
-	if q.lines == nil {
-		if q.err = os.MkdirAll(q.dir, 0o700); q.err != nil {
-			return
-		}
-		stamp := time.Now().UTC().Format("20060102T150405")
-		open := func(suffix string) *os.File {
-			f, err := os.OpenFile(filepath.Join(q.dir, q.base+"."+stamp+suffix), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			if err != nil && q.err == nil {
-				q.err = err
-			}
-			return f
-		}
-		q.lines, q.reasons = open(".rejected.ndjson"), open(".reasons.jsonl")
-		if q.err != nil {
-			return
-		}
+	if _, err := f.Write(b); err != nil {
+		q.err = err
+	}
+}
+
+// add quarantines a rejected line: its raw text in .rejected.ndjson and
+// its reason, on the same line number, in .reasons.jsonl. A line over
+// the length limit was never held whole; "{}" stands in for it.
+func (q *quarantine) add(rj *adapter.Rejection) error {
+	if !q.open(&q.lines, ".rejected.ndjson") || !q.open(&q.reasons, ".reasons.jsonl") {
+		return q.err
 	}
 	raw := rj.Raw
 	if len(raw) == 0 {
 		raw = []byte("{}")
 	}
-	_, _ = q.lines.Write(append(append([]byte(nil), raw...), '\n'))
-	b, _ := json.Marshal(quarantineReason{File: rj.File, Line: rj.Line, EntryID: rj.EntryID, Revision: rj.Revision, Field: rj.Field, Reason: rj.Reason})
-	_, _ = q.reasons.Write(append(b, '\n'))
+	q.write(q.lines, append(append([]byte(nil), raw...), '\n'))
+	q.reason(quarantineReason{File: rj.File, Line: rj.Line, EntryID: rj.EntryID, Revision: rj.Revision, Field: rj.Field, Reason: rj.Reason})
+	return q.err
 }
 
+// reason writes a reasons line only (a corrupt batch is quarantined whole,
+// beside its reason).
+func (q *quarantine) reason(r quarantineReason) {
+	if !q.open(&q.reasons, ".reasons.jsonl") {
+		return
+	}
+	b, _ := json.Marshal(r)
+	q.write(q.reasons, append(b, '\n'))
+}
+
+// close syncs and closes the files: once per batch, so a write the disk
+// refuses late (full, quota) is still seen.
 func (q *quarantine) close() {
 	for _, f := range []*os.File{q.lines, q.reasons} {
-		if f != nil {
-			if err := f.Close(); err != nil && q.err == nil {
-				q.err = err
-			}
+		if f == nil {
+			continue
+		}
+		if err := f.Sync(); err != nil && q.err == nil {
+			q.err = err
+		}
+		if err := f.Close(); err != nil && q.err == nil {
+			q.err = err
 		}
 	}
+	q.lines, q.reasons = nil, nil
 }
