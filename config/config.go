@@ -319,17 +319,24 @@ func (c *Config) Validate() error {
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1")
 	}
-	for key, raw := range map[string]string{"kanta.archive_url": c.Kanta.ArchiveURL, "kanta.fhir_url": c.Kanta.FHIRURL} {
-		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key, "must be an http or https URL")
+	// Every URL toward Kanta, in a fixed order so the first bad key named is
+	// always the same.
+	kantaURLs := []struct{ key, raw string }{{"kanta.archive_url", c.Kanta.ArchiveURL}, {"kanta.fhir_url", c.Kanta.FHIRURL}}
+	for _, k := range kantaURLs {
+		if u, err := url.Parse(k.raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(k.key, "must be an http or https URL")
 		}
 	}
 	if (c.Kanta.ClientCert == "") != (c.Kanta.ClientKey == "") {
 		bad("kanta.client_key", "client_cert and client_key go together")
 	}
 	if c.Environment == documents.EnvironmentProduction {
-		if u, err := url.Parse(c.Kanta.ArchiveURL); err == nil && u.Scheme != "https" {
-			bad("kanta.archive_url", "production requires https")
+		// Documents and the client certificate's session travel to every
+		// one of them: plain HTTP is refused for each, FHIR included.
+		for _, k := range kantaURLs {
+			if u, err := url.Parse(k.raw); err == nil && u.Scheme != "https" {
+				bad(k.key, "production requires https")
+			}
 		}
 		if c.Kanta.ClientCert == "" {
 			bad("kanta.client_cert", "production requires a client certificate")

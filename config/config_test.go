@@ -295,3 +295,22 @@ func TestInvalidationStyle(t *testing.T) {
 		t.Errorf("environment override: %v %v", err, c)
 	}
 }
+
+// Production refuses plain HTTP for every Kanta URL: the FHIR endpoint
+// receives the same documents as the archive interface.
+func TestProductionRefusesPlainHTTPForEveryKantaURL(t *testing.T) {
+	for _, tc := range []struct{ urls, key string }{
+		{"  archive_url: http://kanta.example/archive\n  fhir_url: https://kanta.example/fhir\n", "kanta.archive_url"},
+		{"  archive_url: https://kanta.example/archive\n  fhir_url: http://kanta.example/fhir\n", "kanta.fhir_url"},
+	} {
+		body := "environment: production\nkanta:\n  client_cert: c.pem\n  client_key: k.pem\n" + tc.urls
+		_, err := Load(writeFile(t, body))
+		if err == nil || !strings.Contains(err.Error(), tc.key+": production requires https") {
+			t.Errorf("%s over http in production: error %v, want it named", tc.key, err)
+		}
+	}
+	body := "environment: production\nkanta:\n  client_cert: c.pem\n  client_key: k.pem\n  archive_url: https://kanta.example/archive\n  fhir_url: https://kanta.example/fhir\n"
+	if _, err := Load(writeFile(t, body)); err != nil && strings.Contains(err.Error(), "requires https") {
+		t.Errorf("https URLs refused: %v", err)
+	}
+}
