@@ -18,6 +18,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
 // VerifyOptions controls certificate checks. Signature math, reference
@@ -155,12 +156,12 @@ func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
 // VerifyTree is Verify over a document already parsed (by a receiver that
 // reads the tree for other checks too). It does not modify doc.
 func VerifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error) {
-	for _, t := range doc.Child {
-		// A DTD could declare further ID attributes and entities; Kanta
-		// documents have none, and refusing it keeps "what is signed" simple.
-		if _, ok := t.(*etree.Directive); ok {
-			return nil, errors.New("verify: document contains a DTD or other directive")
-		}
+	// A DTD could declare further ID attributes and entities; Kanta
+	// documents have none, and refusing it keeps "what is signed" simple.
+	// Trailing content or a second root would leave what is signed
+	// ambiguous too.
+	if err := xmlcheck.WellFormed(doc); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	root := doc.Root()
 	if root == nil {
