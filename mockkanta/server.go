@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,10 @@ type Config struct {
 	Logger                                *slog.Logger
 	// MaxMessageBytes bounds a request body (default 16 MiB).
 	MaxMessageBytes int64
+	// MaxSignatureSkew is how far a signature timestamp may lie after the
+	// receipt time (Clock) before the document is refused as signed in the
+	// future (default 5 minutes). Kanta's own tolerance is not public.
+	MaxSignatureSkew time.Duration
 	// Schema validates health care documents against CDA_Fi.xsd. Default:
 	// an xmllint subprocess per document (New fails without xmllint);
 	// cmd/mock-kanta passes the in-process mockkanta/libxml2 validator.
@@ -118,6 +123,9 @@ type inspection struct {
 type inspector interface {
 	inspect(raw []byte) inspection
 }
+
+// DefaultMaxSignatureSkew is the default Config.MaxSignatureSkew.
+const DefaultMaxSignatureSkew = 5 * time.Minute
 
 // Server is a running mock Kanta.
 type Server struct {
@@ -163,6 +171,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = 16 << 20
+	}
+	if cfg.MaxSignatureSkew == 0 {
+		cfg.MaxSignatureSkew = DefaultMaxSignatureSkew
+	}
+	if cfg.MaxSignatureSkew < 0 {
+		return nil, fmt.Errorf("mockkanta: max signature skew %s is negative", cfg.MaxSignatureSkew)
 	}
 	if cfg.AckFamily == "" {
 		cfg.AckFamily = wire.FamilyAccept
@@ -213,9 +227,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		store:     st,
-		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema},
+		cfg:   cfg,
+		store: st,
+		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema,
+			now: cfg.Clock.Now, skew: cfg.MaxSignatureSkew},
 		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),
@@ -277,6 +292,15 @@ func (s *Server) TLSConfig() (*tls.Config, error) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
+		// Go takes a certificate without extended key usage for any use,
+		// a signing certificate included; the transport wants one made
+		// for TLS clients.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !slices.Contains(cs.PeerCertificates[0].ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+				return errors.New("mockkanta: client certificate is not a TLS client certificate (extended key usage clientAuth)")
+			}
+			return nil
+		},
 	}, nil
 }
 

@@ -56,6 +56,7 @@ func run(args []string) error {
 	fs.StringVar(&envelope, "envelope", "none", "transport envelope spoken: none (bare XML), soap11 or soap12")
 	fs.StringVar(&cfg.QueryInteraction, "query-interaction", "", "root element of the stored-document query (default "+wire.DefaultQueryInteraction+", unconfirmed)")
 	fs.StringVar(&cfg.QueryAnswerInteraction, "query-answer-interaction", "", "root element of its answer (default "+wire.DefaultQueryAnswerInteraction+", unconfirmed)")
+	fs.DurationVar(&cfg.MaxSignatureSkew, "max-signature-skew", mockkanta.DefaultMaxSignatureSkew, "how far a signature timestamp may lie after the receipt time (Kanta's tolerance is not public)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
