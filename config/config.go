@@ -16,6 +16,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -178,6 +179,20 @@ type SocialDocumentsConfig struct {
 type MetricsConfig struct {
 	// Listen serves /metrics, /healthz and /readyz (empty = off).
 	Listen string `mapstructure:"listen" json:"listen"`
+	// Server are the operations server's timeouts, body and connection
+	// limits (metrics.server.read_timeout etc.; defaults OpsServerLimits).
+	Server serverlimits.Limits `mapstructure:"server" json:"server"`
+}
+
+// OpsServerLimits are the default limits of the operations server: a
+// scrape or probe is small and quick; a slow or idle client is cut.
+var OpsServerLimits = serverlimits.Limits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxBodyBytes:      64 << 10,
+	MaxConnections:    32,
 }
 
 type LogConfig struct {
@@ -247,7 +262,7 @@ func Default() Config {
 				documents.ArchiveSocial:  InvalidationMarker,
 			},
 		},
-		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Server: OpsServerLimits},
 		Log:     LogConfig{Format: "auto", Level: "info"},
 	}
 }
@@ -340,6 +355,12 @@ func (c *Config) Validate() error {
 		}
 		if c.Kanta.ClientCert == "" {
 			bad("kanta.client_cert", "production requires a client certificate")
+		}
+	}
+	if err := c.Metrics.Server.Validate(); err != nil {
+		var fe *serverlimits.FieldError
+		if errors.As(err, &fe) {
+			bad("metrics.server."+fe.Key, "%s", strings.TrimPrefix(err.Error(), fe.Key+": "))
 		}
 	}
 	if c.Kanta.Timeout <= 0 {

@@ -314,3 +314,19 @@ func TestProductionRefusesPlainHTTPForEveryKantaURL(t *testing.T) {
 		t.Errorf("https URLs refused: %v", err)
 	}
 }
+
+// The operations server's limits are configuration with safe defaults; a
+// limit that is not positive is refused by its key.
+func TestOpsServerLimitsAreValidated(t *testing.T) {
+	c, err := Load(writeFile(t, "metrics:\n  server:\n    idle_timeout: 5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Server.IdleTimeout != 5*time.Second || c.Metrics.Server.ReadTimeout != OpsServerLimits.ReadTimeout {
+		t.Errorf("limits %+v: idle_timeout 5s over the defaults wanted", c.Metrics.Server)
+	}
+	_, err = Load(writeFile(t, "metrics:\n  server:\n    max_connections: 0\n"))
+	if err == nil || !strings.Contains(err.Error(), "metrics.server.max_connections: must be positive") {
+		t.Errorf("zero connection limit: %v", err)
+	}
+}
