@@ -133,8 +133,11 @@ func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, 
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	// Timeouts, body and connection limits: metrics.server.
+	lim := a.cfg.Metrics.Server
+	srv := lim.Server(mux)
+	srv.Addr = ln.Addr().String()
+	go func() { _ = srv.Serve(lim.Listener(ln)) }()
 	return srv, nil
 }
 

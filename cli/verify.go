@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/beevik/etree"
 	"github.com/spf13/cobra"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
@@ -89,13 +90,24 @@ func (a *app) verifyFile(path string, opts signing.VerifyOptions, fullProfile bo
 		return err
 	}
 	fmt.Fprintf(a.out, "%s: %s\n  document %s  set %s  version %d  archive %s\n", path, kind, h.DocumentID, h.SetID, h.Version, h.Archive)
-	sigs, verr := signing.Verify(doc, opts)
+	tree := etree.NewDocument()
+	if err := tree.ReadFromBytes(doc); err != nil {
+		return err
+	}
+	sigs, verr := signing.VerifyTree(tree, opts)
 	for _, s := range sigs {
 		fmt.Fprintf(a.out, "  signature %s: type %s, signer %q (serialNumber %s), timestamp %s\n",
 			s.SignatureID, s.SignatureType, s.Signer.Subject.CommonName, s.SignerSerialNumber, s.Timestamp.Format(time.RFC3339))
 	}
 	if verr != nil {
 		return verr
+	}
+	// The signer must be the organisation the document names, as the
+	// archive (the mock) requires.
+	for _, s := range sigs {
+		if err := signing.CheckSystemSigner(tree, s); err != nil {
+			return err
+		}
 	}
 	if len(sigs) == 0 {
 		return errors.New("no signature")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -182,6 +183,20 @@ type SocialDocumentsConfig struct {
 type MetricsConfig struct {
 	// Listen serves /metrics, /healthz and /readyz (empty = off).
 	Listen string `mapstructure:"listen" json:"listen"`
+	// Server are the operations server's timeouts, body and connection
+	// limits (metrics.server.read_timeout etc.; defaults OpsServerLimits).
+	Server serverlimits.Limits `mapstructure:"server" json:"server"`
+}
+
+// OpsServerLimits are the default limits of the operations server: a
+// scrape or probe is small and quick; a slow or idle client is cut.
+var OpsServerLimits = serverlimits.Limits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxBodyBytes:      64 << 10,
+	MaxConnections:    32,
 }
 
 type LogConfig struct {
@@ -254,7 +269,7 @@ func Default() Config {
 				documents.ArchiveSocial:  InvalidationMarker,
 			},
 		},
-		Metrics: MetricsConfig{Listen: "127.0.0.1:9464"},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Server: OpsServerLimits},
 		Log:     LogConfig{Format: "auto", Level: "info"},
 	}
 }
@@ -337,20 +352,33 @@ func (c *Config) Validate() error {
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1")
 	}
-	for key, raw := range map[string]string{"kanta.archive_url": c.Kanta.ArchiveURL, "kanta.fhir_url": c.Kanta.FHIRURL} {
-		if u, err := url.Parse(raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad(key, "must be an http or https URL")
+	// Every URL toward Kanta, in a fixed order so the first bad key named is
+	// always the same.
+	kantaURLs := []struct{ key, raw string }{{"kanta.archive_url", c.Kanta.ArchiveURL}, {"kanta.fhir_url", c.Kanta.FHIRURL}}
+	for _, k := range kantaURLs {
+		if u, err := url.Parse(k.raw); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad(k.key, "must be an http or https URL")
 		}
 	}
 	if (c.Kanta.ClientCert == "") != (c.Kanta.ClientKey == "") {
 		bad("kanta.client_key", "client_cert and client_key go together")
 	}
 	if c.Environment == documents.EnvironmentProduction {
-		if u, err := url.Parse(c.Kanta.ArchiveURL); err == nil && u.Scheme != "https" {
-			bad("kanta.archive_url", "production requires https")
+		// Documents and the client certificate's session travel to every
+		// one of them: plain HTTP is refused for each, FHIR included.
+		for _, k := range kantaURLs {
+			if u, err := url.Parse(k.raw); err == nil && u.Scheme != "https" {
+				bad(k.key, "production requires https")
+			}
 		}
 		if c.Kanta.ClientCert == "" {
 			bad("kanta.client_cert", "production requires a client certificate")
+		}
+	}
+	if err := c.Metrics.Server.Validate(); err != nil {
+		var fe *serverlimits.FieldError
+		if errors.As(err, &fe) {
+			bad("metrics.server."+fe.Key, "%s", strings.TrimPrefix(err.Error(), fe.Key+": "))
 		}
 	}
 	if c.Kanta.Timeout <= 0 {

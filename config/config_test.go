@@ -297,3 +297,38 @@ func TestInvalidationStyle(t *testing.T) {
 		t.Errorf("environment override: %v %v", err, c)
 	}
 }
+
+// Production refuses plain HTTP for every Kanta URL: the FHIR endpoint
+// receives the same documents as the archive interface.
+func TestProductionRefusesPlainHTTPForEveryKantaURL(t *testing.T) {
+	for _, tc := range []struct{ urls, key string }{
+		{"  archive_url: http://kanta.example/archive\n  fhir_url: https://kanta.example/fhir\n", "kanta.archive_url"},
+		{"  archive_url: https://kanta.example/archive\n  fhir_url: http://kanta.example/fhir\n", "kanta.fhir_url"},
+	} {
+		body := "environment: production\nkanta:\n  client_cert: c.pem\n  client_key: k.pem\n" + tc.urls
+		_, err := Load(writeFile(t, body))
+		if err == nil || !strings.Contains(err.Error(), tc.key+": production requires https") {
+			t.Errorf("%s over http in production: error %v, want it named", tc.key, err)
+		}
+	}
+	body := "environment: production\nkanta:\n  client_cert: c.pem\n  client_key: k.pem\n  archive_url: https://kanta.example/archive\n  fhir_url: https://kanta.example/fhir\n"
+	if _, err := Load(writeFile(t, body)); err != nil && strings.Contains(err.Error(), "requires https") {
+		t.Errorf("https URLs refused: %v", err)
+	}
+}
+
+// The operations server's limits are configuration with safe defaults; a
+// limit that is not positive is refused by its key.
+func TestOpsServerLimitsAreValidated(t *testing.T) {
+	c, err := Load(writeFile(t, "metrics:\n  server:\n    idle_timeout: 5s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Metrics.Server.IdleTimeout != 5*time.Second || c.Metrics.Server.ReadTimeout != OpsServerLimits.ReadTimeout {
+		t.Errorf("limits %+v: idle_timeout 5s over the defaults wanted", c.Metrics.Server)
+	}
+	_, err = Load(writeFile(t, "metrics:\n  server:\n    max_connections: 0\n"))
+	if err == nil || !strings.Contains(err.Error(), "metrics.server.max_connections: must be positive") {
+		t.Errorf("zero connection limit: %v", err)
+	}
+}

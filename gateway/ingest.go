@@ -289,6 +289,7 @@ type chunkRejection struct {
 	// decision is the policy's, for a policy or build rejection (plan
 	// shows its archive and role); nil for a line the adapter refused.
 	decision *documents.Decision
+	role     documents.Role // the author's, when the entry was read
 }
 
 // preparedChunk is a chunk decided, built and signed, waiting for its
@@ -351,14 +352,15 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 		}
 		seen[key] = true // the same revision twice in one chunk
 		d := in.policy.Decide(e, now, history)
-		if in.hooks.EntryRead != nil {
-			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
-		}
 		if d.Outcome == documents.OutcomeReject {
+			// Counted by reject, once, like every other rejection.
 			c.rejections = append(c.rejections, chunkRejection{
 				rj:   &adapter.Rejection{File: it.File, Line: it.Line, EntryID: e.ID, Revision: e.Revision, Field: d.Field, Reason: d.Reason, Raw: it.Raw},
-				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d})
+				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d, role: e.Author.Role})
 			continue
+		}
+		if in.hooks.EntryRead != nil {
+			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
 		}
 		switch d.Outcome {
 		case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
@@ -395,7 +397,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 			} else if ce, ok := errors.AsType[*fhir.InvalidCharError](p.err); ok {
 				rj.Field = ce.Field
 			}
-			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput, decision: &p.decision})
+			c.rejections = append(c.rejections, chunkRejection{rj: rj, hetu: e.Client.Hetu, class: documents.ReasonInvalidInput, decision: &p.decision, role: e.Author.Role})
 			continue
 		case d.ReasonClass == documents.ReasonDraft:
 			// A draft is not a read revision: its final version may come
@@ -425,7 +427,7 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 // records and, in one transaction, its ledger records and jobs.
 func (in *Ingester) commit(ctx context.Context, q *quarantine, sum *BatchSummary, c *preparedChunk) error {
 	for _, r := range c.rejections {
-		in.reject(ctx, q, sum, r.rj, r.hetu, r.class)
+		in.reject(ctx, q, sum, r.rj, r.hetu, r.class, r.role)
 	}
 	for _, p := range c.drafts {
 		e, d := p.item.Entry, p.decision
@@ -583,14 +585,14 @@ func (in *Ingester) buildAll(work []*pendingEntry, tasks []*relationshipTask) {
 // reject quarantines a line and records the rejection in the audit trail.
 // Rejections are not "read": a corrected re-export of the same revision is
 // taken in.
-func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary, rj *adapter.Rejection, hetu string, class documents.ReasonClass) {
+func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary, rj *adapter.Rejection, hetu string, class documents.ReasonClass, role documents.Role) {
 	if class == "" {
 		class = documents.ReasonInvalidInput
 	}
 	sum.Rejected++
 	sum.ByOutcome[documents.OutcomeReject]++
 	if in.hooks.EntryRead != nil {
-		in.hooks.EntryRead(documents.OutcomeReject, class, "")
+		in.hooks.EntryRead(documents.OutcomeReject, class, role)
 	}
 	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
 	if err := q.add(rj); err != nil {

@@ -10,9 +10,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -432,11 +434,23 @@ func TestRealSampleAccepted(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 
+	// Received when it was sent (its message id carries the sending time
+	// in milliseconds, 2017-09-22), while its signer certificate
+	// (2016-2021) was valid.
+	sentAt := time.UnixMilli(1506082558936).UTC()
+	received := clock.NewManual(sentAt.Add(time.Minute))
+
 	// Without trust: refused.
-	_, plain := newTestServer(t, Config{Profile: ProfileMinimal})
+	_, plain := newTestServer(t, Config{Profile: ProfileMinimal, Clock: received})
 	expectAck(t, submit(t, plain.URL, raw), wire.AckRejected, wire.DetailSignerNotTrusted)
 
-	_, hs := newTestServer(t, Config{TrustRoots: pool, Profile: ProfileMinimal})
+	// Sent today, it is a new submission signed with a certificate that
+	// expired in 2021: refused, though the signature itself still verifies
+	// at its own time (kanta-gateway verify accepts it as archived).
+	_, today := newTestServer(t, Config{TrustRoots: pool, Profile: ProfileMinimal})
+	expectAck(t, submit(t, today.URL, raw), wire.AckRejected, wire.DetailSignerExpiredAtReceipt)
+
+	_, hs := newTestServer(t, Config{TrustRoots: pool, Profile: ProfileMinimal, Clock: received})
 	ack := submit(t, hs.URL, raw)
 	expectAck(t, ack, wire.AckAccepted, wire.DetailAccepted)
 	if ack.TargetMessageID != "1.2.246.537.10.15675350.10.0.13.2.1.1506082558936.1901" {
@@ -448,7 +462,7 @@ func TestRealSampleAccepted(t *testing.T) {
 		t.Fatalf("sample stored as %d %+v", status, v)
 	}
 	// Production takes only henkilötunnus, not temporary identifiers.
-	_, prod := newTestServer(t, Config{TrustRoots: pool, Profile: ProfileMinimal, Environment: EnvironmentProduction})
+	_, prod := newTestServer(t, Config{TrustRoots: pool, Profile: ProfileMinimal, Environment: EnvironmentProduction, Clock: received})
 	prodRaw := bytes.Replace(raw, []byte(`<processingCode code="D"/>`), []byte(`<processingCode code="P"/>`), 1)
 	expectAck(t, submit(t, prod.URL, prodRaw), wire.AckRejected, wire.DetailInvalidIdentity)
 

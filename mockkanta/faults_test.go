@@ -23,7 +23,10 @@ import (
 func newTestServer(t testing.TB, cfg Config) (*Server, *httptest.Server) {
 	t.Helper()
 	if cfg.Clock == nil {
-		cfg.Clock = clock.NewManual(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
+		// Held at the start of the test: the documents the tests sign
+		// carry the real time, and the mock checks their signatures at
+		// its receipt time.
+		cfg.Clock = clock.NewManual(time.Now().UTC().Truncate(time.Second))
 	}
 	if cfg.Schema == nil {
 		cfg.Schema = testSchema

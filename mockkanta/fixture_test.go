@@ -54,6 +54,8 @@ type spec struct {
 	// envelopedTransform signs with enveloped-signature + exc-c14n, as
 	// Apotti does at Vantaa-Kerava.
 	envelopedTransform bool
+	// signedAt is the signature time (default: now).
+	signedAt time.Time
 }
 
 // entry returns a finalized entry of the given role about a child born on
@@ -156,6 +158,9 @@ func build(t testing.TB, s spec) built {
 		orgOID = orgHelsinki
 	}
 	at := time.Now()
+	if !s.signedAt.IsZero() {
+		at = s.signedAt
+	}
 	signer, err := signing.NewSigner(id, orgOID, sigType, at)
 	if err != nil {
 		t.Fatalf("NewSigner: %v", err)

@@ -24,6 +24,10 @@ type cdaInspector struct {
 	chains  *signing.ChainCache // of roots: the gateway signs with one certificate
 	profile Profile
 	schema  SchemaValidator // health care documents against CDA_Fi.xsd
+	// now is the receipt time, skew how far a signature timestamp may lie
+	// after it (Config.MaxSignatureSkew).
+	now  func() time.Time
+	skew time.Duration
 }
 
 func (c *cdaInspector) inspect(raw []byte) inspection {
@@ -78,7 +82,8 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 		return refuse(wire.DetailProfileViolation)
 	}
 
-	sigs, err := signing.VerifyTree(msg.DocumentTree, signing.VerifyOptions{Roots: c.roots, Chains: c.chains})
+	sigs, err := signing.VerifyTree(msg.DocumentTree, signing.VerifyOptions{Roots: c.roots, Chains: c.chains,
+		ReceivedAt: c.now(), MaxFutureSkew: c.skew})
 	if err != nil {
 		return refuse(signatureDetail(err))
 	}
@@ -181,6 +186,12 @@ func signatureDetail(err error) string {
 	var invalid x509.CertificateInvalidError
 	msg := err.Error()
 	switch {
+	case errors.Is(err, signing.ErrSignedInFuture):
+		return wire.DetailSignedInFuture
+	case errors.Is(err, signing.ErrSignerExpiredAtReceipt):
+		return wire.DetailSignerExpiredAtReceipt
+	case errors.Is(err, signing.ErrTLSCertificate):
+		return wire.DetailSignerNotSigningCertificate
 	case errors.As(err, &unknown), errors.As(err, &invalid),
 		strings.Contains(msg, "not trusted"), strings.Contains(msg, "not valid at signature time"):
 		return wire.DetailSignerNotTrusted

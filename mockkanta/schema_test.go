@@ -1,6 +1,7 @@
 package mockkanta
 
 import (
+	"encoding/base64"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -171,18 +172,27 @@ func TestSchemaValidatorConcurrent(t *testing.T) {
 	}
 }
 
-// A document with a DTD is not given to the schema validator; signature
-// verification refuses it, as before schema validation existed.
+// A document with a DTD is not given to the schema validator: the frame
+// parser refuses it as not well-formed (wire.ParseMessage, xmlcheck)
+// before any other check. (BuildMessage refuses to frame it, so the
+// document is put into a frame built for a good one.)
 func TestDocumentWithDTDIsRefusedUnvalidated(t *testing.T) {
 	counting := &countingValidator{next: testSchema}
 	cfg := trusted()
 	cfg.Schema = counting
 	_, hs := newTestServer(t, cfg)
 	e := entry("XSD-DTD", documents.RolePsychologist, "2014-01-01")
-	b := build(t, spec{entry: e, decision: decide(e, true), editSigned: func(b []byte) []byte {
-		return replaceOnce(b, "<ClinicalDocument", `<!DOCTYPE ClinicalDocument [<!ENTITY x "y">]><ClinicalDocument`)
-	}})
-	expectAck(t, submit(t, hs.URL, b.message), wire.AckRejected, wire.DetailSignatureInvalid)
+	b := build(t, spec{entry: e, decision: decide(e, true)})
+	withDTD := replaceOnce(b.cda, "<ClinicalDocument", `<!DOCTYPE ClinicalDocument [<!ENTITY x "y">]><ClinicalDocument`)
+	oldPart := base64.StdEncoding.EncodeToString(b.cda)
+	frame := string(b.message)
+	start := strings.Index(frame, oldPart[:76])
+	end := strings.Index(frame[start:], "\n\n--")
+	if start < 0 || end < 0 {
+		t.Fatal("document part not found in the frame")
+	}
+	msg := frame[:start] + base64.StdEncoding.EncodeToString(withDTD) + frame[start+end:]
+	expectAck(t, submit(t, hs.URL, []byte(msg)), wire.AckRejected, wire.DetailMalformedFrame)
 	ok := entry("XSD-DTD-OK", documents.RolePsychologist, "2014-01-01")
 	expectAck(t, submit(t, hs.URL, build(t, spec{entry: ok, decision: decide(ok, true)}).message), wire.AckAccepted, wire.DetailAccepted)
 	if counting.n.Load() != 1 {

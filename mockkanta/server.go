@@ -19,12 +19,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -85,6 +87,13 @@ type Config struct {
 	Logger                                *slog.Logger
 	// MaxMessageBytes bounds a request body (default 16 MiB).
 	MaxMessageBytes int64
+	// Limits are the HTTP server's timeouts, body and connection limits
+	// (defaults DefaultLimits; MaxBodyBytes defaults to MaxMessageBytes).
+	Limits serverlimits.Limits
+	// MaxSignatureSkew is how far a signature timestamp may lie after the
+	// receipt time (Clock) before the document is refused as signed in the
+	// future (default 5 minutes). Kanta's own tolerance is not public.
+	MaxSignatureSkew time.Duration
 	// Schema validates health care documents against CDA_Fi.xsd. Default:
 	// an xmllint subprocess per document (New fails without xmllint);
 	// cmd/mock-kanta passes the in-process mockkanta/libxml2 validator.
@@ -118,6 +127,20 @@ type inspection struct {
 type inspector interface {
 	inspect(raw []byte) inspection
 }
+
+// DefaultLimits are the mock's server limits unless configured: room for
+// a 16 MiB message on a slow link, and for the latency fault's delays.
+var DefaultLimits = serverlimits.Limits{
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       60 * time.Second,
+	WriteTimeout:      120 * time.Second,
+	IdleTimeout:       120 * time.Second,
+	MaxBodyBytes:      16 << 20,
+	MaxConnections:    512,
+}
+
+// DefaultMaxSignatureSkew is the default Config.MaxSignatureSkew.
+const DefaultMaxSignatureSkew = 5 * time.Minute
 
 // Server is a running mock Kanta.
 type Server struct {
@@ -163,6 +186,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxMessageBytes == 0 {
 		cfg.MaxMessageBytes = 16 << 20
+	}
+	lim := DefaultLimits
+	lim.MaxBodyBytes = cfg.MaxMessageBytes
+	cfg.Limits = cfg.Limits.WithDefaults(lim)
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("mockkanta: limits: %w", err)
+	}
+	if cfg.MaxSignatureSkew == 0 {
+		cfg.MaxSignatureSkew = DefaultMaxSignatureSkew
+	}
+	if cfg.MaxSignatureSkew < 0 {
+		return nil, fmt.Errorf("mockkanta: max signature skew %s is negative", cfg.MaxSignatureSkew)
 	}
 	if cfg.AckFamily == "" {
 		cfg.AckFamily = wire.FamilyAccept
@@ -213,9 +248,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		store:     st,
-		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema},
+		cfg:   cfg,
+		store: st,
+		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema,
+			now: cfg.Clock.Now, skew: cfg.MaxSignatureSkew},
 		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),
@@ -277,6 +313,15 @@ func (s *Server) TLSConfig() (*tls.Config, error) {
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,
 		MinVersion:   tls.VersionTLS12,
+		// Go takes a certificate without extended key usage for any use,
+		// a signing certificate included; the transport wants one made
+		// for TLS clients.
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !slices.Contains(cs.PeerCertificates[0].ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+				return errors.New("mockkanta: client certificate is not a TLS client certificate (extended key usage clientAuth)")
+			}
+			return nil
+		},
 	}, nil
 }
 
@@ -295,10 +340,17 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mockkanta: listen: %w", err)
 	}
+	return s.Serve(ctx, ln, tlsCfg)
+}
+
+// Serve serves on ln (with tlsCfg unless nil) under the configured limits
+// until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsCfg *tls.Config) error {
+	ln = s.cfg.Limits.Listener(ln)
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.cfg.Limits.Server(s.handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("mock Kanta listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil, "environment", s.cfg.Environment)
@@ -310,7 +362,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	s.shutdown()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = srv.Shutdown(sctx)
+	err := srv.Shutdown(sctx)
 	s.log.Info("mock Kanta stopped", "err", err)
 	return err
 }

@@ -50,6 +50,16 @@ func TestMutualTLS(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("client with certificate: status %d", resp.StatusCode)
 	}
+	// The organisation's signing certificate (no extended key usage,
+	// fixtures/pki) chains to the same CA but is no TLS client certificate.
+	signingCert, err := tls.LoadX509KeyPair(p.Signing[orgHelsinki].Cert, p.Signing[orgHelsinki].Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := client(signingCert).Get(hs.URL + "/api/v1/stats"); err == nil {
+		resp.Body.Close()
+		t.Fatal("a signing certificate accepted as TLS client certificate")
+	}
 	// A certificate from a CA the mock does not trust is refused too.
 	other, err := tls.LoadX509KeyPair(testPKI.untrustedPaths.ClientCert, testPKI.untrustedPaths.ClientKey)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
 // VerifyOptions controls certificate checks. Signature math, reference
@@ -35,7 +36,24 @@ type VerifyOptions struct {
 	// receiver of many documents from one signer builds the chain once. Use
 	// one cache per Roots.
 	Chains *ChainCache
+	// ReceivedAt, when set, is when a new submission arrived: the signer
+	// certificate must be valid then too (not only at the signature
+	// time), and no signature timestamp may lie after it by more than
+	// MaxFutureSkew. Leave it zero to verify an archived document (the
+	// 2017 sample verifies at its signature time, years after its
+	// certificate expired).
+	ReceivedAt time.Time
+	// MaxFutureSkew is how far a signature timestamp may lie after
+	// ReceivedAt (clocks of sender and receiver differ a little).
+	MaxFutureSkew time.Duration
 }
+
+// ErrSignedInFuture and ErrSignerExpiredAtReceipt are wrapped by the
+// receipt-time checks (VerifyOptions.ReceivedAt).
+var (
+	ErrSignedInFuture         = errors.New("signature timestamp lies in the future")
+	ErrSignerExpiredAtReceipt = errors.New("signer certificate not valid at receipt time")
+)
 
 // ChainCache holds certificate chains verified to one set of roots, keyed by
 // the certificates' bytes, with the period in which the whole chain is
@@ -155,12 +173,12 @@ func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
 // VerifyTree is Verify over a document already parsed (by a receiver that
 // reads the tree for other checks too). It does not modify doc.
 func VerifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error) {
-	for _, t := range doc.Child {
-		// A DTD could declare further ID attributes and entities; Kanta
-		// documents have none, and refusing it keeps "what is signed" simple.
-		if _, ok := t.(*etree.Directive); ok {
-			return nil, errors.New("verify: document contains a DTD or other directive")
-		}
+	// A DTD could declare further ID attributes and entities; Kanta
+	// documents have none, and refusing it keeps "what is signed" simple.
+	// Trailing content or a second root would leave what is signed
+	// ambiguous too.
+	if err := xmlcheck.WellFormed(doc); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	root := doc.Root()
 	if root == nil {
@@ -320,6 +338,16 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 	if err := checkCertificate(certs, info.Timestamp, opts); err != nil {
 		return info, err
 	}
+	if at := opts.ReceivedAt; !at.IsZero() {
+		if info.Timestamp.After(at.Add(opts.MaxFutureSkew)) {
+			return info, fmt.Errorf("%w: %s, received %s (allowed skew %s)", ErrSignedInFuture,
+				info.Timestamp.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), opts.MaxFutureSkew)
+		}
+		if at.Before(info.Signer.NotBefore) || at.After(info.Signer.NotAfter) {
+			return info, fmt.Errorf("%w %s (valid %s to %s)", ErrSignerExpiredAtReceipt, at.UTC().Format(time.RFC3339),
+				info.Signer.NotBefore.UTC().Format(time.RFC3339), info.Signer.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
 	switch info.SignatureType {
 	case TypeSystem:
 		if !documents.ValidOID(info.SignerSerialNumber) {
@@ -425,10 +453,29 @@ func describeTransforms(algs []string) string {
 	return "[" + strings.Join(q, " ") + "]"
 }
 
+// ErrTLSCertificate is wrapped when a signature is made with a TLS
+// certificate: the real signing certificates (DVV system certificates and
+// professional cards, as the 2017 sample's signer) carry no extended key
+// usage; a certificate made for TLS (clientAuth or serverAuth) is the
+// transport's, and a document signed with it is refused.
+var ErrTLSCertificate = errors.New("signer certificate is a TLS certificate (extended key usage clientAuth or serverAuth), not a signing certificate")
+
+func notTLSCertificate(c *x509.Certificate) error {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageServerAuth {
+			return ErrTLSCertificate
+		}
+	}
+	return nil
+}
+
 func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOptions) error {
 	signer := certs[0]
 	if signer.KeyUsage != 0 && signer.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
 		return errors.New("signer certificate key usage allows neither digitalSignature nor nonRepudiation")
+	}
+	if err := notTLSCertificate(signer); err != nil {
+		return err
 	}
 	if at.Before(signer.NotBefore) || at.After(signer.NotAfter) {
 		return fmt.Errorf("signer certificate not valid at signature time %s (valid %s to %s)",
@@ -464,6 +511,48 @@ func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOption
 		opts.Chains.remember(key, chains)
 	}
 	return nil
+}
+
+// CheckSystemSigner checks that a system signature (type 3) was made for an
+// organisation the document names: its custodian (register keeper,
+// custodian/assignedCustodian/representedCustodianOrganization/id) or the
+// organiser of an outsourced service (outsourcingServiceCustomer of the
+// local header); the mock's signer check (mockkanta signerFits). Other
+// signature types pass. Verify does not apply it, so a document can be
+// countersigned by another organisation's system and still verify.
+func CheckSystemSigner(doc *etree.Document, s SignatureInfo) error {
+	if s.SignatureType != TypeSystem {
+		return nil
+	}
+	if root := doc.Root(); root == nil || !namesOrganisation(root, s.SignerSerialNumber) {
+		return fmt.Errorf("system signature %s: certificate serialNumber %s is neither the document's custodian nor its outsourcingServiceCustomer",
+			s.SignatureID, describeSerial(s.SignerSerialNumber))
+	}
+	return nil
+}
+
+func namesOrganisation(root *etree.Element, oid string) bool {
+	for _, c := range childElems(root, nsHL7, "custodian") {
+		for _, ac := range childElems(c, nsHL7, "assignedCustodian") {
+			for _, org := range childElems(ac, nsHL7, "representedCustodianOrganization") {
+				for _, id := range childElems(org, nsHL7, "id") {
+					if id.SelectAttrValue("root", "") == oid {
+						return true
+					}
+				}
+			}
+		}
+	}
+	for _, h := range [...]string{"localHeader", "localSocialHeader"} {
+		for _, lh := range childElems(root, nsHL7FI, h) {
+			for _, o := range childElems(lh, nsHL7FI, "outsourcingServiceCustomer") {
+				if o.SelectAttrValue("root", "") == oid {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func authorHasID(root *etree.Element, extension string) bool {

@@ -160,6 +160,9 @@ const (
 	DetailStructuredServiceTask        = "STRUCTURED_SERVICE_TASK_MISMATCH"
 	DetailSchemaViolation              = "SCHEMA_VIOLATION"
 	DetailIdentityInContent            = "NOT_TEST_IDENTITY_IN_CONTENT"
+	DetailSignedInFuture               = "SIGNATURE_TIME_IN_FUTURE"
+	DetailSignerExpiredAtReceipt       = "SIGNER_NOT_VALID_AT_RECEIPT"
+	DetailSignerNotSigningCertificate  = "SIGNER_NOT_SIGNING_CERTIFICATE"
 )
 
 // DetailCodes is the whole table, in the order a reader wants it.
@@ -193,6 +196,9 @@ var DetailCodes = []DetailCode{
 	{DetailStructuredClientMismatch, AckRejected, "structured content names another client than the document header"},
 	{DetailStructuredServiceTask, AckRejected, "structured content names another service task than the document header"},
 	{DetailSchemaViolation, AckRejected, "health care document is not valid against the Finnish CDA schema (CDA_Fi.xsd)"},
+	{DetailSignedInFuture, AckRejected, "signature timestamp lies after the receipt time by more than the allowed clock skew"},
+	{DetailSignerExpiredAtReceipt, AckRejected, "signer certificate is not valid at the receipt time of a new submission"},
+	{DetailSignerNotSigningCertificate, AckRejected, "signer certificate is a TLS certificate (extended key usage clientAuth or serverAuth), not a signing certificate"},
 	{DetailIdentityInContent, AckRejected, "test environment accepts only test identity codes (individual number 900-999) anywhere in a message: a non-test code appears in the frame, an author, a guardian, the display text or the structured content"},
 }
 

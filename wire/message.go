@@ -20,6 +20,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
 // Interactions of the archive requests.
@@ -173,6 +174,9 @@ func readDocument(cdaXML []byte) (*docMeta, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
 		return nil, fmt.Errorf("document is not well-formed XML: %v", err)
+	}
+	if err := xmlcheck.WellFormed(doc); err != nil {
+		return nil, fmt.Errorf("document: %w", err)
 	}
 	return readTree(doc)
 }

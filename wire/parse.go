@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
 // ParseMessage reads an archive request frame, decodes its document and
@@ -37,6 +39,11 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotXML, err)
+	}
+	// On the lifted path too: the skeleton keeps the declaration and
+	// everything around the root, so both paths refuse the same frames.
+	if err := xmlcheck.WellFormed(doc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotXML, err)
 	}
 	root := doc.Root()
 	if root == nil {
@@ -118,7 +125,7 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 
 	dm, err := readDocument(m.Document)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMIMEPart, err)
+		return nil, fmt.Errorf("%w: %w", ErrMIMEPart, err)
 	}
 	if m.ContentID != dm.id {
 		return nil, fmt.Errorf("%w: Content-ID %q, document id %q", ErrContentID, m.ContentID, dm.id)

@@ -56,6 +56,11 @@ func run(args []string) error {
 	fs.StringVar(&envelope, "envelope", "none", "transport envelope spoken: none (bare XML), soap11 or soap12")
 	fs.StringVar(&cfg.QueryInteraction, "query-interaction", "", "root element of the stored-document query (default "+wire.DefaultQueryInteraction+", unconfirmed)")
 	fs.StringVar(&cfg.QueryAnswerInteraction, "query-answer-interaction", "", "root element of its answer (default "+wire.DefaultQueryAnswerInteraction+", unconfirmed)")
+	fs.DurationVar(&cfg.Limits.ReadTimeout, "read-timeout", mockkanta.DefaultLimits.ReadTimeout, "longest time to read a request, body included (a slow body is cut)")
+	fs.DurationVar(&cfg.Limits.WriteTimeout, "write-timeout", mockkanta.DefaultLimits.WriteTimeout, "longest time from a request's headers to the end of its answer")
+	fs.DurationVar(&cfg.Limits.IdleTimeout, "idle-timeout", mockkanta.DefaultLimits.IdleTimeout, "close a keep-alive connection idle this long")
+	fs.IntVar(&cfg.Limits.MaxConnections, "max-connections", mockkanta.DefaultLimits.MaxConnections, "connections served at once")
+	fs.DurationVar(&cfg.MaxSignatureSkew, "max-signature-skew", mockkanta.DefaultMaxSignatureSkew, "how far a signature timestamp may lie after the receipt time (Kanta's tolerance is not public)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
 // parse reads a CDA document and returns its ClinicalDocument root.
@@ -18,6 +19,9 @@ func parse(cdaXML []byte) (*etree.Element, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
 		return nil, fmt.Errorf("cda: not well-formed XML: %w", err)
+	}
+	if err := xmlcheck.WellFormed(doc); err != nil {
+		return nil, fmt.Errorf("cda: %w", err)
 	}
 	return rootOf(doc)
 }
