@@ -166,9 +166,11 @@ const chunkSize = 64
 
 // chunkHistory lets an entered-in-error line see an earlier revision taken
 // in earlier in the same chunk, or in the chunk before it, neither of which
-// need be committed yet.
+// need be committed yet. base is what the queue had accepted, looked up
+// before deciding: a failed lookup fails the chunk instead of answering
+// "nothing accepted" (which would skip the line for good).
 type chunkHistory struct {
-	base     documents.History
+	base     map[string]int
 	prev     map[string]int
 	accepted map[string]int
 }
@@ -180,7 +182,8 @@ func (h *chunkHistory) LatestAccepted(id string) (int, bool) {
 	if r, ok := h.prev[id]; ok {
 		return r, true
 	}
-	return h.base.LatestAccepted(id)
+	r, ok := h.base[id]
+	return r, ok
 }
 
 // pendingEntry is one entry of a chunk on its way to the queue.
@@ -240,16 +243,24 @@ type preparedChunk struct {
 func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *preparedChunk) (*preparedChunk, error) {
 	c := &preparedChunk{}
 	keys := make([]queue.EntryKey, 0, len(chunk))
+	var invalidated []string // entered-in-error lines need the history
 	for _, it := range chunk {
 		if it.Rejection == nil {
 			keys = append(keys, queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision})
+			if it.Entry.Status == documents.StatusEnteredInError {
+				invalidated = append(invalidated, it.Entry.ID)
+			}
 		}
 	}
 	seen, err := in.queue.SeenBatch(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	history := &chunkHistory{base: in.queue, accepted: map[string]int{}}
+	base, err := in.queue.AcceptedRevisions(ctx, invalidated)
+	if err != nil {
+		return nil, err
+	}
+	history := &chunkHistory{base: base, accepted: map[string]int{}}
 	if prev != nil {
 		history.prev = prev.accepted
 		for _, it := range prev.items {
