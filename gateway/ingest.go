@@ -559,7 +559,7 @@ func (q *quarantine) add(rj *adapter.Rejection) {
 		return
 	}
 	if q.lines == nil {
-		if q.err = os.MkdirAll(q.dir, 0o700); q.err != nil {
+		if q.err = privateDir(q.dir, nil); q.err != nil {
 			return
 		}
 		stamp := time.Now().UTC().Format("20060102T150405")

@@ -89,7 +89,7 @@ func moveDone(path, doneDir string) error {
 	if doneDir == "" {
 		return nil
 	}
-	if err := os.MkdirAll(doneDir, 0o700); err != nil {
+	if err := privateDir(doneDir, nil); err != nil {
 		return err
 	}
 	dst := filepath.Join(doneDir, filepath.Base(path))
@@ -107,5 +107,8 @@ func moveDone(path, doneDir string) error {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // another replica sharing the spool moved it first
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return privateFile(dst)
 }
