@@ -139,8 +139,8 @@ type OrganisationConfig struct {
 	// PKCS12PasswordFile names a file holding the password instead (a
 	// mounted secret); give one of the two.
 	PKCS12PasswordFile string `mapstructure:"pkcs12_password_file" json:"pkcs12_password_file"`
-	CertPEM        string `mapstructure:"cert_pem" json:"cert_pem"`
-	KeyPEM         string `mapstructure:"key_pem" json:"key_pem"`
+	CertPEM            string `mapstructure:"cert_pem" json:"cert_pem"`
+	KeyPEM             string `mapstructure:"key_pem" json:"key_pem"`
 	// SignatureType: 3 system signature (default), 1 professional's signature.
 	SignatureType string `mapstructure:"signature_type" json:"signature_type"`
 	// TrustRoots verify our own signatures before they leave (optional).
