@@ -26,8 +26,6 @@ type Config struct {
 	Environment documents.Environment `mapstructure:"environment" json:"environment"`
 	// TimeZone in which policy dates (go-live, release dates) are read.
 	TimeZone string `mapstructure:"time_zone" json:"time_zone"`
-	// DataDir holds the embedded store when paths are not given.
-	DataDir string `mapstructure:"data_dir" json:"data_dir"`
 
 	Spool         SpoolConfig          `mapstructure:"spool" json:"spool"`
 	Queue         QueueConfig          `mapstructure:"queue" json:"queue"`
@@ -197,7 +195,6 @@ func Default() Config {
 	return Config{
 		Environment: documents.EnvironmentTest,
 		TimeZone:    "Europe/Helsinki",
-		DataDir:     "data",
 		Spool: SpoolConfig{
 			Dir:           "spool",
 			PollInterval:  500 * time.Millisecond,

@@ -105,3 +105,13 @@ func TestOrganisationEnvironmentOverrides(t *testing.T) {
 		})
 	}
 }
+
+// data_dir did nothing (queue.sqlite_path names the database, the mock has
+// its own --data-dir): it is no key, so a file still giving it learns so
+// at start instead of believing the data went there.
+func TestDataDirIsNoKey(t *testing.T) {
+	_, err := Load(writeFile(t, "data_dir: /var/lib/kanta\n"))
+	if err == nil || !strings.Contains(err.Error(), "data_dir") {
+		t.Fatalf("data_dir accepted: %v", err)
+	}
+}
