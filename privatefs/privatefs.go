@@ -65,12 +65,16 @@ func File(path string, log *slog.Logger) error {
 // that a program creating it later with its own mode (SQLite: 0644 less
 // the umask) finds it private, and tightens it when it exists.
 func Create(path string, log *slog.Logger) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, FileMode)
-	if err != nil {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, FileMode)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		// Not opened for writing: a reader (queue ls) need not write it.
+	case err != nil:
 		return fmt.Errorf("private file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("private file %s: %w", path, err)
+	default:
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("private file %s: %w", path, err)
+		}
 	}
 	return tighten(path, FileMode, log)
 }
