@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -28,8 +27,6 @@ type Config struct {
 	Environment documents.Environment `mapstructure:"environment" json:"environment"`
 	// TimeZone in which policy dates (go-live, release dates) are read.
 	TimeZone string `mapstructure:"time_zone" json:"time_zone"`
-	// DataDir holds the embedded store when paths are not given.
-	DataDir string `mapstructure:"data_dir" json:"data_dir"`
 
 	Spool         SpoolConfig          `mapstructure:"spool" json:"spool"`
 	Queue         QueueConfig          `mapstructure:"queue" json:"queue"`
@@ -67,6 +64,9 @@ type QueueConfig struct {
 	SQLitePath string `mapstructure:"sqlite_path" json:"sqlite_path"`
 	// PostgresDSN is the PostgreSQL connection string (secret).
 	PostgresDSN string `mapstructure:"postgres_dsn" json:"postgres_dsn"`
+	// PostgresDSNFile names a file holding the connection string instead
+	// (a mounted secret); give one of the two.
+	PostgresDSNFile string `mapstructure:"postgres_dsn_file" json:"postgres_dsn_file"`
 	// Workers is how many submissions run at once.
 	Workers int `mapstructure:"workers" json:"workers"`
 	// RetryBase and RetryCap bound the exponential backoff (full jitter).
@@ -139,8 +139,11 @@ type OrganisationConfig struct {
 	// Signing identity: a PKCS#12 file with its password, or PEM cert+key.
 	PKCS12         string `mapstructure:"pkcs12" json:"pkcs12"`
 	PKCS12Password string `mapstructure:"pkcs12_password" json:"pkcs12_password"`
-	CertPEM        string `mapstructure:"cert_pem" json:"cert_pem"`
-	KeyPEM         string `mapstructure:"key_pem" json:"key_pem"`
+	// PKCS12PasswordFile names a file holding the password instead (a
+	// mounted secret); give one of the two.
+	PKCS12PasswordFile string `mapstructure:"pkcs12_password_file" json:"pkcs12_password_file"`
+	CertPEM            string `mapstructure:"cert_pem" json:"cert_pem"`
+	KeyPEM             string `mapstructure:"key_pem" json:"key_pem"`
 	// SignatureType: 3 system signature (default), 1 professional's signature.
 	SignatureType string `mapstructure:"signature_type" json:"signature_type"`
 	// TrustRoots verify our own signatures before they leave (optional).
@@ -211,7 +214,6 @@ func Default() Config {
 	return Config{
 		Environment: documents.EnvironmentTest,
 		TimeZone:    "Europe/Helsinki",
-		DataDir:     "data",
 		Spool: SpoolConfig{
 			Dir:           "spool",
 			PollInterval:  500 * time.Millisecond,
@@ -584,30 +586,27 @@ func (c *Config) Organisation(oid string) (*OrganisationConfig, bool) {
 
 const redacted = "<redacted>"
 
-// Redacted returns a copy safe to print: secrets are replaced.
+// Redacted returns a copy safe to print: secrets are replaced, and a
+// secret read from a *_file key is left out (the file key is printed).
 func (c Config) Redacted() Config {
 	out := c
-	if out.Queue.PostgresDSN != "" {
+	switch {
+	case out.Queue.PostgresDSNFile != "":
+		out.Queue.PostgresDSN = ""
+	case out.Queue.PostgresDSN != "":
 		out.Queue.PostgresDSN = redactDSN(out.Queue.PostgresDSN)
 	}
 	out.Organisations = append([]OrganisationConfig(nil), c.Organisations...)
 	for i := range out.Organisations {
-		if out.Organisations[i].PKCS12Password != "" {
-			out.Organisations[i].PKCS12Password = redacted
+		o := &out.Organisations[i]
+		switch {
+		case o.PKCS12PasswordFile != "":
+			o.PKCS12Password = ""
+		case o.PKCS12Password != "":
+			o.PKCS12Password = redacted
 		}
 	}
 	return out
-}
-
-// redactDSN hides the password of a URL or key=value DSN.
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" && u.User != nil {
-		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-		}
-		return strings.Replace(u.String(), "xxxxx", redacted, 1)
-	}
-	return regexp.MustCompile(`password=\S+`).ReplaceAllString(dsn, "password="+redacted)
 }
 
 // JSON renders the configuration (durations as Go duration strings).

@@ -99,10 +99,16 @@ func Load(path string) (*Config, error) {
 			cfg.Documents.Invalidation[a] = style
 		}
 	}
+	if err := applyOrganisationEnv(&cfg, os.Environ()); err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
+	}
 	for i := range cfg.Organisations {
 		if cfg.Organisations[i].SignatureType == "" {
 			cfg.Organisations[i].SignatureType = "3"
 		}
+	}
+	if err := readSecretFiles(&cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", displayPath(path), err)

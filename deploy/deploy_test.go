@@ -465,7 +465,11 @@ func TestGatewayConfigs(t *testing.T) {
 					t.Error("queue.postgres_dsn is not the compose postgres service")
 				}
 			}
-			for key, path := range map[string]string{"spool.dir": c.Spool.Dir, "spool.quarantine_dir": c.Spool.QuarantineDir, "spool.done_dir": c.Spool.DoneDir, "data_dir": c.DataDir} {
+			paths := map[string]string{"spool.dir": c.Spool.Dir, "spool.quarantine_dir": c.Spool.QuarantineDir, "spool.done_dir": c.Spool.DoneDir}
+			if c.Queue.Backend == "sqlite" {
+				paths["queue.sqlite_path"] = c.Queue.SQLitePath
+			}
+			for key, path := range paths {
 				if !strings.HasPrefix(path, "/work/") {
 					t.Errorf("%s %q is not on the work volume", key, path)
 				}
@@ -499,8 +503,8 @@ func TestGatewayConfigs(t *testing.T) {
 	if errA != nil || errB != nil {
 		t.Fatal(errors.Join(errA, errB))
 	}
-	if a.Spool.Dir == b.Spool.Dir || a.DataDir == b.DataDir {
-		t.Errorf("gateway and gateway-postgres share spool %q or data dir %q", a.Spool.Dir, a.DataDir)
+	if a.Spool.Dir == b.Spool.Dir || a.Spool.DoneDir == b.Spool.DoneDir || a.Spool.QuarantineDir == b.Spool.QuarantineDir {
+		t.Errorf("gateway and gateway-postgres share spool %q, done or quarantine directory", a.Spool.Dir)
 	}
 }
 

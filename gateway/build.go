@@ -32,6 +32,7 @@ type organiser struct {
 	org    documents.Organisation
 	signer *signing.Signer
 	ident  *signing.Identity
+	trust  *ownTrust // organisations[].trust_roots; nil when not set
 }
 
 // BuiltDocument is one signed document of an entry revision, ready to
@@ -73,7 +74,12 @@ func NewBuilder(cfg *config.Config, now time.Time) (*Builder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
 		}
+		trust, err := loadOwnTrust(o.TrustRoots, id, now)
+		if err != nil {
+			return nil, fmt.Errorf("organisations[%d] (%s): %w", i, o.OID, err)
+		}
 		b.orgs[o.OID] = organiser{
+			trust: trust,
 			org: documents.Organisation{OID: o.OID, Name: o.Name, DocumentRoot: o.DocumentRoot,
 				CustodianOID: custodianOID, CustodianName: custodianName},
 			signer: s,
@@ -188,6 +194,9 @@ func (b *Builder) signAndFrame(doc *cda.Document, o organiser, archive documents
 	}
 	signDur := time.Since(start)
 	if signed, err = doc.Bytes(); err != nil {
+		return nil, nil, err
+	}
+	if err := o.trust.check(signed, doc.BodyID); err != nil {
 		return nil, nil, err
 	}
 	processing := "D"

@@ -65,7 +65,7 @@ func NewIngester(cfg *config.Config, b *Builder, q queue.Queue, c clock.Clock, l
 type decideLedger interface {
 	SeenBatch(ctx context.Context, keys []queue.EntryKey) (map[queue.EntryKey]bool, error)
 	StoredDocuments(ctx context.Context, documentIDs []string) (map[string]bool, error)
-	documents.History
+	AcceptedRevisions(ctx context.Context, entryIDs []string) (map[string]int, error)
 }
 
 // BatchSummary counts what one batch did.
@@ -241,9 +241,11 @@ const chunkSize = 64
 
 // chunkHistory lets an entered-in-error line see an earlier revision taken
 // in earlier in the same chunk, or in the chunk before it, neither of which
-// need be committed yet.
+// need be committed yet. base is what the queue had accepted, looked up
+// before deciding: a failed lookup fails the chunk instead of answering
+// "nothing accepted" (which would skip the line for good).
 type chunkHistory struct {
-	base     documents.History
+	base     map[string]int
 	prev     map[string]int
 	accepted map[string]int
 }
@@ -255,7 +257,8 @@ func (h *chunkHistory) LatestAccepted(id string) (int, bool) {
 	if r, ok := h.prev[id]; ok {
 		return r, true
 	}
-	return h.base.LatestAccepted(id)
+	r, ok := h.base[id]
+	return r, ok
 }
 
 // pendingEntry is one entry of a chunk on its way to the queue.
@@ -320,16 +323,26 @@ type preparedChunk struct {
 func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *preparedChunk) (*preparedChunk, error) {
 	c := &preparedChunk{}
 	keys := make([]queue.EntryKey, 0, len(chunk))
+	var invalidated []string // entered-in-error lines need the history
 	for _, it := range chunk {
 		if it.Rejection == nil {
 			keys = append(keys, queue.EntryKey{EntryID: it.Entry.ID, Revision: it.Entry.Revision})
+			if it.Entry.Status == documents.StatusEnteredInError {
+				invalidated = append(invalidated, it.Entry.ID)
+			}
 		}
 	}
 	seen, err := in.ledger.SeenBatch(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	history := &chunkHistory{base: in.ledger, accepted: map[string]int{}}
+	// A failed lookup fails the chunk: "nothing accepted" would be a
+	// decision (an entered-in-error line skipped for good).
+	base, err := in.ledger.AcceptedRevisions(ctx, invalidated)
+	if err != nil {
+		return nil, err
+	}
+	history := &chunkHistory{base: base, accepted: map[string]int{}}
 	if prev != nil {
 		history.prev = prev.accepted
 		for _, it := range prev.items {
@@ -651,7 +664,7 @@ func (q *quarantine) open(f **os.File, suffix string) bool {
 		q.err = errors.New("spool.quarantine_dir is not set")
 		return false
 	}
-	if q.err = os.MkdirAll(q.dir, 0o700); q.err != nil {
+	if q.err = privateDir(q.dir, nil); q.err != nil {
 		return false
 	}
 	*f, q.err = q.openFile(filepath.Join(q.dir, q.base+"."+q.stamp+suffix), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)

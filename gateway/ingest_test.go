@@ -193,3 +193,66 @@ func (f *failingQueue) IngestBatch(ctx context.Context, items []queue.Ingestion)
 	}
 	return f.Queue.IngestBatch(ctx, items)
 }
+
+// historyFailingQueue is a store whose history lookup fails: the
+// error-returning lookup returns it, and the error-less one answers
+// "nothing accepted", as the ledger's did on a failed query.
+type historyFailingQueue struct {
+	queue.Queue
+}
+
+func (historyFailingQueue) LatestAccepted(string) (int, bool) { return 0, false }
+
+func (historyFailingQueue) AcceptedRevisions(context.Context, []string) (map[string]int, error) {
+	return nil, fmt.Errorf("database is locked")
+}
+
+// A failed history lookup is never a decision: the entered-in-error line is
+// neither skipped nor recorded, the batch fails, and the next pass (the
+// lookup working again) invalidates the revision.
+func TestIngestFailsChunkWhenHistoryLookupFails(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, b, q := ingestSetup(t, dir)
+	first := filepath.Join(dir, "first.ndjson")
+	if err := os.WriteFile(first, []byte(final("INV")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := NewIngester(cfg, b, q, clock.NewManual(testNow), slog.New(slog.DiscardHandler), Hooks{})
+	if _, err := in.IngestFile(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(dir, "second.ndjson")
+	line := fmt.Sprintf(psychologistLine, "INV", 2, `"status": "entered-in-error", "amends": {"revision": 1, "reason": "Väärä asiakas"}`)
+	if err := os.WriteFile(second, []byte(line+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	failing := NewIngester(cfg, b, historyFailingQueue{q}, clock.NewManual(testNow), slog.New(slog.DiscardHandler), Hooks{})
+	sum, err := failing.IngestFile(ctx, second)
+	if err == nil || !strings.Contains(err.Error(), "database is locked") {
+		t.Fatalf("error %v, want the lookup's (summary %+v)", err, sum)
+	}
+	if seen, err := q.Seen(ctx, "INV", 2); err != nil || seen {
+		t.Fatalf("revision 2 recorded as read after a failed lookup (%v)", err)
+	}
+	events, err := q.Audit(ctx, queue.AuditQuery{EntryID: "INV"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Revision == 2 {
+			t.Fatalf("audit row %+v for revision 2 after a failed lookup", e)
+		}
+	}
+
+	sum, err = in.IngestFile(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.ByOutcome[documents.OutcomeInvalidate] != 1 {
+		t.Fatalf("retry outcomes %v, want 1 invalidated", sum.ByOutcome)
+	}
+	if r, ok := q.LatestAccepted("INV"); !ok || r != 2 {
+		t.Fatalf("latest accepted %d %v, want 2", r, ok)
+	}
+}

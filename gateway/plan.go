@@ -167,9 +167,14 @@ func (m *memoryLedger) StoredDocuments(_ context.Context, ids []string) (map[str
 	return out, nil
 }
 
-func (m *memoryLedger) LatestAccepted(id string) (int, bool) {
-	r, ok := m.accepted[id]
-	return r, ok
+func (m *memoryLedger) AcceptedRevisions(_ context.Context, ids []string) (map[string]int, error) {
+	out := make(map[string]int, len(ids))
+	for _, id := range ids {
+		if r, ok := m.accepted[id]; ok {
+			out[id] = r
+		}
+	}
+	return out, nil
 }
 
 // commit takes in what the queue's IngestBatch would: the chunk's ingested

@@ -101,6 +101,11 @@ func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logg
 				"route", d.Route, "archive", d.Archive, "attempt", attempt, "outcome", r.Class.String(), "code", r.Code, "detail", r.Detail)
 		}
 	}
+	if mode >= ModeIngest {
+		if err := CheckPrivateDirs(cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	q, err := OpenQueue(ctx, cfg, o)
 	if err != nil {
 		return nil, fmt.Errorf("queue (%s): %w", cfg.Queue.Backend, err)

@@ -346,11 +346,15 @@ func (in *Ingester) quarantineBatch(claimed, name string, ce *corruptBatchError)
 }
 
 func moveDone(path, doneDir string) error {
-	if err := os.MkdirAll(doneDir, 0o700); err != nil {
+	if err := privateDir(doneDir, nil); err != nil {
 		return err
 	}
 	// A re-export of the same name: keep both.
-	return moveFile(path, uniqueName(filepath.Join(doneDir, filepath.Base(path))))
+	dst := uniqueName(filepath.Join(doneDir, filepath.Base(path)))
+	if err := moveFile(path, dst); err != nil {
+		return err
+	}
+	return privateFile(dst)
 }
 
 // uniqueName is dst, or dst.1, dst.2, ... when taken.

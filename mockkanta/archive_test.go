@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -469,5 +472,49 @@ func TestRealSampleAccepted(t *testing.T) {
 	stored := getCDA(t, hs.URL, id)
 	if !strings.HasPrefix(string(stored), `<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument`) {
 		t.Errorf("stored sample CDA starts %q", stored[:60])
+	}
+}
+
+// The archive holds children's records: its directory is tightened to 0700
+// (with a warning naming it) and its files are 0600 whatever the umask;
+// SQLite makes -wal itself, so it is checked after a write.
+func TestArchiveFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	cfg := trusted()
+	cfg.DataDir = filepath.Join(t.TempDir(), "mock")
+	if err := os.Mkdir(cfg.DataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := entry("PRIVATE-1", documents.RolePsychologist, "2014-01-01")
+	if ack, _ := wire.ParseAck(postHandler(s, build(t, spec{entry: e, decision: decide(e, true)}).message)); ack == nil || ack.Detail != wire.DetailAccepted {
+		t.Fatal("not accepted")
+	}
+	files, err := filepath.Glob(filepath.Join(cfg.DataDir, "*"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("archive files %v (%v), want the database and its WAL", files, err)
+	}
+	for _, p := range append(files, cfg.DataDir) {
+		info, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := os.FileMode(0o600)
+		if info.IsDir() {
+			want = 0o700
+		}
+		if m := info.Mode().Perm(); m != want {
+			t.Errorf("%s mode %#o, want %#o", p, m, want)
+		}
+	}
+	if !strings.Contains(logs.String(), "path="+cfg.DataDir) {
+		t.Errorf("no warning naming the tightened directory: %q", logs.String())
 	}
 }

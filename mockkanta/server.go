@@ -240,7 +240,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Schema, ownSchema = x, x
 	}
-	st, err := openStore(cfg.DataDir)
+	st, err := openStore(cfg.DataDir, cfg.Logger)
 	if err != nil {
 		if ownSchema != nil {
 			ownSchema.Close()

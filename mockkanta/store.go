@@ -6,7 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 	_ "modernc.org/sqlite" // driver "sqlite"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/privatefs"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -112,14 +113,25 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_hetu ON documents (hetu);
 `
 
-func openStore(dataDir string) (*store, error) {
+func openStore(dataDir string, log *slog.Logger) (*store, error) {
 	var dsn string
 	if dataDir == "" {
 		// In-memory: one shared connection keeps one database.
 		dsn = "file::memory:"
 	} else {
-		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+		// The archive holds children's records: 0700 directory, 0600 files
+		// (SQLite gives -wal the database's mode), whatever the umask.
+		if err := privatefs.Dir(dataDir, log); err != nil {
 			return nil, fmt.Errorf("mockkanta: data dir: %w", err)
+		}
+		file := filepath.Join(dataDir, "mock-kanta.sqlite")
+		if err := privatefs.Create(file, log); err != nil {
+			return nil, fmt.Errorf("mockkanta: data dir: %w", err)
+		}
+		for _, side := range []string{"-wal", "-shm", "-journal"} {
+			if err := privatefs.File(file+side, log); err != nil {
+				return nil, fmt.Errorf("mockkanta: data dir: %w", err)
+			}
 		}
 		// synchronous(OFF): the archive survives a process restart (the OS
 		// has the pages) but not an OS crash, which a test double need not;
@@ -127,7 +139,7 @@ func openStore(dataDir string) (*store, error) {
 		// locking_mode(EXCLUSIVE), set before WAL: one process owns the
 		// archive, and no file-lock and shared-memory calls per transaction
 		// (they were a fifth of the time per message on this VM).
-		dsn = "file:" + filepath.Join(dataDir, "mock-kanta.sqlite") +
+		dsn = "file:" + file +
 			"?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=busy_timeout(1000)"
 	}
 	db, err := sql.Open("sqlite", dsn)

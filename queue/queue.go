@@ -327,8 +327,13 @@ type Queue interface {
 	// without recording it as read (a corrected re-export is taken in).
 	RecordEvent(ctx context.Context, rec LedgerRecord) error
 	// LatestAccepted is the highest revision whose outcome was submit, hold
-	// or invalidate.
+	// or invalidate. It cannot report a failed lookup: ingestion uses
+	// AcceptedRevisions.
 	documents.History
+	// AcceptedRevisions is LatestAccepted for many entries in one query
+	// (entries with no accepted revision are absent); a failed lookup is
+	// an error, so that it can never become a decision.
+	AcceptedRevisions(ctx context.Context, entryIDs []string) (map[string]int, error)
 	Start(ctx context.Context) error
 	// Stop is graceful: in-flight submissions finish; when ctx ends first
 	// they are cancelled and return to the queue.

@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"path/filepath"
 
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/privatefs"
 )
 
 // OpenSQLite opens (creating and migrating as needed) the embedded store at
@@ -16,6 +19,20 @@ import (
 // busy_timeout makes such a second process wait instead of failing.
 func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 	o = o.withDefaults()
+	// SQLite creates the database 0644 less the umask, and its -wal and
+	// -shm files with the database's mode: a private database file made
+	// first keeps all three private.
+	if err := privatefs.Dir(filepath.Dir(path), o.Logger); err != nil {
+		return nil, fmt.Errorf("queue: open sqlite: %w", err)
+	}
+	if err := privatefs.Create(path, o.Logger); err != nil {
+		return nil, fmt.Errorf("queue: open sqlite: %w", err)
+	}
+	for _, side := range []string{"-wal", "-shm", "-journal"} {
+		if err := privatefs.File(path+side, o.Logger); err != nil {
+			return nil, fmt.Errorf("queue: open sqlite: %w", err)
+		}
+	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")

@@ -492,19 +492,60 @@ func (s *store[TTx]) Seen(ctx context.Context, entryID string, revision int) (bo
 	return n > 0, nil
 }
 
-// LatestAccepted implements documents.History. The interface has no error:
-// a database failure is logged and answers "nothing accepted", which makes
-// the policy skip an entered-in-error line rather than send it wrongly.
+// LatestAccepted implements documents.History for callers that cannot
+// handle an error (tests, tools). The interface has no error, so a failed
+// lookup answers "nothing accepted" after logging it: ingestion must not use
+// it, and uses AcceptedRevisions, which returns the error.
 func (s *store[TTx]) LatestAccepted(entryID string) (int, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var rev int
-	err := s.b.pool.queryRow(ctx, `SELECT coalesce(max(revision), 0) FROM ledger WHERE entry_id = ? AND outcome IN ('submit', 'hold', 'invalidate')`, entryID).Scan(&rev)
+	revs, err := s.AcceptedRevisions(ctx, []string{entryID})
 	if err != nil {
 		s.o.Logger.Error("queue: ledger history lookup failed", "entry_id", entryID, "error", err)
 		return 0, false
 	}
-	return rev, rev > 0
+	rev, ok := revs[entryID]
+	return rev, ok
+}
+
+// AcceptedRevisions answers LatestAccepted for many entries with one query.
+// An entry with no accepted revision is absent from the map; a database
+// failure is an error, never "nothing accepted".
+func (s *store[TTx]) AcceptedRevisions(ctx context.Context, entryIDs []string) (map[string]int, error) {
+	out := make(map[string]int, len(entryIDs))
+	if len(entryIDs) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, len(entryIDs))
+	q.WriteString(`SELECT entry_id, max(revision) FROM ledger WHERE outcome IN ('submit', 'hold', 'invalidate') AND entry_id IN (`)
+	for i, id := range entryIDs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("?")
+		args = append(args, id)
+	}
+	q.WriteString(`) GROUP BY entry_id`)
+	rows, err := s.b.pool.query(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: ledger history lookup: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var rev int
+		if err := rows.Scan(&id, &rev); err != nil {
+			return nil, fmt.Errorf("queue: ledger history lookup: %w", err)
+		}
+		if rev > 0 {
+			out[id] = rev
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("queue: ledger history lookup: %w", err)
+	}
+	return out, nil
 }
 
 // --- running -----------------------------------------------------------

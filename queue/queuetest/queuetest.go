@@ -254,6 +254,10 @@ func Run(t *testing.T, open Open) {
 		if _, ok := q.LatestAccepted("e2"); ok {
 			t.Fatal("a skipped revision counts as accepted")
 		}
+		revs, err := q.AcceptedRevisions(ctx, []string{"e1", "e2", "e3"})
+		if err != nil || len(revs) != 1 || revs["e1"] != 3 {
+			t.Fatalf("AcceptedRevisions(e1, e2, e3) = %v, %v; want only e1 at 3", revs, err)
+		}
 		if err := q.Start(ctx); err == nil {
 			t.Fatal("an insert-only queue started")
 		}
