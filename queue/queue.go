@@ -8,8 +8,9 @@
 // A delivery job ends in one of three ways. Accepted or Duplicate: the
 // delivery is delivered and audited, in the transaction that completes the
 // job. Retry: River retries it after a full-jitter backoff, never before
-// the server's Retry-After, until MaxAttempts. Permanent or attempts
-// exhausted: the delivery is dead (audited) until an operator retries it.
+// the server's Retry-After, until MaxAttempts and MaxRetryAge are both
+// used up (a refusal by the submitter's own breaker or rate limiter only
+// snoozes it). Permanent or attempts exhausted: the delivery is dead (audited) until an operator retries it.
 // Version n+1 of a document set waits (snoozing, with its reason visible)
 // until version n is delivered; it is woken as soon as that happens. A job
 // whose process died is run again after RescueAfter with the same payload.
@@ -120,6 +121,15 @@ type Result struct {
 	Err        error
 	// Took is how long Kanta took to answer (metrics).
 	Took time.Duration
+	// Refused says the submitter itself refused the attempt (its circuit
+	// breaker or rate limiter) and sent nothing: it is no attempt at
+	// Kanta. The queue snoozes the delivery for RetryAfter without using
+	// up an attempt, so an outage delays deliveries and never dead-letters
+	// them.
+	Refused bool
+	// Exhausted is set by the queue (for OnResult) on a retryable failure
+	// it dead-letters: MaxAttempts and MaxRetryAge are both used up.
+	Exhausted bool
 }
 
 // Submitter sends one delivery to Kanta and classifies the answer.
@@ -171,8 +181,14 @@ type Options struct {
 	// RetryBase and RetryCap bound the exponential backoff with full jitter
 	// (defaults 1s and 10min).
 	RetryBase, RetryCap time.Duration
-	// MaxAttempts before a retryable failure is dead-lettered (default 25).
+	// MaxAttempts and MaxRetryAge bound retryable failures: one is
+	// dead-lettered only when both are used up, i.e. after at least
+	// MaxAttempts attempts at Kanta AND at least MaxRetryAge after its
+	// first failed attempt, whichever comes later. Attempts refused by the
+	// submitter itself (Result.Refused) count for neither. MaxAttempts
+	// defaults to 25; MaxRetryAge 0 means attempts alone.
 	MaxAttempts int
+	MaxRetryAge time.Duration
 	// RescueAfter is how long a job may stay running before it counts as
 	// abandoned (its process died) and is run again. Default 60s, twice the
 	// default Kanta timeout. A submission is cancelled after RescueAfter/2.

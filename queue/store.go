@@ -53,7 +53,7 @@ func newStore[TTx any](b backend[TTx], driver riverdriver.Driver[TTx], o Options
 	s := &store[TTx]{b: b, o: o, policy: &retryPolicy{base: o.RetryBase, maxDelay: o.RetryCap}}
 	cfg := &river.Config{
 		Logger:               o.Logger,
-		MaxAttempts:          o.MaxAttempts,
+		MaxAttempts:          riverAttemptCeiling,
 		RetryPolicy:          s.policy,
 		RescueStuckJobsAfter: o.RescueAfter,
 		// A submission that outlives half the rescue window is cancelled,
@@ -286,7 +286,7 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 	}
 	for _, p := range todo {
 		args := p.d
-		opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+		opts := &river.InsertOpts{MaxAttempts: riverAttemptCeiling}
 		wait := ""
 		if args.NotBefore.After(now) {
 			opts.ScheduledAt = s.wall(args.NotBefore)
@@ -675,6 +675,20 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return river.JobCancel(resultError(r))
 	}
 	r := s.o.Submitter.Submit(WithAttempt(ctx, attemptOf(job.JobRow)), d)
+	if r.Refused && r.Class == Retry && ctx.Err() == nil {
+		// Held back by our own breaker or rate limiter: nothing reached
+		// Kanta. A snooze gives the attempt back (River decrements it)
+		// and records no error, so the next attempt's history is the
+		// one of real attempts.
+		if s.o.OnResult != nil {
+			s.o.OnResult(d, r, job.Attempt)
+		}
+		return river.JobSnooze(s.o.refusalSnooze(r))
+	}
+	r.Refused = false
+	if r.Class != Accepted && r.Class != Duplicate && r.Class != Permanent && ctx.Err() == nil {
+		r.Exhausted = s.o.exhausted(job.JobRow, time.Now())
+	}
 	if s.o.OnResult != nil {
 		s.o.OnResult(d, r, job.Attempt)
 	}
@@ -693,11 +707,13 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		// queue without spending an attempt.
 		return fmt.Errorf("submission interrupted: %w", ctx.Err())
 	}
-	if job.Attempt >= job.MaxAttempts {
+	if r.Exhausted {
 		if err := s.dead(ctx, d, r); err != nil {
 			return err
 		}
-		return resultError(r) // River discards it
+		// Cancelled, not discarded by River: River's own bound
+		// (riverAttemptCeiling) is not the one that counts.
+		return river.JobCancel(resultError(r))
 	}
 	if _, err := s.b.pool.exec(ctx, qDeliveryAttempt,
 		r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
@@ -1001,7 +1017,7 @@ func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobIn
 	info := &JobInfo{
 		ID:          row.ID,
 		Attempt:     row.Attempt,
-		MaxAttempts: row.MaxAttempts,
+		MaxAttempts: s.o.MaxAttempts,
 		CreatedAt:   row.CreatedAt,
 		ScheduledAt: row.ScheduledAt,
 	}

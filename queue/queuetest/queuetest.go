@@ -422,6 +422,84 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("RefusalsSpendNoAttempt", func(t *testing.T) {
+		t.Parallel()
+		// The submitter's own breaker refuses 10 times (more than
+		// MaxAttempts 3), then Kanta accepts: delivered, not dead, and
+		// River counted only the attempt that reached Kanta.
+		f := NewFake()
+		refused := queue.Result{Class: queue.Retry, Code: "CIRCUIT_OPEN", RetryAfter: 10 * time.Millisecond, Refused: true}
+		for range 10 {
+			f.Script(DocID("e1", 1), refused)
+		}
+		o := Options(f)
+		o.MaxAttempts = 3
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDone, 30*time.Second)
+		if n := f.Count(DocID("e1", 1)); n != 11 {
+			t.Fatalf("submitted %d times, want 10 refusals and the accepted attempt", n)
+		}
+		if j.DeliveryState != queue.DeliveryDelivered || j.Attempt != 1 || len(j.Errors) != 0 {
+			t.Fatalf("job after 10 refusals = %+v (want delivered at attempt 1, no errors)", j)
+		}
+	})
+
+	t.Run("RetriesBoundedByAgeAndAttempts", func(t *testing.T) {
+		t.Parallel()
+		// Kanta fails every attempt that reaches it. With MaxAttempts 3
+		// and MaxRetryAge 1.5 s the delivery is retried past its third
+		// attempt until 1.5 s after its first failure, and only then
+		// dead-lettered.
+		f := NewFake()
+		f.SetDefault(queue.Result{Class: queue.Retry, Code: "HTTP_503"})
+		o := Options(f)
+		o.MaxAttempts, o.MaxRetryAge = 3, 1500*time.Millisecond
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDead, 30*time.Second)
+		calls := f.Calls(DocID("e1", 1))
+		if len(calls) < 3 {
+			t.Fatalf("dead after %d attempts, before MaxAttempts", len(calls))
+		}
+		// The age runs from the first failed attempt as the queue
+		// recorded it, to the dead-lettering.
+		if len(j.Errors) != len(calls) {
+			t.Fatalf("%d errors recorded for %d attempts", len(j.Errors), len(calls))
+		}
+		if age := j.FinalizedAt.Sub(j.Errors[0].At); age < o.MaxRetryAge {
+			t.Fatalf("dead %s after the first failure, before MaxRetryAge %s", age, o.MaxRetryAge)
+		}
+		if j.DeliveryState != queue.DeliveryDead || j.AckCode != "HTTP_503" || j.MaxAttempts != 3 {
+			t.Fatalf("dead job = %+v", j)
+		}
+		ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "e1"})
+		if err != nil || len(ev) != 1 || ev[0].Event != queue.EventDead {
+			t.Fatalf("audit = %+v, %v", ev, err)
+		}
+	})
+
+	t.Run("LongOutageDeliversAfterRecovery", func(t *testing.T) {
+		t.Parallel()
+		// Kanta fails 8 real attempts (MaxAttempts 3) within MaxRetryAge,
+		// then recovers: the delivery is delivered, never dead.
+		f := NewFake()
+		for range 8 {
+			f.Script(DocID("e1", 1), queue.Result{Class: queue.Retry, Code: "HTTP_503"})
+		}
+		o := Options(f)
+		o.MaxAttempts, o.MaxRetryAge = 3, time.Hour
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDone, 30*time.Second)
+		if n := f.Count(DocID("e1", 1)); n != 9 || j.DeliveryState != queue.DeliveryDelivered || len(j.Errors) != 8 {
+			t.Fatalf("after %d submissions job = %+v", n, j)
+		}
+	})
+
 	t.Run("RetryAfterRespected", func(t *testing.T) {
 		t.Parallel()
 		const retryAfter = 1200 * time.Millisecond
