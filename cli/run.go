@@ -146,7 +146,9 @@ func (a *app) onceCommand() *cobra.Command {
 		Long: `once is for external schedulers. It ingests every batch in the spool, submits everything
 due, and waits until nothing due is left in flight (or --timeout). Exit status: 0 when all
 due documents were acknowledged, 3 when any entry was rejected or any document is
-dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout).`,
+dead-lettered, 4 when none was but some due document waits for a later retry (the
+summary names the earliest retry: run once again then), 2 on configuration errors,
+1 otherwise (e.g. the timeout).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.untilSignal(func(ctx context.Context) error { return a.once(ctx, timeout) })
@@ -169,8 +171,23 @@ func (a *app) once(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	res.print(a, a.out)
-	if res.rejected > 0 || res.stats.Dead > 0 {
-		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)", res.rejected, res.stats.Dead)}
+	return res.exit(a)
+}
+
+// exit is once's verdict: 0 only when every due document was
+// acknowledged; rejections and dead letters (3) come before documents
+// left for a later retry (4), since those need an operator and these only
+// another run.
+func (r *onceResult) exit(a *app) error {
+	if r.rejected > 0 || r.stats.Dead > 0 {
+		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)", r.rejected, r.stats.Dead)}
+	}
+	if n := r.stats.Retrying; n > 0 {
+		when := "not scheduled yet"
+		if !r.stats.NextRetry.IsZero() {
+			when = "the earliest at " + r.stats.NextRetry.In(a.cfg.Location()).Format(time.RFC3339)
+		}
+		return &exitError{ExitRetryLater, fmt.Errorf("%d documents not acknowledged yet, left for a retry (%s): run once again then (see `kanta-gateway queue ls`)", n, when)}
 	}
 	return nil
 }
@@ -226,6 +243,12 @@ func (r *onceResult) print(a *app, w io.Writer) {
 		r.batches, r.lines, r.deliveries, r.alreadyRead, r.rejected, r.took.Seconds())
 	st := r.stats
 	fmt.Fprintf(w, "queue: done %d, scheduled %d, retryable %d, dead %d", st.Depth[queue.StateDone], st.Depth[queue.StateScheduled], st.Depth[queue.StateRetryable], st.Dead)
+	if st.Retrying > 0 {
+		fmt.Fprintf(w, ", waiting for a retry %d", st.Retrying)
+		if !st.NextRetry.IsZero() {
+			fmt.Fprintf(w, ", earliest retry %s", st.NextRetry.In(a.cfg.Location()).Format(time.RFC3339))
+		}
+	}
 	if !st.NextScheduled.IsZero() {
 		fmt.Fprintf(w, ", next held release %s", st.NextScheduled.In(a.cfg.Location()).Format(time.RFC3339))
 	}

@@ -285,9 +285,16 @@ type Stats struct {
 	// OldestDue is how long the oldest due job (available or retryable) has
 	// waited; zero when none.
 	OldestDue time.Duration
-	// NextScheduled is the earliest future run of a waiting job; zero when none.
+	// NextScheduled is the earliest future run of a held job (one never
+	// attempted, e.g. waiting for its go-live); zero when none.
 	NextScheduled time.Time
 	Dead          int
+	// Retrying counts deliveries that were attempted and are neither
+	// acknowledged nor dead: due, left for a later retry (or waiting
+	// behind one). NextRetry is the earliest of their next attempts (on
+	// the gateway's clock); zero when none is scheduled.
+	Retrying  int
+	NextRetry time.Time
 }
 
 // AuditQuery selects audit events by identity code or by entry id (one of

@@ -1158,9 +1158,23 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 		JobKind, dl.t(now)).Scan(&oldest); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
-	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ?`,
+	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ? AND attempted_at IS NULL`,
 		JobKind, dl.t(now)).Scan(&next); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	// Attempted and not finished: a retry is due later (a refusal by the
+	// breaker snoozes, which leaves attempted_at set). The next retry is
+	// the earliest of those not waiting for another document.
+	var retry dbTime
+	if err := s.b.pool.queryRow(ctx, `SELECT count(*), min(CASE WHEN coalesce(d.wait_reason, '') = '' THEN j.scheduled_at END)
+		FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+		WHERE j.kind = ? AND j.state IN ('available', 'retryable', 'scheduled', 'pending', 'running') AND j.attempted_at IS NOT NULL
+		AND coalesce(d.state, 'queued') = 'queued'`,
+		JobKind).Scan(&st.Retrying, &retry); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if !retry.IsZero() {
+		st.NextRetry = s.o.Clock.Now().Add(retry.Sub(now))
 	}
 	if !oldest.IsZero() {
 		st.OldestDue = max(now.Sub(oldest.Time), 0)

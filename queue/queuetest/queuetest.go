@@ -500,6 +500,38 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("StatsNameTheNextRetry", func(t *testing.T) {
+		t.Parallel()
+		// One delivery failed and waits an hour for its retry, one is held
+		// for a go-live, one is delivered: only the first is left for a
+		// retry, and the next retry is not the held one's release.
+		f := NewFake()
+		f.Script(DocID("e1", 1), queue.Result{Class: queue.Retry, Code: "HTTP_503", RetryAfter: time.Hour})
+		q := openQ(t, Options(f))
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		held := Del("e2", 1)
+		release := time.Now().Add(3 * time.Hour)
+		held.NotBefore, held.HeldUntilGoLive = release, true
+		ingest(t, q, Record("e2", 1, documents.OutcomeHold), held)
+		ingest(t, q, Record("e3", 1, documents.OutcomeSubmit), Del("e3", 1))
+		start(t, q)
+		waitState(t, q, "e3", 1, queue.StateDone, 20*time.Second)
+		waitFor(t, 20*time.Second, "the failed attempt to be recorded", func() bool {
+			j := job(t, q, "e1", 1)
+			return len(j.Errors) == 1 && j.State != queue.StateRunning
+		})
+		st, err := q.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Retrying != 1 || st.NextRetry.Sub(time.Now().Add(time.Hour)).Abs() > time.Minute {
+			t.Fatalf("retrying %d, next retry %s; want 1 in an hour", st.Retrying, st.NextRetry)
+		}
+		if st.NextScheduled.Sub(release).Abs() > time.Second {
+			t.Fatalf("next held release %s, want %s (the retry is not a held release)", st.NextScheduled, release)
+		}
+	})
+
 	t.Run("RetryAfterRespected", func(t *testing.T) {
 		t.Parallel()
 		const retryAfter = 1200 * time.Millisecond
