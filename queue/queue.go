@@ -348,6 +348,9 @@ type Queue interface {
 	IngestBatch(ctx context.Context, items []Ingestion) ([]error, error)
 	// RecordEvent writes the audit row of a rejected or skipped revision
 	// without recording it as read (a corrected re-export is taken in).
+	// ErrAlreadyRead: the same event of the same batch line (File, Line)
+	// is already recorded (the batch was read again after a crash);
+	// nothing was written.
 	RecordEvent(ctx context.Context, rec LedgerRecord) error
 	// LatestAccepted is the highest revision whose outcome was submit, hold
 	// or invalidate.

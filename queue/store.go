@@ -124,8 +124,10 @@ const (
 	qDeliveryClaim = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason, after_set)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?) ON CONFLICT DO NOTHING`
 	qDeliveryClaimed = `UPDATE deliveries SET job_id = ?, wait_reason = ? WHERE document_id = ?`
-	qAuditEvent      = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// A rejection or skip read again from the same batch line (a batch
+	// re-read after a crash) is already recorded: nothing is inserted.
+	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
 	qDeliveryWait    = `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`
 	qDeliveryAttempt = `UPDATE deliveries SET ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
@@ -339,7 +341,7 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 		}
 	}
 	for _, i := range fresh {
-		if err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
+		if _, err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
 			return nil, err
 		}
 	}
@@ -462,12 +464,21 @@ func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
 	if rec.EntryID == "" {
 		return errors.New("queue: audit event needs an entry id")
 	}
-	return s.inTx(ctx, func(tx TTx, x execer) error {
-		return s.recordEvent(ctx, x, rec, s.o.Clock.Now())
+	fresh := true
+	err := s.inTx(ctx, func(tx TTx, x execer) error {
+		var err error
+		fresh, err = s.recordEvent(ctx, x, rec, s.o.Clock.Now())
+		return err
 	})
+	if err == nil && !fresh {
+		return ErrAlreadyRead
+	}
+	return err
 }
 
-func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord, now time.Time) error {
+// recordEvent writes a rejection's or skip's audit row; false when the
+// same event of the same batch line is already recorded.
+func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord, now time.Time) (bool, error) {
 	var event string
 	switch rec.Outcome {
 	case documents.OutcomeReject:
@@ -475,13 +486,18 @@ func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord
 	case documents.OutcomeSkip:
 		event = EventSkipped
 	default:
-		return nil
+		return true, nil
 	}
-	if _, err := x.exec(ctx, qAuditEvent,
-		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu); err != nil {
-		return fmt.Errorf("queue: audit insert: %w", err)
+	source := ""
+	if rec.File != "" {
+		source = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 	}
-	return nil
+	n, err := x.exec(ctx, qAuditEvent,
+		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu, source)
+	if err != nil {
+		return false, fmt.Errorf("queue: audit insert: %w", err)
+	}
+	return n > 0, nil
 }
 
 func (s *store[TTx]) Seen(ctx context.Context, entryID string, revision int) (bool, error) {
