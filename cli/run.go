@@ -48,7 +48,10 @@ func (a *app) daemon(ctx context.Context) error {
 		return err
 	}
 	var ready atomic.Bool
-	srv, err := a.serveOps(svc, &ready)
+	health := &storeHealth{probe: svc.Queue.ProbeWrite, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: a.logger}
+	health.check(ctx)
+	go health.watch(ctx)
+	srv, err := a.serveOps(svc, &ready, health)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -109,10 +112,22 @@ loop:
 }
 
 // serveOps serves /metrics, /healthz and /readyz.
-func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, error) {
+func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool, health *storeHealth) (*http.Server, error) {
 	if a.cfg.Metrics.Listen == "" {
 		return nil, nil
 	}
+	ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	srv := &http.Server{Handler: opsHandler(svc, ready, health), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return srv, nil
+}
+
+// opsHandler is /metrics, /healthz and /readyz. Ready means started, the
+// queue's statistics readable and its last write probe committed.
+func opsHandler(svc *gateway.Service, ready *atomic.Bool, health *storeHealth) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(svc.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -123,19 +138,17 @@ func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, 
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if !health.writable.Load() {
+			http.Error(w, "queue store cannot write", http.StatusServiceUnavailable)
+			return
+		}
 		if _, err := svc.Queue.Stats(ctx); err != nil {
 			http.Error(w, "queue unreachable", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("metrics.listen: %w", err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return srv, nil
+	return mux
 }
 
 func (a *app) onceCommand() *cobra.Command {

@@ -122,6 +122,9 @@ CREATE INDEX deliveries_after_set ON deliveries (after_set, route) WHERE after_s
 	// batch read again after a crash does not repeat its audit rows
 	`ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX audit_source ON audit (event, entry_id, revision, source) WHERE source <> ''`,
+	// 6: one row the daemon rewrites to learn that the store can write
+	// (ProbeWrite)
+	`CREATE TABLE gateway_write_probe (id INTEGER PRIMARY KEY, at {{ts}} NOT NULL)`,
 }
 
 func (d dialect) migrationSQL(version int) []string {

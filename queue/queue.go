@@ -371,6 +371,9 @@ type Queue interface {
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 	// WaitIdle returns when nothing due is waiting or running.
 	WaitIdle(ctx context.Context) error
+	// ProbeWrite commits one small write: an error says the store cannot
+	// write now (disk full, database read-only or unreachable).
+	ProbeWrite(ctx context.Context) error
 	Close() error
 }
 

@@ -604,6 +604,15 @@ func (s *store[TTx]) WaitIdle(ctx context.Context) error {
 	}
 }
 
+func (s *store[TTx]) ProbeWrite(ctx context.Context) error {
+	return s.inTx(ctx, func(_ TTx, x execer) error {
+		if _, err := x.exec(ctx, `INSERT INTO gateway_write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, s.now()); err != nil {
+			return fmt.Errorf("queue: write probe: %w", err)
+		}
+		return nil
+	})
+}
+
 // busy is 1 when a job is running or due, else 0. A short retry (under
 // River's scheduler interval) counts as due. A job waiting for an earlier version does not:
 // it is woken (and its wait reason cleared) when that version is

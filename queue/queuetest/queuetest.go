@@ -532,6 +532,22 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("ProbeWrite", func(t *testing.T) {
+		t.Parallel()
+		q := openQ(t, Options(nil))
+		for range 2 { // the second rewrites the first's row
+			if err := q.ProbeWrite(ctx); err != nil {
+				t.Fatalf("write probe on a writable store: %v", err)
+			}
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.ProbeWrite(ctx); err == nil {
+			t.Fatal("write probe on a closed store succeeded")
+		}
+	})
+
 	t.Run("RetryAfterRespected", func(t *testing.T) {
 		t.Parallel()
 		const retryAfter = 1200 * time.Millisecond
