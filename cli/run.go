@@ -39,9 +39,9 @@ return to the queue.`,
 }
 
 func (a *app) daemon(ctx context.Context) error {
-	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	svc, err := a.openService(ctx)
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
 	defer svc.Close(context.Background())
 	if err := svc.Reschedule(ctx); err != nil {
@@ -109,6 +109,58 @@ loop:
 	}
 	a.logger.Info("gateway stopped")
 	return nil
+}
+
+// Start-up retries while the queue store is unavailable: from the first
+// wait to the longest, doubling.
+var storeRetryFirst, storeRetryMax = time.Second, 30 * time.Second
+
+// openService opens the gateway for the daemon. While the queue store is
+// unavailable (PostgreSQL unreachable, the SQLite file's directory not
+// creatable) it retries with backoff and serves /healthz as alive and
+// /readyz as not ready, instead of exiting with a configuration error.
+func (a *app) openService(ctx context.Context) (*gateway.Service, error) {
+	var waiting *http.Server
+	defer func() {
+		if waiting != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = waiting.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	wait := storeRetryFirst
+	for {
+		svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+		if err == nil {
+			return svc, nil
+		}
+		if !errors.Is(err, queue.ErrUnavailable) {
+			return nil, usageErr(err)
+		}
+		if ctx.Err() != nil {
+			return nil, &exitError{ExitFailure, fmt.Errorf("stopped before the queue store became available: %w", err)}
+		}
+		if waiting == nil && a.cfg.Metrics.Listen != "" {
+			ln, lerr := net.Listen("tcp", a.cfg.Metrics.Listen)
+			if lerr != nil {
+				return nil, usageErr(fmt.Errorf("metrics.listen: %w", lerr))
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+			mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "queue store unavailable", http.StatusServiceUnavailable)
+			})
+			waiting = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = waiting.Serve(ln) }()
+		}
+		a.logger.Error("queue store unavailable at start: not ready, retrying", "backend", a.cfg.Queue.Backend, "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, &exitError{ExitFailure, fmt.Errorf("stopped before the queue store became available: %w", err)}
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, storeRetryMax)
+	}
 }
 
 // serveOps serves /metrics, /healthz and /readyz.
@@ -210,6 +262,10 @@ func (r *onceResult) exit(a *app) error {
 func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, error) {
 	start := time.Now()
 	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	if errors.Is(err, queue.ErrUnavailable) {
+		// Not the configuration's fault: a scheduler runs once again.
+		return nil, &exitError{ExitFailure, err}
+	}
 	if err != nil {
 		return nil, usageErr(err)
 	}

@@ -54,7 +54,7 @@ func OpenQueue(ctx context.Context, cfg *config.Config, o queue.Options) (queue.
 		return queue.OpenPostgres(ctx, cfg.Queue.PostgresDSN, o)
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Queue.SQLitePath), 0o700); err != nil {
-			return nil, err
+			return nil, queue.Unavailable(err)
 		}
 		return queue.OpenSQLite(ctx, cfg.Queue.SQLitePath, o)
 	}

@@ -214,6 +214,25 @@ type Options struct {
 // ledger; nothing was inserted.
 var ErrAlreadyRead = errors.New("entry revision already read")
 
+// ErrUnavailable marks an error opening the store that may pass by
+// itself (errors.Is): the database unreachable, its file or directory not
+// writable. A daemon retries; it is no configuration error.
+var ErrUnavailable = errors.New("queue store unavailable")
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unavailable marks err as ErrUnavailable (nil stays nil).
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unavailableError{err}
+}
+
 // ErrNotFound is returned for an unknown job id.
 var ErrNotFound = errors.New("job not found")
 
