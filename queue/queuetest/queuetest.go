@@ -702,9 +702,13 @@ func Run(t *testing.T, open Open) {
 		goLive := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 		f := NewFake()
 		o := Options(f)
-		begin := time.Now()
-		o.Clock = clock.NewOffset(goLive.Add(-1500 * time.Millisecond))
+		// The shifted clock starts once the queue is open: opening (its
+		// migrations) can take longer than 1.5 s on a loaded machine.
+		sc := &settableClock{c: clock.NewOffset(goLive.Add(-time.Hour))}
+		o.Clock = sc
 		q := openQ(t, o)
+		begin := time.Now()
+		sc.set(clock.NewOffset(goLive.Add(-1500 * time.Millisecond)))
 		d := Del("e1", 1)
 		d.NotBefore, d.HeldUntilGoLive = goLive, true
 		ingest(t, q, Record("e1", 1, documents.OutcomeHold), d)
@@ -962,4 +966,22 @@ func Run(t *testing.T, open Open) {
 			t.Fatal("interrupted job not delivered after restart")
 		}
 	})
+}
+
+// settableClock is a clock a test replaces while the queue runs.
+type settableClock struct {
+	mu sync.Mutex
+	c  clock.Clock
+}
+
+func (s *settableClock) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.Now()
+}
+
+func (s *settableClock) set(c clock.Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c = c
 }
