@@ -25,6 +25,10 @@ const (
 	ExitFailure  = 1 // anything else
 	ExitUsage    = 2 // usage or configuration error
 	ExitRejected = 3 // an entry was rejected or a document dead-lettered
+	// ExitRetryLater (once): nothing was rejected or dead-lettered, but
+	// some due document is not acknowledged yet and waits for a retry;
+	// the summary names the earliest retry time.
+	ExitRetryLater = 4
 )
 
 // exitError carries an exit code through cobra.

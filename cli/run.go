@@ -39,16 +39,19 @@ return to the queue.`,
 }
 
 func (a *app) daemon(ctx context.Context) error {
-	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	svc, err := a.openService(ctx)
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
 	defer svc.Close(context.Background())
 	if err := svc.Reschedule(ctx); err != nil {
 		return err
 	}
 	var ready atomic.Bool
-	srv, err := a.serveOps(svc, &ready)
+	health := &storeHealth{probe: svc.Queue.ProbeWrite, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: a.logger}
+	health.check(ctx)
+	go health.watch(ctx)
+	srv, err := a.serveOps(svc, &ready, health)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -108,11 +111,78 @@ loop:
 	return nil
 }
 
+// Start-up retries while the queue store is unavailable: from the first
+// wait to the longest, doubling.
+var storeRetryFirst, storeRetryMax = time.Second, 30 * time.Second
+
+// openService opens the gateway for the daemon. While the queue store is
+// unavailable (PostgreSQL unreachable, the SQLite file's directory not
+// creatable) it retries with backoff and serves /healthz as alive and
+// /readyz as not ready, instead of exiting with a configuration error.
+func (a *app) openService(ctx context.Context) (*gateway.Service, error) {
+	var waiting *http.Server
+	defer func() {
+		if waiting != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = waiting.Shutdown(sctx)
+			cancel()
+		}
+	}()
+	wait := storeRetryFirst
+	for {
+		svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+		if err == nil {
+			return svc, nil
+		}
+		if !errors.Is(err, queue.ErrUnavailable) {
+			return nil, usageErr(err)
+		}
+		if ctx.Err() != nil {
+			return nil, &exitError{ExitFailure, fmt.Errorf("stopped before the queue store became available: %w", err)}
+		}
+		if waiting == nil && a.cfg.Metrics.Listen != "" {
+			ln, lerr := net.Listen("tcp", a.cfg.Metrics.Listen)
+			if lerr != nil {
+				return nil, usageErr(fmt.Errorf("metrics.listen: %w", lerr))
+			}
+			mux := http.NewServeMux()
+			mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+			mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "queue store unavailable", http.StatusServiceUnavailable)
+			})
+			waiting = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+			go func() { _ = waiting.Serve(ln) }()
+		}
+		a.logger.Error("queue store unavailable at start: not ready, retrying", "backend", a.cfg.Queue.Backend, "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, &exitError{ExitFailure, fmt.Errorf("stopped before the queue store became available: %w", err)}
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, storeRetryMax)
+	}
+}
+
 // serveOps serves /metrics, /healthz and /readyz.
-func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, error) {
+func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool, health *storeHealth) (*http.Server, error) {
 	if a.cfg.Metrics.Listen == "" {
 		return nil, nil
 	}
+	ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen: %w", err)
+	}
+	// Timeouts, body and connection limits: metrics.server.
+	lim := a.cfg.Metrics.Server
+	srv := lim.Server(opsHandler(svc, ready, health))
+	srv.Addr = ln.Addr().String()
+	go func() { _ = srv.Serve(lim.Listener(ln)) }()
+	return srv, nil
+}
+
+// opsHandler is /metrics, /healthz and /readyz. Ready means started, the
+// queue's statistics readable and its last write probe committed.
+func opsHandler(svc *gateway.Service, ready *atomic.Bool, health *storeHealth) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(svc.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
@@ -123,22 +193,17 @@ func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool) (*http.Server, 
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if !health.writable.Load() {
+			http.Error(w, "queue store cannot write", http.StatusServiceUnavailable)
+			return
+		}
 		if _, err := svc.Queue.Stats(ctx); err != nil {
 			http.Error(w, "queue unreachable", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	ln, err := net.Listen("tcp", a.cfg.Metrics.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("metrics.listen: %w", err)
-	}
-	// Timeouts, body and connection limits: metrics.server.
-	lim := a.cfg.Metrics.Server
-	srv := lim.Server(mux)
-	srv.Addr = ln.Addr().String()
-	go func() { _ = srv.Serve(lim.Listener(ln)) }()
-	return srv, nil
+	return mux
 }
 
 func (a *app) onceCommand() *cobra.Command {
@@ -150,9 +215,10 @@ func (a *app) onceCommand() *cobra.Command {
 due, and waits until nothing due is left in flight (or --timeout). Exit status: 0 when all
 due documents were acknowledged, 3 when any entry was rejected, a batch was corrupt (it is
 quarantined), a spool entry is not a regular file (it is refused, never opened) or any
-document is dead-lettered, 2 on configuration errors, 1 otherwise (e.g. the timeout, or a
-rejected line that could not be written to the quarantine). The summary is printed in
-every case but a configuration error.`,
+document is dead-lettered, 4 when none of these but some due document waits for a later
+retry (the summary names the earliest retry: run once again then), 2 on configuration
+errors, 1 otherwise (e.g. the timeout, or a rejected line that could not be written to the
+quarantine). The summary is printed in every case but a configuration error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.untilSignal(func(ctx context.Context) error { return a.once(ctx, timeout) })
@@ -176,9 +242,24 @@ func (a *app) once(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	res.print(a, a.out)
-	if res.rejected > 0 || res.stats.Dead > 0 || res.corrupt > 0 || res.refused > 0 {
+	return res.exit(a)
+}
+
+// exit is once's verdict: 0 only when every due document was
+// acknowledged; rejections and dead letters (3) come before documents
+// left for a later retry (4), since those need an operator and these only
+// another run.
+func (r *onceResult) exit(a *app) error {
+	if r.rejected > 0 || r.stats.Dead > 0 || r.corrupt > 0 || r.refused > 0 {
 		return &exitError{ExitRejected, fmt.Errorf("%d entries rejected, %d corrupt batches quarantined, %d spool entries refused, %d documents dead-lettered (see `kanta-gateway queue ls --state dead`)",
-			res.rejected, res.corrupt, res.refused, res.stats.Dead)}
+			r.rejected, r.corrupt, r.refused, r.stats.Dead)}
+	}
+	if n := r.stats.Retrying; n > 0 {
+		when := "not scheduled yet"
+		if !r.stats.NextRetry.IsZero() {
+			when = "the earliest at " + r.stats.NextRetry.In(a.cfg.Location()).Format(time.RFC3339)
+		}
+		return &exitError{ExitRetryLater, fmt.Errorf("%d documents not acknowledged yet, left for a retry (%s): run once again then (see `kanta-gateway queue ls`)", n, when)}
 	}
 	return nil
 }
@@ -188,6 +269,10 @@ func (a *app) once(ctx context.Context, timeout time.Duration) error {
 func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, error) {
 	start := time.Now()
 	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeSubmit)
+	if errors.Is(err, queue.ErrUnavailable) {
+		// Not the configuration's fault: a scheduler runs once again.
+		return nil, &exitError{ExitFailure, err}
+	}
 	if err != nil {
 		return nil, usageErr(err)
 	}
@@ -243,6 +328,12 @@ func (r *onceResult) print(a *app, w io.Writer) {
 	}
 	st := r.stats
 	fmt.Fprintf(w, "queue: done %d, scheduled %d, retryable %d, dead %d", st.Depth[queue.StateDone], st.Depth[queue.StateScheduled], st.Depth[queue.StateRetryable], st.Dead)
+	if st.Retrying > 0 {
+		fmt.Fprintf(w, ", waiting for a retry %d", st.Retrying)
+		if !st.NextRetry.IsZero() {
+			fmt.Fprintf(w, ", earliest retry %s", st.NextRetry.In(a.cfg.Location()).Format(time.RFC3339))
+		}
+	}
 	if !st.NextScheduled.IsZero() {
 		fmt.Fprintf(w, ", next held release %s", st.NextScheduled.In(a.cfg.Location()).Format(time.RFC3339))
 	}

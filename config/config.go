@@ -72,8 +72,12 @@ type QueueConfig struct {
 	// RetryBase and RetryCap bound the exponential backoff (full jitter).
 	RetryBase time.Duration `mapstructure:"retry_base" json:"retry_base"`
 	RetryCap  time.Duration `mapstructure:"retry_cap" json:"retry_cap"`
-	// MaxAttempts before a retryable failure is dead-lettered.
-	MaxAttempts int `mapstructure:"max_attempts" json:"max_attempts"`
+	// MaxAttempts and MaxRetryAge: a retryable failure is dead-lettered
+	// only when both are used up (at least MaxAttempts attempts at Kanta
+	// and at least MaxRetryAge since the first failed one). Attempts our
+	// own breaker or rate limiter refused count for neither.
+	MaxAttempts int           `mapstructure:"max_attempts" json:"max_attempts"`
+	MaxRetryAge time.Duration `mapstructure:"max_retry_age" json:"max_retry_age"`
 }
 
 type KantaConfig struct {
@@ -231,6 +235,7 @@ func Default() Config {
 			RetryBase:   time.Second,
 			RetryCap:    10 * time.Minute,
 			MaxAttempts: 25,
+			MaxRetryAge: 72 * time.Hour,
 		},
 		Kanta: KantaConfig{
 			ArchiveURL:           "http://127.0.0.1:8089/archive/v1/messages",
@@ -353,6 +358,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.MaxAttempts < 1 {
 		bad("queue.max_attempts", "must be at least 1")
+	}
+	if c.Queue.MaxRetryAge < 0 {
+		bad("queue.max_retry_age", "must not be negative")
 	}
 	// Every URL toward Kanta, in a fixed order so the first bad key named is
 	// always the same.

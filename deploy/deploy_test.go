@@ -54,6 +54,7 @@ var gatewayMetrics = map[string]dto.MetricType{
 	"kanta_gateway_queue_up":                             dto.MetricType_GAUGE,
 	"kanta_gateway_certificate_expiry_timestamp_seconds": dto.MetricType_GAUGE,
 	"kanta_gateway_circuit_breaker_state":                dto.MetricType_GAUGE,
+	"kanta_gateway_store_writable":                       dto.MetricType_GAUGE,
 	"kanta_gateway_build_info":                           dto.MetricType_GAUGE,
 }
 

@@ -446,7 +446,9 @@ func (in *Ingester) commit(ctx context.Context, q *quarantine, sum *BatchSummary
 		e, d := p.item.Entry, p.decision
 		sum.ByOutcome[d.Outcome]++
 		in.log.Info("entry skipped", "file", p.record.File, "line", p.record.Line, "entry_id", e.ID, "revision", e.Revision, "decision", d.Outcome, "reason_class", d.ReasonClass)
-		if err := in.queue.RecordEvent(ctx, p.record); err != nil {
+		// ErrAlreadyRead: this batch line's skip is recorded already (the
+		// batch is read again after a crash); one audit row is enough.
+		if err := in.queue.RecordEvent(ctx, p.record); err != nil && !errors.Is(err, queue.ErrAlreadyRead) {
 			return err
 		}
 	}
@@ -608,18 +610,23 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 		in.hooks.EntryRead(documents.OutcomeReject, class, role)
 	}
 	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
-	if err := q.add(rj); err != nil {
-		sum.QuarantineFailed++
-		in.log.Error("rejected line NOT quarantined; the batch stays claimed and is read again", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "error", err)
-	}
 	if rj.EntryID != "" {
 		err := in.queue.RecordEvent(ctx, queue.LedgerRecord{
 			EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
 			Outcome: documents.OutcomeReject, ReasonClass: class, Reason: rj.Reason, Hetu: hetu, DecidedAt: in.clock.Now(),
 		})
+		if errors.Is(err, queue.ErrAlreadyRead) {
+			// This batch line was rejected, audited and quarantined when
+			// the batch was read before a crash: neither is repeated.
+			return
+		}
 		if err != nil {
 			in.log.Error("audit of a rejection failed", "entry_id", rj.EntryID, "revision", rj.Revision, "error", err)
 		}
+	}
+	if err := q.add(rj); err != nil {
+		sum.QuarantineFailed++
+		in.log.Error("rejected line NOT quarantined; the batch stays claimed and is read again", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "error", err)
 	}
 }
 

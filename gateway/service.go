@@ -47,14 +47,14 @@ const (
 // OpenQueue opens the configured queue backend.
 func OpenQueue(ctx context.Context, cfg *config.Config, o queue.Options) (queue.Queue, error) {
 	o.Workers = cfg.Queue.Workers
-	o.RetryBase, o.RetryCap, o.MaxAttempts = cfg.Queue.RetryBase, cfg.Queue.RetryCap, cfg.Queue.MaxAttempts
+	o.RetryBase, o.RetryCap, o.MaxAttempts, o.MaxRetryAge = cfg.Queue.RetryBase, cfg.Queue.RetryCap, cfg.Queue.MaxAttempts, cfg.Queue.MaxRetryAge
 	o.RescueAfter = 2 * cfg.Kanta.Timeout
 	switch cfg.Queue.Backend {
 	case "postgres":
 		return queue.OpenPostgres(ctx, cfg.Queue.PostgresDSN, o)
 	default:
 		if err := os.MkdirAll(filepath.Dir(cfg.Queue.SQLitePath), 0o700); err != nil {
-			return nil, err
+			return nil, queue.Unavailable(err)
 		}
 		return queue.OpenSQLite(ctx, cfg.Queue.SQLitePath, o)
 	}
@@ -91,7 +91,14 @@ func Open(ctx context.Context, cfg *config.Config, c clock.Clock, log *slog.Logg
 		s.Submitter = sub
 		o.Submitter = sub
 		o.OnResult = func(d *queue.Delivery, r queue.Result, attempt int) {
-			dead := r.Class == queue.Permanent || (r.Class == queue.Retry && attempt >= cfg.Queue.MaxAttempts)
+			if r.Refused {
+				// Held back by our breaker or rate limiter: no attempt at
+				// Kanta, so no submission to count; the breaker's own
+				// gauge and log line tell of the outage.
+				log.Debug("submission held back", "document_id", d.DocumentID, "code", r.Code)
+				return
+			}
+			dead := r.Class == queue.Permanent || r.Exhausted
 			s.Metrics.Submission(d, r, dead, r.Took)
 			lvl := slog.LevelInfo
 			if r.Class == queue.Retry || r.Class == queue.Permanent {

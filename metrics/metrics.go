@@ -29,6 +29,7 @@ type Metrics struct {
 	submitLatency *prometheus.HistogramVec
 	acks          *prometheus.CounterVec
 	breaker       prometheus.Gauge
+	writable      prometheus.Gauge
 	certExpiry    *prometheus.GaugeVec
 }
 
@@ -66,6 +67,10 @@ func New(stats func(context.Context) (queue.Stats, error)) *Metrics {
 		Namespace: ns, Name: "circuit_breaker_state",
 		Help: "Circuit breaker toward Kanta: 0 closed, 1 half-open, 2 open.",
 	})
+	m.writable = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "store_writable",
+		Help: "Whether the queue store's last write probe committed (1) or failed (0: disk full, database read-only or unreachable).",
+	})
 	// Expiry as a timestamp, as Prometheus naming wants base units; days
 	// left are (metric - time()) / 86400 in rules and dashboards.
 	m.certExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -84,7 +89,7 @@ func New(stats func(context.Context) (queue.Stats, error)) *Metrics {
 		}
 	}
 	info.WithLabelValues(version, goversion).Set(1)
-	m.Registry.MustRegister(m.entriesRead, m.built, m.signing, m.submissions, m.submitLatency, m.acks, m.breaker, m.certExpiry, info,
+	m.Registry.MustRegister(m.entriesRead, m.built, m.signing, m.submissions, m.submitLatency, m.acks, m.breaker, m.writable, m.certExpiry, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.Registry.MustRegister(&queueCollector{stats: stats})
@@ -149,6 +154,15 @@ func boundCode(c string) string {
 
 // BreakerState sets the circuit-breaker gauge.
 func (m *Metrics) BreakerState(s int) { m.breaker.Set(float64(s)) }
+
+// StoreWritable sets the store-writable gauge.
+func (m *Metrics) StoreWritable(ok bool) {
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.writable.Set(v)
+}
 
 // CertificateExpiry records when one certificate expires.
 func (m *Metrics) CertificateExpiry(usage, subject string, notAfter time.Time) {

@@ -113,6 +113,18 @@ CREATE INDEX audit_entry_id ON audit (entry_id, revision)`,
 	// finds a set's dependants when it is delivered
 	`ALTER TABLE deliveries ADD COLUMN after_set TEXT NOT NULL DEFAULT '';
 CREATE INDEX deliveries_after_set ON deliveries (after_set, route) WHERE after_set <> ''`,
+	// 4: the worker bounds retries (MaxAttempts and MaxRetryAge), not
+	// River: unfinished jobs of an earlier release get River's ceiling
+	// (riverAttemptCeiling), or River would discard them at their old
+	// bound while their delivery stays queued
+	`UPDATE river_job SET max_attempts = 30000 WHERE kind = 'kanta_delivery' AND state NOT IN ('completed', 'cancelled', 'discarded') AND max_attempts < 30000`,
+	// 5: where a rejection or skip was read (batch file and line), so a
+	// batch read again after a crash does not repeat its audit rows
+	`ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX audit_source ON audit (event, entry_id, revision, source) WHERE source <> ''`,
+	// 6: one row the daemon rewrites to learn that the store can write
+	// (ProbeWrite)
+	`CREATE TABLE gateway_write_probe (id INTEGER PRIMARY KEY, at {{ts}} NOT NULL)`,
 }
 
 func (d dialect) migrationSQL(version int) []string {

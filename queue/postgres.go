@@ -21,7 +21,7 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (Queue, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("queue: connect postgres: %w", err)
+		return nil, Unavailable(fmt.Errorf("queue: connect postgres: %w", err))
 	}
 	d := dialect{name: "postgres", numbered: true, shareLock: " FOR SHARE"}
 	driver := riverpgxv5.New(pool)
@@ -41,7 +41,7 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (Queue, error) {
 	}
 	if err := migratePostgres(ctx, pool, b, driver, o); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, Unavailable(err)
 	}
 	s, err := newStore(b, driver, o)
 	if err != nil {

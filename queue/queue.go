@@ -8,8 +8,9 @@
 // A delivery job ends in one of three ways. Accepted or Duplicate: the
 // delivery is delivered and audited, in the transaction that completes the
 // job. Retry: River retries it after a full-jitter backoff, never before
-// the server's Retry-After, until MaxAttempts. Permanent or attempts
-// exhausted: the delivery is dead (audited) until an operator retries it.
+// the server's Retry-After, until MaxAttempts and MaxRetryAge are both
+// used up (a refusal by the submitter's own breaker or rate limiter only
+// snoozes it). Permanent or attempts exhausted: the delivery is dead (audited) until an operator retries it.
 // Version n+1 of a document set waits (snoozing, with its reason visible)
 // until version n is delivered; it is woken as soon as that happens. A job
 // whose process died is run again after RescueAfter with the same payload.
@@ -120,6 +121,15 @@ type Result struct {
 	Err        error
 	// Took is how long Kanta took to answer (metrics).
 	Took time.Duration
+	// Refused says the submitter itself refused the attempt (its circuit
+	// breaker or rate limiter) and sent nothing: it is no attempt at
+	// Kanta. The queue snoozes the delivery for RetryAfter without using
+	// up an attempt, so an outage delays deliveries and never dead-letters
+	// them.
+	Refused bool
+	// Exhausted is set by the queue (for OnResult) on a retryable failure
+	// it dead-letters: MaxAttempts and MaxRetryAge are both used up.
+	Exhausted bool
 }
 
 // Submitter sends one delivery to Kanta and classifies the answer.
@@ -171,8 +181,14 @@ type Options struct {
 	// RetryBase and RetryCap bound the exponential backoff with full jitter
 	// (defaults 1s and 10min).
 	RetryBase, RetryCap time.Duration
-	// MaxAttempts before a retryable failure is dead-lettered (default 25).
+	// MaxAttempts and MaxRetryAge bound retryable failures: one is
+	// dead-lettered only when both are used up, i.e. after at least
+	// MaxAttempts attempts at Kanta AND at least MaxRetryAge after its
+	// first failed attempt, whichever comes later. Attempts refused by the
+	// submitter itself (Result.Refused) count for neither. MaxAttempts
+	// defaults to 25; MaxRetryAge 0 means attempts alone.
 	MaxAttempts int
+	MaxRetryAge time.Duration
 	// RescueAfter is how long a job may stay running before it counts as
 	// abandoned (its process died) and is run again. Default 60s, twice the
 	// default Kanta timeout. A submission is cancelled after RescueAfter/2.
@@ -197,6 +213,25 @@ type Options struct {
 // ErrAlreadyRead is returned by Ingest for an entry revision already in the
 // ledger; nothing was inserted.
 var ErrAlreadyRead = errors.New("entry revision already read")
+
+// ErrUnavailable marks an error opening the store that may pass by
+// itself (errors.Is): the database unreachable, its file or directory not
+// writable. A daemon retries; it is no configuration error.
+var ErrUnavailable = errors.New("queue store unavailable")
+
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string        { return e.err.Error() }
+func (e *unavailableError) Unwrap() error        { return e.err }
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// Unavailable marks err as ErrUnavailable (nil stays nil).
+func Unavailable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unavailableError{err}
+}
 
 // ErrNotFound is returned for an unknown job id.
 var ErrNotFound = errors.New("job not found")
@@ -269,9 +304,16 @@ type Stats struct {
 	// OldestDue is how long the oldest due job (available or retryable) has
 	// waited; zero when none.
 	OldestDue time.Duration
-	// NextScheduled is the earliest future run of a waiting job; zero when none.
+	// NextScheduled is the earliest future run of a held job (one never
+	// attempted, e.g. waiting for its go-live); zero when none.
 	NextScheduled time.Time
 	Dead          int
+	// Retrying counts deliveries that were attempted and are neither
+	// acknowledged nor dead: due, left for a later retry (or waiting
+	// behind one). NextRetry is the earliest of their next attempts (on
+	// the gateway's clock); zero when none is scheduled.
+	Retrying  int
+	NextRetry time.Time
 }
 
 // AuditQuery selects audit events by identity code or by entry id (one of
@@ -325,6 +367,9 @@ type Queue interface {
 	IngestBatch(ctx context.Context, items []Ingestion) ([]error, error)
 	// RecordEvent writes the audit row of a rejected or skipped revision
 	// without recording it as read (a corrected re-export is taken in).
+	// ErrAlreadyRead: the same event of the same batch line (File, Line)
+	// is already recorded (the batch was read again after a crash);
+	// nothing was written.
 	RecordEvent(ctx context.Context, rec LedgerRecord) error
 	// LatestAccepted is the highest revision whose outcome was submit, hold
 	// or invalidate. It cannot report a failed lookup: ingestion uses
@@ -350,6 +395,9 @@ type Queue interface {
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, error)
 	// WaitIdle returns when nothing due is waiting or running.
 	WaitIdle(ctx context.Context) error
+	// ProbeWrite commits one small write: an error says the store cannot
+	// write now (disk full, database read-only or unreachable).
+	ProbeWrite(ctx context.Context) error
 	Close() error
 }
 

@@ -48,7 +48,7 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 	db.SetConnMaxLifetime(0)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("queue: open sqlite %s: %w", path, err)
+		return nil, Unavailable(fmt.Errorf("queue: open sqlite %s: %w", path, err))
 	}
 	d := dialect{name: "sqlite", timeAsText: true}
 	driver := riversqlite.New(db)
@@ -68,7 +68,7 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 	}
 	if err := migrate(ctx, b, driver, true, o); err != nil {
 		_ = db.Close()
-		return nil, err
+		return nil, Unavailable(err)
 	}
 	s, err := newStore(b, driver, o)
 	if err != nil {

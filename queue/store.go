@@ -53,7 +53,7 @@ func newStore[TTx any](b backend[TTx], driver riverdriver.Driver[TTx], o Options
 	s := &store[TTx]{b: b, o: o, policy: &retryPolicy{base: o.RetryBase, maxDelay: o.RetryCap}}
 	cfg := &river.Config{
 		Logger:               o.Logger,
-		MaxAttempts:          o.MaxAttempts,
+		MaxAttempts:          riverAttemptCeiling,
 		RetryPolicy:          s.policy,
 		RescueStuckJobsAfter: o.RescueAfter,
 		// A submission that outlives half the rescue window is cancelled,
@@ -124,8 +124,10 @@ const (
 	qDeliveryClaim = `INSERT INTO deliveries (document_id, set_id, version, route, entry_id, revision, role, held, state, job_id, updated_at, payload, wait_reason, after_set)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, '', ?) ON CONFLICT DO NOTHING`
 	qDeliveryClaimed = `UPDATE deliveries SET job_id = ?, wait_reason = ? WHERE document_id = ?`
-	qAuditEvent      = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// A rejection or skip read again from the same batch line (a batch
+	// re-read after a crash) is already recorded: nothing is inserted.
+	qAuditEvent = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, hetu, source)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qDeliveryState   = `SELECT state, wait_reason, payload FROM deliveries WHERE document_id = ?`
 	qDeliveryWait    = `UPDATE deliveries SET wait_reason = ?, updated_at = ? WHERE document_id = ?`
 	qDeliveryAttempt = `UPDATE deliveries SET ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
@@ -286,7 +288,7 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 	}
 	for _, p := range todo {
 		args := p.d
-		opts := &river.InsertOpts{MaxAttempts: s.o.MaxAttempts}
+		opts := &river.InsertOpts{MaxAttempts: riverAttemptCeiling}
 		wait := ""
 		if args.NotBefore.After(now) {
 			opts.ScheduledAt = s.wall(args.NotBefore)
@@ -339,7 +341,7 @@ func (s *store[TTx]) ingestMany(ctx context.Context, tx TTx, x execer, items []I
 		}
 	}
 	for _, i := range fresh {
-		if err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
+		if _, err := s.recordEvent(ctx, x, items[i].Record, now); err != nil {
 			return nil, err
 		}
 	}
@@ -462,12 +464,21 @@ func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
 	if rec.EntryID == "" {
 		return errors.New("queue: audit event needs an entry id")
 	}
-	return s.inTx(ctx, func(tx TTx, x execer) error {
-		return s.recordEvent(ctx, x, rec, s.o.Clock.Now())
+	fresh := true
+	err := s.inTx(ctx, func(tx TTx, x execer) error {
+		var err error
+		fresh, err = s.recordEvent(ctx, x, rec, s.o.Clock.Now())
+		return err
 	})
+	if err == nil && !fresh {
+		return ErrAlreadyRead
+	}
+	return err
 }
 
-func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord, now time.Time) error {
+// recordEvent writes a rejection's or skip's audit row; false when the
+// same event of the same batch line is already recorded.
+func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord, now time.Time) (bool, error) {
 	var event string
 	switch rec.Outcome {
 	case documents.OutcomeReject:
@@ -475,13 +486,18 @@ func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord
 	case documents.OutcomeSkip:
 		event = EventSkipped
 	default:
-		return nil
+		return true, nil
 	}
-	if _, err := x.exec(ctx, qAuditEvent,
-		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu); err != nil {
-		return fmt.Errorf("queue: audit insert: %w", err)
+	source := ""
+	if rec.File != "" {
+		source = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 	}
-	return nil
+	n, err := x.exec(ctx, qAuditEvent,
+		s.b.dialect.t(now), event, rec.EntryID, rec.Revision, rec.DocumentID, rec.Version, string(rec.Archive), string(rec.Register), string(rec.Role), rec.Hetu, source)
+	if err != nil {
+		return false, fmt.Errorf("queue: audit insert: %w", err)
+	}
+	return n > 0, nil
 }
 
 func (s *store[TTx]) Seen(ctx context.Context, entryID string, revision int) (bool, error) {
@@ -629,6 +645,15 @@ func (s *store[TTx]) WaitIdle(ctx context.Context) error {
 	}
 }
 
+func (s *store[TTx]) ProbeWrite(ctx context.Context) error {
+	return s.inTx(ctx, func(_ TTx, x execer) error {
+		if _, err := x.exec(ctx, `INSERT INTO gateway_write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, s.now()); err != nil {
+			return fmt.Errorf("queue: write probe: %w", err)
+		}
+		return nil
+	})
+}
+
 // busy is 1 when a job is running or due, else 0. A short retry (under
 // River's scheduler interval) counts as due. A job waiting for an earlier version does not:
 // it is woken (and its wait reason cleared) when that version is
@@ -716,6 +741,20 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return river.JobCancel(resultError(r))
 	}
 	r := s.o.Submitter.Submit(WithAttempt(ctx, attemptOf(job.JobRow)), d)
+	if r.Refused && r.Class == Retry && ctx.Err() == nil {
+		// Held back by our own breaker or rate limiter: nothing reached
+		// Kanta. A snooze gives the attempt back (River decrements it)
+		// and records no error, so the next attempt's history is the
+		// one of real attempts.
+		if s.o.OnResult != nil {
+			s.o.OnResult(d, r, job.Attempt)
+		}
+		return river.JobSnooze(s.o.refusalSnooze(r))
+	}
+	r.Refused = false
+	if r.Class != Accepted && r.Class != Duplicate && r.Class != Permanent && ctx.Err() == nil {
+		r.Exhausted = s.o.exhausted(job.JobRow, time.Now())
+	}
 	if s.o.OnResult != nil {
 		s.o.OnResult(d, r, job.Attempt)
 	}
@@ -734,11 +773,13 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		// queue without spending an attempt.
 		return fmt.Errorf("submission interrupted: %w", ctx.Err())
 	}
-	if job.Attempt >= job.MaxAttempts {
+	if r.Exhausted {
 		if err := s.dead(ctx, d, r); err != nil {
 			return err
 		}
-		return resultError(r) // River discards it
+		// Cancelled, not discarded by River: River's own bound
+		// (riverAttemptCeiling) is not the one that counts.
+		return river.JobCancel(resultError(r))
 	}
 	if _, err := s.b.pool.exec(ctx, qDeliveryAttempt,
 		r.Code, r.Detail, r.Text, s.now(), d.DocumentID); err != nil {
@@ -1042,7 +1083,7 @@ func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobIn
 	info := &JobInfo{
 		ID:          row.ID,
 		Attempt:     row.Attempt,
-		MaxAttempts: row.MaxAttempts,
+		MaxAttempts: s.o.MaxAttempts,
 		CreatedAt:   row.CreatedAt,
 		ScheduledAt: row.ScheduledAt,
 	}
@@ -1183,9 +1224,23 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 		JobKind, dl.t(now)).Scan(&oldest); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
-	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ?`,
+	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ? AND attempted_at IS NULL`,
 		JobKind, dl.t(now)).Scan(&next); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	// Attempted and not finished: a retry is due later (a refusal by the
+	// breaker snoozes, which leaves attempted_at set). The next retry is
+	// the earliest of those not waiting for another document.
+	var retry dbTime
+	if err := s.b.pool.queryRow(ctx, `SELECT count(*), min(CASE WHEN coalesce(d.wait_reason, '') = '' THEN j.scheduled_at END)
+		FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
+		WHERE j.kind = ? AND j.state IN ('available', 'retryable', 'scheduled', 'pending', 'running') AND j.attempted_at IS NOT NULL
+		AND coalesce(d.state, 'queued') = 'queued'`,
+		JobKind).Scan(&st.Retrying, &retry); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if !retry.IsZero() {
+		st.NextRetry = s.o.Clock.Now().Add(retry.Sub(now))
 	}
 	if !oldest.IsZero() {
 		st.OldestDue = max(now.Sub(oldest.Time), 0)

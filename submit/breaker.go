@@ -70,6 +70,14 @@ func (b *breaker) record(ok bool) {
 	}
 }
 
+// abandon ends a half-open trial that was never sent (the rate limiter
+// held it back): the state stays, and the next request may be the trial.
+func (b *breaker) abandon() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.trial = false
+}
+
 func (b *breaker) State() BreakerState {
 	b.mu.Lock()
 	defer b.mu.Unlock()

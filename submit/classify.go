@@ -21,10 +21,13 @@ import (
 // Result codes of answers that are not acknowledgements (an
 // acknowledgement's code is its typeCode: CA, CE, CR, AA, AE, AR).
 const (
-	CodeTransport  = "TRANSPORT" // no answer: connection failed, dropped or timed out
-	CodeCancelled  = "CANCELLED" // stopped before sending
-	CodeCircuit    = "CIRCUIT_OPEN"
-	CodeBadPayload = "BAD_PAYLOAD"
+	CodeTransport = "TRANSPORT" // no answer: connection failed, dropped or timed out
+	CodeCancelled = "CANCELLED" // stopped before sending
+	CodeCircuit   = "CIRCUIT_OPEN"
+	// CodeRateLimited: our own rate limiter held the request back past
+	// the attempt's deadline; nothing was sent (Result.Refused).
+	CodeRateLimited = "RATE_LIMITED"
+	CodeBadPayload  = "BAD_PAYLOAD"
 	// CodeUnreadable: an answer came but says nothing we can read (Detail
 	// says what it was). Transient, capped by kanta.max_unreadable_answers.
 	CodeUnreadable = "UNREADABLE_ANSWER"
@@ -61,7 +64,7 @@ const (
 var definitive = map[string]bool{
 	string(wire.AckError): true, string(wire.AckCommitError): true,
 	string(wire.AckRejected): true, string(wire.AckCommitReject): true,
-	"HTTP_429": true, CodeCircuit: true, CodeQueryRefused: true,
+	"HTTP_429": true, CodeCircuit: true, CodeRateLimited: true, CodeQueryRefused: true,
 }
 
 // NeedsQuery reports whether an attempt must ask Kanta whether the document

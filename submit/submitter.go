@@ -181,7 +181,9 @@ func (s *Submitter) BreakerState() BreakerState { return s.breaker.State() }
 // failing → retried later, never sent blind.
 func (s *Submitter) Submit(ctx context.Context, d *queue.Delivery) queue.Result {
 	if ok, wait := s.breaker.allow(); !ok {
-		return queue.Result{Class: queue.Retry, Code: CodeCircuit, Text: "Kanta is failing everywhere; holding back", RetryAfter: wait}
+		// Nothing is sent: not an attempt at Kanta (Refused), so an outage
+		// held back here never uses up queue.max_attempts.
+		return queue.Result{Class: queue.Retry, Code: CodeCircuit, Text: "Kanta is failing everywhere; holding back", RetryAfter: wait, Refused: true}
 	}
 	sent := time.Now()
 	var r queue.Result
@@ -194,6 +196,12 @@ func (s *Submitter) Submit(ctx context.Context, d *queue.Delivery) queue.Result 
 		r = s.submitArchive(ctx, d)
 	}
 	r.Took = time.Since(sent)
+	if r.Refused {
+		// Held back by the rate limiter: says nothing about Kanta; a
+		// half-open trial that never went lets the next one through.
+		s.breaker.abandon()
+		return r
+	}
 	// Only failures that say Kanta itself is unwell trip the breaker; a
 	// rejected document says nothing about Kanta's health.
 	s.breaker.record(!(r.Class == queue.Retry && r.Code != "HTTP_429" && r.Code != CodeCancelled))
@@ -244,20 +252,56 @@ func (s *Submitter) capUnreadable(r queue.Result, att queue.Attempt) queue.Resul
 
 var errRateWait = errors.New("stopped while waiting for the rate limit")
 
+// rateLimited is a request the rate limiter held back: its turn comes
+// after the attempt's deadline. Nothing was sent.
+type rateLimited struct{ wait time.Duration }
+
+func (e *rateLimited) Error() string {
+	return fmt.Sprintf("rate limit (kanta.rate_limit): next turn in %s, after this attempt's deadline", e.wait.Round(time.Millisecond))
+}
+
 // cancelled is the result of a request that was never sent; zero otherwise.
 func (s *Submitter) cancelled(err error) queue.Result {
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		return queue.Result{Class: queue.Retry, Code: CodeRateLimited, Text: rl.Error(), RetryAfter: rl.wait, Refused: true}
+	}
 	if errors.Is(err, errRateWait) {
 		return queue.Result{Class: queue.Retry, Code: CodeCancelled, Text: errRateWait.Error(), Err: err}
 	}
 	return queue.Result{}
 }
 
+// waitTurn waits for the rate limiter. A turn that would come after ctx's
+// deadline is not waited for: the delivery is refused (rateLimited) and
+// the queue snoozes it without spending an attempt.
+func (s *Submitter) waitTurn(ctx context.Context) error {
+	res := s.limiter.Reserve()
+	wait := res.Delay()
+	if dl, ok := ctx.Deadline(); ok && wait > time.Until(dl) {
+		res.Cancel()
+		return &rateLimited{wait: wait}
+	}
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		res.Cancel()
+		return fmt.Errorf("%w: %w", errRateWait, ctx.Err())
+	}
+}
+
 // post sends one message (msg; d's payload when nil is passed for the
 // FHIR route) in the configured envelope and reads the answer.
 func (s *Submitter) post(ctx context.Context, url string, d *queue.Delivery, msg []byte, headers func(http.Header)) (*http.Response, []byte, error) {
 	if s.limiter != nil {
-		if err := s.limiter.Wait(ctx); err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", errRateWait, err)
+		if err := s.waitTurn(ctx); err != nil {
+			return nil, nil, err
 		}
 	}
 	var body []byte

@@ -426,6 +426,132 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("RefusalsSpendNoAttempt", func(t *testing.T) {
+		t.Parallel()
+		// The submitter's own breaker refuses 10 times (more than
+		// MaxAttempts 3), then Kanta accepts: delivered, not dead, and
+		// River counted only the attempt that reached Kanta.
+		f := NewFake()
+		refused := queue.Result{Class: queue.Retry, Code: "CIRCUIT_OPEN", RetryAfter: 10 * time.Millisecond, Refused: true}
+		for range 10 {
+			f.Script(DocID("e1", 1), refused)
+		}
+		o := Options(f)
+		o.MaxAttempts = 3
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDone, 30*time.Second)
+		if n := f.Count(DocID("e1", 1)); n != 11 {
+			t.Fatalf("submitted %d times, want 10 refusals and the accepted attempt", n)
+		}
+		if j.DeliveryState != queue.DeliveryDelivered || j.Attempt != 1 || len(j.Errors) != 0 {
+			t.Fatalf("job after 10 refusals = %+v (want delivered at attempt 1, no errors)", j)
+		}
+	})
+
+	t.Run("RetriesBoundedByAgeAndAttempts", func(t *testing.T) {
+		t.Parallel()
+		// Kanta fails every attempt that reaches it. With MaxAttempts 3
+		// and MaxRetryAge 1.5 s the delivery is retried past its third
+		// attempt until 1.5 s after its first failure, and only then
+		// dead-lettered.
+		f := NewFake()
+		f.SetDefault(queue.Result{Class: queue.Retry, Code: "HTTP_503"})
+		o := Options(f)
+		o.MaxAttempts, o.MaxRetryAge = 3, 1500*time.Millisecond
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDead, 30*time.Second)
+		calls := f.Calls(DocID("e1", 1))
+		if len(calls) < 3 {
+			t.Fatalf("dead after %d attempts, before MaxAttempts", len(calls))
+		}
+		// The age runs from the first failed attempt as the queue
+		// recorded it, to the dead-lettering.
+		if len(j.Errors) != len(calls) {
+			t.Fatalf("%d errors recorded for %d attempts", len(j.Errors), len(calls))
+		}
+		if age := j.FinalizedAt.Sub(j.Errors[0].At); age < o.MaxRetryAge {
+			t.Fatalf("dead %s after the first failure, before MaxRetryAge %s", age, o.MaxRetryAge)
+		}
+		if j.DeliveryState != queue.DeliveryDead || j.AckCode != "HTTP_503" || j.MaxAttempts != 3 {
+			t.Fatalf("dead job = %+v", j)
+		}
+		ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "e1"})
+		if err != nil || len(ev) != 1 || ev[0].Event != queue.EventDead {
+			t.Fatalf("audit = %+v, %v", ev, err)
+		}
+	})
+
+	t.Run("LongOutageDeliversAfterRecovery", func(t *testing.T) {
+		t.Parallel()
+		// Kanta fails 8 real attempts (MaxAttempts 3) within MaxRetryAge,
+		// then recovers: the delivery is delivered, never dead.
+		f := NewFake()
+		for range 8 {
+			f.Script(DocID("e1", 1), queue.Result{Class: queue.Retry, Code: "HTTP_503"})
+		}
+		o := Options(f)
+		o.MaxAttempts, o.MaxRetryAge = 3, time.Hour
+		q := openQ(t, o)
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		start(t, q)
+		j := waitState(t, q, "e1", 1, queue.StateDone, 30*time.Second)
+		if n := f.Count(DocID("e1", 1)); n != 9 || j.DeliveryState != queue.DeliveryDelivered || len(j.Errors) != 8 {
+			t.Fatalf("after %d submissions job = %+v", n, j)
+		}
+	})
+
+	t.Run("StatsNameTheNextRetry", func(t *testing.T) {
+		t.Parallel()
+		// One delivery failed and waits an hour for its retry, one is held
+		// for a go-live, one is delivered: only the first is left for a
+		// retry, and the next retry is not the held one's release.
+		f := NewFake()
+		f.Script(DocID("e1", 1), queue.Result{Class: queue.Retry, Code: "HTTP_503", RetryAfter: time.Hour})
+		q := openQ(t, Options(f))
+		ingest(t, q, Record("e1", 1, documents.OutcomeSubmit), Del("e1", 1))
+		held := Del("e2", 1)
+		release := time.Now().Add(3 * time.Hour)
+		held.NotBefore, held.HeldUntilGoLive = release, true
+		ingest(t, q, Record("e2", 1, documents.OutcomeHold), held)
+		ingest(t, q, Record("e3", 1, documents.OutcomeSubmit), Del("e3", 1))
+		start(t, q)
+		waitState(t, q, "e3", 1, queue.StateDone, 20*time.Second)
+		waitFor(t, 20*time.Second, "the failed attempt to be recorded", func() bool {
+			j := job(t, q, "e1", 1)
+			return len(j.Errors) == 1 && j.State != queue.StateRunning
+		})
+		st, err := q.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Retrying != 1 || st.NextRetry.Sub(time.Now().Add(time.Hour)).Abs() > time.Minute {
+			t.Fatalf("retrying %d, next retry %s; want 1 in an hour", st.Retrying, st.NextRetry)
+		}
+		if st.NextScheduled.Sub(release).Abs() > time.Second {
+			t.Fatalf("next held release %s, want %s (the retry is not a held release)", st.NextScheduled, release)
+		}
+	})
+
+	t.Run("ProbeWrite", func(t *testing.T) {
+		t.Parallel()
+		q := openQ(t, Options(nil))
+		for range 2 { // the second rewrites the first's row
+			if err := q.ProbeWrite(ctx); err != nil {
+				t.Fatalf("write probe on a writable store: %v", err)
+			}
+		}
+		if err := q.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.ProbeWrite(ctx); err == nil {
+			t.Fatal("write probe on a closed store succeeded")
+		}
+	})
+
 	t.Run("RetryAfterRespected", func(t *testing.T) {
 		t.Parallel()
 		const retryAfter = 1200 * time.Millisecond
@@ -580,9 +706,13 @@ func Run(t *testing.T, open Open) {
 		goLive := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 		f := NewFake()
 		o := Options(f)
-		begin := time.Now()
-		o.Clock = clock.NewOffset(goLive.Add(-1500 * time.Millisecond))
+		// The shifted clock starts once the queue is open: opening (its
+		// migrations) can take longer than 1.5 s on a loaded machine.
+		sc := &settableClock{c: clock.NewOffset(goLive.Add(-time.Hour))}
+		o.Clock = sc
 		q := openQ(t, o)
+		begin := time.Now()
+		sc.set(clock.NewOffset(goLive.Add(-1500 * time.Millisecond)))
 		d := Del("e1", 1)
 		d.NotBefore, d.HeldUntilGoLive = goLive, true
 		ingest(t, q, Record("e1", 1, documents.OutcomeHold), d)
@@ -840,4 +970,22 @@ func Run(t *testing.T, open Open) {
 			t.Fatal("interrupted job not delivered after restart")
 		}
 	})
+}
+
+// settableClock is a clock a test replaces while the queue runs.
+type settableClock struct {
+	mu sync.Mutex
+	c  clock.Clock
+}
+
+func (s *settableClock) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.Now()
+}
+
+func (s *settableClock) set(c clock.Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c = c
 }
