@@ -372,9 +372,6 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 				hetu: e.Client.Hetu, class: d.ReasonClass, decision: &d, role: e.Author.Role})
 			continue
 		}
-		if in.hooks.EntryRead != nil {
-			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
-		}
 		switch d.Outcome {
 		case documents.OutcomeSubmit, documents.OutcomeHold, documents.OutcomeInvalidate:
 			history.accepted[e.ID] = e.Revision
@@ -396,6 +393,11 @@ func (in *Ingester) prepare(ctx context.Context, chunk []adapter.Item, prev *pre
 
 	for _, p := range work {
 		e, d := p.item.Entry, p.decision
+		// Counted once: a build failure is counted as the rejection it
+		// becomes (by reject), not also as the outcome decided before it.
+		if p.err == nil && in.hooks.EntryRead != nil {
+			in.hooks.EntryRead(d.Outcome, d.ReasonClass, e.Author.Role)
+		}
 		switch {
 		case p.err != nil:
 			// A document that cannot be built (invalid XML characters, an

@@ -37,15 +37,19 @@ func TestPolicyRejectionCountedOnce(t *testing.T) {
 	// policy refuses it in the test environment.
 	realCode := strings.Replace(final("REAL"), "150315A914E", "150315A123X", 1)
 	batch := filepath.Join(dir, "batch.ndjson")
-	if err := os.WriteFile(batch, []byte(final("OK")+"\n"+realCode+"\n"), 0o600); err != nil {
+	// An organiser without a signing identity: the policy takes the entry,
+	// its document cannot be built, and it is rejected (counted once, as a
+	// rejection, not also as the submit decided before the build).
+	unknownOrganiser := strings.Replace(final("NOORG"), "1.2.246.10.2012566.19.1", "1.2.246.10.2012566.19.99", 1)
+	if err := os.WriteFile(batch, []byte(final("OK")+"\n"+realCode+"\n"+unknownOrganiser+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	sum, err := in.IngestFile(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Rejected != 1 {
-		t.Fatalf("rejected %d, want 1", sum.Rejected)
+	if sum.Rejected != 2 {
+		t.Fatalf("rejected %d, want 2", sum.Rejected)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -55,10 +59,11 @@ func TestPolicyRejectionCountedOnce(t *testing.T) {
 			rejects = append(rejects, r)
 		}
 	}
-	if len(rejects) != 1 || rejects[0].class != documents.ReasonIdentityEnvironment || rejects[0].role != documents.RolePsychologist {
-		t.Errorf("rejections counted %+v, want one identity_environment rejection of a psychologist", rejects)
+	if len(rejects) != 2 || rejects[0].class != documents.ReasonIdentityEnvironment || rejects[0].role != documents.RolePsychologist ||
+		rejects[1].class != documents.ReasonInvalidInput {
+		t.Errorf("rejections counted %+v, want an identity_environment rejection and an invalid_input (build) one, of psychologists", rejects)
 	}
-	if len(reads) != 2 {
-		t.Errorf("%d entries counted, want 2: %+v", len(reads), reads)
+	if len(reads) != 3 {
+		t.Errorf("%d entries counted, want 3 (one per line): %+v", len(reads), reads)
 	}
 }
