@@ -612,21 +612,32 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 		in.hooks.EntryRead(documents.OutcomeReject, class, role)
 	}
 	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
+	quarantined := false
+	var qerr error
 	if rj.EntryID != "" {
-		err := in.queue.RecordEvent(ctx, queue.LedgerRecord{
+		// The audit row commits only with the line quarantined: a failed
+		// quarantine write leaves neither, and the next read of the batch
+		// tries both again.
+		err := in.queue.RecordEventWith(ctx, queue.LedgerRecord{
 			EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
 			Outcome: documents.OutcomeReject, ReasonClass: class, Reason: rj.Reason, Hetu: hetu, DecidedAt: in.clock.Now(),
+		}, func() error {
+			quarantined, qerr = true, q.add(rj)
+			return qerr
 		})
 		if errors.Is(err, queue.ErrAlreadyRead) {
 			// This batch line was rejected, audited and quarantined when
 			// the batch was read before a crash: neither is repeated.
 			return
 		}
-		if err != nil {
+		if err != nil && qerr == nil {
 			in.log.Error("audit of a rejection failed", "entry_id", rj.EntryID, "revision", rj.Revision, "error", err)
 		}
 	}
-	if err := q.add(rj); err != nil {
+	if !quarantined {
+		qerr = q.add(rj)
+	}
+	if err := qerr; err != nil {
 		sum.QuarantineFailed++
 		in.log.Error("rejected line NOT quarantined; the batch stays claimed and is read again", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "error", err)
 	}

@@ -56,6 +56,13 @@ func (r *recordingQueue) RecordEvent(ctx context.Context, rec queue.LedgerRecord
 	return r.Queue.RecordEvent(ctx, rec)
 }
 
+func (r *recordingQueue) RecordEventWith(ctx context.Context, rec queue.LedgerRecord, also func() error) error {
+	r.mu.Lock()
+	r.events[lineKey(rec.File, rec.Line)] = rec
+	r.mu.Unlock()
+	return r.Queue.RecordEventWith(ctx, rec, also)
+}
+
 // quarantined reads every quarantine reason written into dir, by line.
 func quarantined(t *testing.T, dir string) map[string]quarantineReason {
 	t.Helper()

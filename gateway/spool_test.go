@@ -386,7 +386,10 @@ func TestFailedQuarantineWriteIsAnError(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg, in, q, logs := spoolSetup(t, dir)
-	writeAtomically(t, filepath.Join(cfg.Spool.Dir, "full.ndjson"), []byte(final("OK-1")+"\n"+`{"entry_id": `+"\n"))
+	// A line the adapter refuses, and one the policy refuses (with an
+	// entry id: it is audited too).
+	badHetu := strings.Replace(final("BADHETU"), "150315A914E", "150315A914F", 1)
+	writeAtomically(t, filepath.Join(cfg.Spool.Dir, "full.ndjson"), []byte(final("OK-1")+"\n"+`{"entry_id": `+"\n"+badHetu+"\n"))
 	// The disk is full: every write fails (/dev/full answers ENOSPC).
 	in.openQuarantine = func(string, int, os.FileMode) (*os.File, error) {
 		return os.OpenFile("/dev/full", os.O_WRONLY, 0)
@@ -395,7 +398,7 @@ func TestFailedQuarantineWriteIsAnError(t *testing.T) {
 	if err == nil {
 		t.Fatal("a failed quarantine write passed silently")
 	}
-	if len(pass.Batches) != 1 || pass.Batches[0].QuarantineFailed != 1 {
+	if len(pass.Batches) != 1 || pass.Batches[0].QuarantineFailed != 2 {
 		t.Fatalf("summaries %+v, want the failed line counted", pass.Batches)
 	}
 	if !strings.Contains(logs.String(), "NOT quarantined") {
@@ -417,8 +420,13 @@ func TestFailedQuarantineWriteIsAnError(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("quarantine %v", lines)
 	}
-	if b, _ := os.ReadFile(lines[0]); string(b) != `{"entry_id": `+"\n" {
+	if b, _ := os.ReadFile(lines[0]); string(b) != `{"entry_id": `+"\n"+badHetu+"\n" {
 		t.Errorf("quarantined %q", b)
+	}
+	// The audit row of the rejection came with its quarantine entry: one,
+	// written by the pass that could quarantine it.
+	if ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "BADHETU"}); err != nil || len(ev) != 1 || ev[0].Event != queue.EventRejected {
+		t.Errorf("audit of the rejected line: %+v %v, want one rejected row", ev, err)
 	}
 }
 

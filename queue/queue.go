@@ -371,6 +371,11 @@ type Queue interface {
 	// is already recorded (the batch was read again after a crash);
 	// nothing was written.
 	RecordEvent(ctx context.Context, rec LedgerRecord) error
+	// RecordEventWith is RecordEvent that, when the row is new, also runs
+	// also inside the same transaction: an error of also rolls the row
+	// back, so a later read of the batch repeats both (a rejected line is
+	// audited only once it is quarantined).
+	RecordEventWith(ctx context.Context, rec LedgerRecord, also func() error) error
 	// LatestAccepted is the highest revision whose outcome was submit, hold
 	// or invalidate. It cannot report a failed lookup: ingestion uses
 	// AcceptedRevisions.

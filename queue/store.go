@@ -461,14 +461,20 @@ func (s *store[TTx]) StoredDocuments(ctx context.Context, documentIDs []string) 
 // without recording it as read: a corrected re-export (or the final
 // version of a draft) must still be taken in.
 func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
+	return s.RecordEventWith(ctx, rec, func() error { return nil })
+}
+
+func (s *store[TTx]) RecordEventWith(ctx context.Context, rec LedgerRecord, also func() error) error {
 	if rec.EntryID == "" {
 		return errors.New("queue: audit event needs an entry id")
 	}
 	fresh := true
 	err := s.inTx(ctx, func(tx TTx, x execer) error {
 		var err error
-		fresh, err = s.recordEvent(ctx, x, rec, s.o.Clock.Now())
-		return err
+		if fresh, err = s.recordEvent(ctx, x, rec, s.o.Clock.Now()); err != nil || !fresh {
+			return err
+		}
+		return also()
 	})
 	if err == nil && !fresh {
 		return ErrAlreadyRead
