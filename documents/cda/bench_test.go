@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
-	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -14,14 +13,7 @@ import (
 // document before framing.
 func BenchmarkBuildSignSocial(b *testing.B) {
 	at := time.Date(2026, 9, 3, 12, 0, 0, 0, time.UTC)
-	paths, err := pki.Generate(b.TempDir(), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "test-password", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		b.Fatal(err)
-	}
-	id, err := signing.LoadPEM(paths.Signing[org.OID].Cert, paths.Signing[org.OID].Key)
-	if err != nil {
-		b.Fatal(err)
-	}
+	id, _ := systemIdentity(b)
 	signer, err := signing.NewSigner(id, org.OID, signing.TypeSystem, at)
 	if err != nil {
 		b.Fatal(err)

@@ -22,7 +22,6 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
-	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -444,14 +443,7 @@ func pathOf(line string) string { p, _, _ := strings.Cut(line, " "); return p }
 // of the test PKI, as the gateway does before framing.
 func signedHealthDocument(t *testing.T, name string) *cda.Document {
 	t.Helper()
-	paths, err := pki.Generate(t.TempDir(), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "test-password", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := signing.LoadPEM(paths.Signing[org.OID].Cert, paths.Signing[org.OID].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, _ := systemIdentity(t)
 	for _, c := range cases() {
 		if c.name != name {
 			continue

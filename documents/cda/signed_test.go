@@ -25,14 +25,7 @@ func TestSignedDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal("xmlsec1 is required: ", err)
 	}
-	paths, err := pki.Generate(t.TempDir(), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "test-password", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := signing.LoadPEM(paths.Signing[org.OID].Cert, paths.Signing[org.OID].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, caCert := systemIdentity(t)
 	for _, c := range cases() {
 		t.Run(c.name, func(t *testing.T) {
 			doc := build(t, c)
@@ -64,7 +57,7 @@ func TestSignedDocuments(t *testing.T) {
 			if doc.Archive == documents.ArchiveSocial {
 				body = "nonXMLBody"
 			}
-			out, err := exec.Command(xmlsec1, "--verify", "--trusted-pem", paths.CACert,
+			out, err := exec.Command(xmlsec1, "--verify", "--trusted-pem", caCert,
 				"--id-attr:ID", body, "--id-attr:ID", "signatureTimestamp", f).CombinedOutput()
 			if err != nil {
 				t.Fatalf("xmlsec1 --verify: %v\n%s", err, out)
@@ -93,4 +86,20 @@ func TestSignedDocuments(t *testing.T) {
 			}
 		})
 	}
+}
+
+// systemIdentity is a system signing identity of the test organiser from a
+// fresh test PKI (valid from 2026-01-01), and the PKI's CA certificate file
+// (xmlsec1's trust root).
+func systemIdentity(tb testing.TB) (*signing.Identity, string) {
+	tb.Helper()
+	paths, err := pki.Generate(tb.TempDir(), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "test-password", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id, err := signing.LoadPEM(paths.Signing[org.OID].Cert, paths.Signing[org.OID].Key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return id, paths.CACert
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
-	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -302,14 +301,7 @@ func TestSignedRelationshipDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal("xmlsec1 is required: ", err)
 	}
-	paths, err := pki.Generate(t.TempDir(), []pki.Organiser{{OID: org.OID, Name: org.Name}}, "test-password", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := signing.LoadPEM(paths.Signing[org.OID].Cert, paths.Signing[org.OID].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id, caCert := systemIdentity(t)
 	at := time.Date(2026, 12, 18, 12, 0, 0, 0, time.UTC)
 	signer, err := signing.NewSigner(id, org.OID, signing.TypeSystem, at)
 	if err != nil {
@@ -325,7 +317,7 @@ func TestSignedRelationshipDocuments(t *testing.T) {
 		if err := os.WriteFile(f, signed, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(xmlsec1, "--verify", "--trusted-pem", paths.CACert,
+		out, err := exec.Command(xmlsec1, "--verify", "--trusted-pem", caCert,
 			"--id-attr:ID", "nonXMLBody", "--id-attr:ID", "signatureTimestamp", f).CombinedOutput()
 		if err != nil {
 			t.Fatalf("xmlsec1 --verify: %v\n%s", err, out)
