@@ -83,7 +83,7 @@ func (a *app) startTerminal(logPath string) (*terminalSession, error) {
 		},
 	})}
 	a.logger = slog.New(slog.NewMultiHandler(slog.NewJSONHandler(f, &slog.HandlerOptions{Level: lv}), screen))
-	fmt.Fprintf(a.out, "log: %s (warnings and errors not about a single document are shown here)\n", abs)
+	fmt.Fprintf(a.out, "log: %s (errors, and warnings not about a single document, are shown here)\n", abs)
 	return &terminalSession{logPath: abs, logFile: f, screen: st, start: time.Now()}, nil
 }
 
@@ -96,7 +96,7 @@ type screenState struct {
 	stderr     io.Writer
 	seen       map[string]int // screen lines per message
 	suppressed int            // repeated warnings not shown
-	perDoc     int            // warnings and errors about single documents, in the log file only
+	perDoc     int            // warnings about single documents, in the log file only
 }
 
 type screenWriter struct{ st *screenState }
@@ -117,9 +117,11 @@ func (s *screenState) setSink(w io.Writer) {
 	s.mu.Unlock()
 }
 
-// screenHandler shows warnings and errors, except those about one
-// document (an entry id or a document id among the attributes): those are
-// per-document lines and the report sums them up.
+// screenHandler shows warnings and errors, except warnings about one
+// document (an entry id, document id or revision among the attributes):
+// those are per-document lines, a batch has hundreds of them, and the
+// report sums them up. An error is shown even about one document (a
+// rejected line not quarantined): it is rare and needs the operator.
 type screenHandler struct {
 	st     *screenState
 	text   slog.Handler
@@ -141,7 +143,7 @@ func (h *screenHandler) Handle(ctx context.Context, r slog.Record) error {
 	})
 	h.st.mu.Lock()
 	defer h.st.mu.Unlock()
-	if perDoc {
+	if perDoc && r.Level < slog.LevelError {
 		h.st.perDoc++
 		return nil
 	}
