@@ -298,7 +298,7 @@ func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, 
 	}
 	display := a.startDisplay(ctx, svc) // a terminal only
 	pass, ingestErr := svc.Ingester.IngestSpool(ctx)
-	display.ingested()
+	display.ingested(pass)
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	waitErr := svc.Queue.WaitIdle(waitCtx)

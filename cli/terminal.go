@@ -200,7 +200,9 @@ func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressD
 	d := &progressDisplay{p: p, done: make(chan struct{}), finished: make(chan struct{}), screen: a.term.screen, errOut: a.errOut}
 	var mu sync.Mutex
 	var queued, rejected, retrying, dead int
-	d.read = p.AddBar(int64(lines),
+	// Both bars are made without a total, so neither completes by itself
+	// (delivery may catch up with reading for a while); stop completes them.
+	d.read = p.AddBar(0,
 		mpb.PrependDecorators(decor.Name("reading   ", decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d lines", decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
 			mu.Lock()
@@ -208,6 +210,7 @@ func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressD
 			return fmt.Sprintf("%d documents queued, %d lines rejected", queued, rejected)
 		})),
 	)
+	d.read.SetTotal(int64(lines), false)
 	d.deliver = p.AddBar(0,
 		mpb.PrependDecorators(decor.Name("delivering", decor.WCSyncSpaceR), decor.CountersNoUnit("%d/%d documents", decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string {
@@ -226,7 +229,7 @@ func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressD
 		}
 		mu.Unlock()
 		if !d.read.Completed() {
-			if int64(read) > d.read.Current() && lines > 0 && read > lines {
+			if read > lines { // a batch arrived after the count
 				d.read.SetTotal(int64(read), false)
 			}
 			d.read.SetCurrent(int64(read))
@@ -258,12 +261,23 @@ func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressD
 	return d
 }
 
-// ingested marks the spool read to its end.
-func (d *progressDisplay) ingested() {
+// ingested marks the spool read to its end: every line of the pass,
+// including revisions read before (not counted by the metrics the bar
+// follows while it runs).
+func (d *progressDisplay) ingested(pass *gateway.SpoolPass) {
 	if d.p == nil {
 		return
 	}
 	d.update()
+	lines := 0
+	if pass != nil {
+		for _, b := range pass.Batches {
+			lines += b.Lines
+		}
+	}
+	if int64(lines) > d.read.Current() {
+		d.read.SetCurrent(int64(lines))
+	}
 	d.read.SetTotal(-1, true)
 }
 
