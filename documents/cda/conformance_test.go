@@ -80,7 +80,7 @@ const realSystemSignature = `
 // visit), base64 inside the frame in
 // tietolaurip/HUS-tietoallas-integration
 // Healthweb/src/test/resources/RCMR_IN100002FI01.xml (Apache-2.0; the same
-// message is documents/cda/testdata/RCMR_IN100002FI01.xml, from which the
+// message is internal/kantasample/RCMR_IN100002FI01.xml, from which the
 // test also reads it: see TestHealthOutlineOfTheRealNewDocument).
 var realHealthNew = realHealthDocument{
 	source:      "tietolaurip/HUS-tietoallas-integration Healthweb/src/test/resources/RCMR_IN100002FI01.xml",
