@@ -226,7 +226,6 @@ func TestEscaping(t *testing.T) {
 			}
 			var narrative string
 			if c.name == "health" {
-				narrative = back.FindElement("//structuredBody/component/section/text").Text()
 				if p := back.FindElements("//structuredBody/component/section/text/paragraph"); len(p) != 2 {
 					t.Fatalf("%d paragraphs, want 2", len(p))
 				} else if len(p[0].SelectElements("br")) != 1 {
