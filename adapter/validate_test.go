@@ -196,7 +196,6 @@ func TestTestIdentityCodesOfFixtures(t *testing.T) {
 
 // TestValidation covers every rule of the contract, accepted and rejected.
 func TestValidation(t *testing.T) {
-	const del = "<delete>"
 	long := func(n int, s string) string { return strings.Repeat(s, n) }
 	hetu := func(first10 string) string { return first10 + string(documents.HetuCheckChar(first10)) }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
 var (
@@ -134,24 +135,20 @@ func TestBuildThenVerify(t *testing.T) {
 }
 
 func sampleSignerPEM(t *testing.T) string {
-	b, err := os.ReadFile("testdata/sample-signer.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(kantasample.SignerPEM())
 }
 
 func TestVerifyRealSample(t *testing.T) {
 	// The real archived message (2017, test data) verifies with its
 	// signer trusted explicitly; it predates our profile, hence minimal.
-	code, stdout, stderr := runCLI(t, "verify", "--profile", "minimal", "--trust", "testdata/sample-signer.pem", "testdata/RCMR_IN100002FI01.xml")
+	code, stdout, stderr := runCLI(t, "verify", "--profile", "minimal", "--trust", kantasample.SignerPath(), kantasample.MessagePath())
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "1.2.246.537.10.15675350.10.1.11220.19098") || !strings.Contains(stdout, "2017-09-22") {
 		t.Errorf("output lacks the document id or the signature time:\n%s", stdout)
 	}
-	if code, _, _ := runCLI(t, "verify", "testdata/RCMR_IN100002FI01.xml"); code != ExitUsage {
+	if code, _, _ := runCLI(t, "verify", kantasample.MessagePath()); code != ExitUsage {
 		t.Errorf("verify without trust: exit %d, want %d", code, ExitUsage)
 	}
 }

@@ -44,14 +44,13 @@ func usageErr(err error) error { return &exitError{ExitUsage, err} }
 
 // app holds what every command shares: streams, flags, loaded config.
 type app struct {
-	in            io.Reader
-	out, errOut   io.Writer
-	configPath    string
-	nowFlag       string
-	logFormatFlag string
-	cfg           *config.Config
-	clock         clock.Clock
-	logger        *slog.Logger
+	in          io.Reader
+	out, errOut io.Writer
+	configPath  string
+	nowFlag     string
+	cfg         *config.Config
+	clock       clock.Clock
+	logger      *slog.Logger
 	// term is set while demo or once run on a terminal (terminal.go);
 	// onceLogFile is once's --log-file.
 	term        *terminalSession

@@ -5,11 +5,9 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -20,9 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/pgtest"
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
 )
 
@@ -237,28 +234,7 @@ func backendDSN(t testing.TB, backend string) string {
 	if backend != "postgres" {
 		return ""
 	}
-	base := os.Getenv("KANTA_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required for the postgres backend (scripts/test.sh starts it): %v", err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("e2e_%d_%d", time.Now().UnixNano(), rand.IntN(1000))
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	return base + "&search_path=" + schema
+	return pgtest.Schema(t, "e2e")
 }
 
 func newSite(t testing.TB, m *mock, backend, dsn string, extra string) *site {

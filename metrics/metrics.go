@@ -132,16 +132,22 @@ func (m *Metrics) Submission(d *queue.Delivery, r queue.Result, dead bool, took 
 	case "AA", "AE", "AR", "CA", "CE", "CR": // both acknowledgement families (wire/ack.go)
 		ack, code = r.Code, r.Detail
 	}
-	if code == "" {
+	if code = boundCode(code); code == "" {
 		code = "none"
 	}
-	m.acks.WithLabelValues(ack, boundCode(code)).Inc()
+	m.acks.WithLabelValues(ack, code).Inc()
 }
 
 // boundCode keeps the code label a bounded set: our detail table, HTTP
-// classes and a few transport codes; anything else is "other".
+// classes and a few transport codes; anything else is "other". An
+// identity code of the 2000s (010100A998F) is letters and digits only, so
+// its shape is refused whatever its check character: an answer may echo
+// one as its detail.
 func boundCode(c string) string {
 	if len(c) > 40 {
+		return "other"
+	}
+	if looksLikeHetu(c) {
 		return "other"
 	}
 	for _, r := range c {
@@ -150,6 +156,20 @@ func boundCode(c string) string {
 		}
 	}
 	return c
+}
+
+// looksLikeHetu: DDMMYY, a century sign, three digits, a check character.
+func looksLikeHetu(c string) bool {
+	if len(c) != 11 {
+		return false
+	}
+	for i, r := range c[:10] {
+		digit := r >= '0' && r <= '9'
+		if (i == 6) == digit {
+			return false
+		}
+	}
+	return true
 }
 
 // BreakerState sets the circuit-breaker gauge.

@@ -64,7 +64,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(v)
+	_ = enc.Encode(v) // the status is sent; a client gone by now is told nothing more
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

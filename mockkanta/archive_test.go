@@ -19,6 +19,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -421,15 +422,8 @@ func postHandler(s *Server, msg []byte) []byte {
 // (tableOfContents, section text), so the mock checks it with the minimal
 // profile.
 func TestRealSampleAccepted(t *testing.T) {
-	raw, err := os.ReadFile("testdata/RCMR_IN100002FI01.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := os.ReadFile("testdata/sample-signer.pem")
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(certPEM)
+	raw := kantasample.Message()
+	block, _ := pem.Decode(kantasample.SignerPEM())
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		t.Fatal(err)

@@ -178,26 +178,21 @@ func (env Environment) identityDetail(id, root string) string {
 	return ""
 }
 
-// signatureDetail classifies a signing.Verify error. Untrusted chains wrap
-// x509's errors; the rest are told apart by signing's messages (signing has
-// no sentinel errors yet).
+// signatureDetail maps a signing.Verify error to its detail code by the
+// error's kind (signing.KindOf), never by its message.
 func signatureDetail(err error) string {
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	msg := err.Error()
-	switch {
-	case errors.Is(err, signing.ErrSignedInFuture):
+	switch signing.KindOf(err) {
+	case signing.ErrSignedInFuture:
 		return wire.DetailSignedInFuture
-	case errors.Is(err, signing.ErrSignerExpiredAtReceipt):
+	case signing.ErrSignerExpiredAtReceipt:
 		return wire.DetailSignerExpiredAtReceipt
-	case errors.Is(err, signing.ErrTLSCertificate):
+	case signing.ErrTLSCertificate:
 		return wire.DetailSignerNotSigningCertificate
-	case errors.As(err, &unknown), errors.As(err, &invalid),
-		strings.Contains(msg, "not trusted"), strings.Contains(msg, "not valid at signature time"):
+	case signing.ErrSignerNotTrusted:
 		return wire.DetailSignerNotTrusted
-	case strings.Contains(msg, "serialNumber"):
+	case signing.ErrSignerMismatch:
 		return wire.DetailSignatureTypeMismatch
-	case strings.Contains(msg, "holds no signature"), strings.Contains(msg, "signatureCollection"):
+	case signing.ErrSignatureMissing:
 		return wire.DetailSignatureMissing
 	}
 	return wire.DetailSignatureInvalid

@@ -6,18 +6,16 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/pgtest"
 )
 
 // A process that died mid-submission leaves its job running. The next
@@ -98,31 +96,12 @@ func runSQLite(t *testing.T, test internalTest) {
 	}, func(q Queue) (execer, dialect) { s := q.(*store[*sql.Tx]); return s.b.pool, s.b.dialect })
 }
 
-var schemaSeq atomic.Int64
-
 func runPostgres(t *testing.T, test internalTest) {
 	t.Parallel()
-	dsn := os.Getenv("KANTA_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	dsn := pgtest.Schema(t, "qt_i")
 	ctx := context.Background()
-	admin, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	schema := fmt.Sprintf("qt_i%d_%s", schemaSeq.Add(1), time.Now().Format("150405000000"))
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("PostgreSQL is required for this test: %v", err)
-	}
-	defer func() { _, _ = admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE") }()
 	test(t, func(o Options) Queue {
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		q, err := OpenPostgres(ctx, dsn+sep+"search_path="+schema, o)
+		q, err := OpenPostgres(ctx, dsn, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,67 +2,30 @@ package queue_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/pgtest"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue/queuetest"
 )
 
-// postgresDSN is the local test server; KANTA_TEST_POSTGRES overrides it.
-func postgresDSN() string {
-	if dsn := os.Getenv("KANTA_TEST_POSTGRES"); dsn != "" {
-		return dsn
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 var pgSchemas sync.Map // test -> DSN of its own schema
 
 // postgresStore returns a DSN whose search_path is a fresh schema for this
-// test (the same one when the test asks again). An unreachable server fails
-// the test: the PostgreSQL backend is never silently left untested.
+// test (the same one when the test asks again); pgtest fails the test when
+// PostgreSQL is not configured or unreachable.
 func postgresStore(t testing.TB) string {
 	t.Helper()
 	if v, ok := pgSchemas.Load(t); ok {
 		return v.(string)
 	}
-	sum := sha256.Sum256([]byte(t.Name()))
-	schema := fmt.Sprintf("qt_%s_%d", hex.EncodeToString(sum[:6]), time.Now().UnixNano()%1e9)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, postgresDSN())
-	if err != nil {
-		t.Fatalf("PostgreSQL is required for this test and is unreachable at %s: %v", postgresDSN(), err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		pgSchemas.Delete(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if conn, err := pgx.Connect(ctx, postgresDSN()); err == nil {
-			_, _ = conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			_ = conn.Close(ctx)
-		}
-	})
-	sep := "?"
-	if strings.Contains(postgresDSN(), "?") {
-		sep = "&"
-	}
-	dsn := postgresDSN() + sep + "search_path=" + schema
+	dsn := pgtest.Schema(t, "qt")
 	pgSchemas.Store(t, dsn)
+	t.Cleanup(func() { pgSchemas.Delete(t) })
 	return dsn
 }
 

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
 // Test identities: RSA keys are slow to generate, so four are made once per
@@ -169,10 +171,13 @@ type xmlsecError struct {
 func (e *xmlsecError) Error() string { return e.err.Error() + ": " + e.out }
 
 // sampleCDA extracts the signed CDA from the MIME part of the real archive
-// message in testdata.
+// message (internal/kantasample).
 func sampleCDA(t testing.TB) []byte {
 	t.Helper()
-	frame := readDoc(t, "RCMR_IN100002FI01.xml")
+	frame := etree.NewDocument()
+	if err := frame.ReadFromBytes(kantasample.Message()); err != nil {
+		t.Fatal(err)
+	}
 	text := frame.FindElement("//controlActProcess/subject/clinicalDocument/text")
 	if text == nil {
 		t.Fatal("sample frame has no clinicalDocument/text")
@@ -200,11 +205,7 @@ func sampleCDA(t testing.TB) []byte {
 
 func sampleSignerCert(t testing.TB) *x509.Certificate {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "sample-signer.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, _ := pem.Decode(b)
+	block, _ := pem.Decode(kantasample.SignerPEM())
 	if block == nil {
 		t.Fatal("sample-signer.pem holds no PEM block")
 	}

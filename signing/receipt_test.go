@@ -60,7 +60,7 @@ func TestReceiptTimeChecks(t *testing.T) {
 
 // A TLS certificate (extended key usage clientAuth or serverAuth) is not a
 // signing certificate: the real signer of the 2017 sample carries no
-// extended key usage (testdata/sample-signer.pem).
+// extended key usage (internal/kantasample/sample-signer.pem).
 func TestTLSCertificateIsNotASigningCertificate(t *testing.T) {
 	if c := sampleSignerCert(t); len(c.ExtKeyUsage) != 0 {
 		t.Fatalf("the real signer certificate has extended key usages %v; the rule assumes none", c.ExtKeyUsage)

@@ -165,7 +165,7 @@ type SignatureInfo struct {
 func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(cdaXML); err != nil {
-		return nil, fmt.Errorf("verify: parse document: %w", err)
+		return nil, withKind(ErrSignatureInvalid, fmt.Errorf("verify: parse document: %w", err))
 	}
 	return VerifyTree(doc, opts)
 }
@@ -173,6 +173,11 @@ func Verify(cdaXML []byte, opts VerifyOptions) ([]SignatureInfo, error) {
 // VerifyTree is Verify over a document already parsed (by a receiver that
 // reads the tree for other checks too). It does not modify doc.
 func VerifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error) {
+	sigs, err := verifyTree(doc, opts)
+	return sigs, kinded(err)
+}
+
+func verifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error) {
 	// A DTD could declare further ID attributes and entities; Kanta
 	// documents have none, and refusing it keeps "what is signed" simple.
 	// Trailing content or a second root would leave what is signed
@@ -205,11 +210,11 @@ func VerifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error
 	}
 	collection, err := oneChild(header, nsHL7FI, "signatureCollection")
 	if err != nil {
-		return nil, fmt.Errorf("verify: %w", err)
+		return nil, withKind(ErrSignatureMissing, fmt.Errorf("verify: %w", err))
 	}
 	sigs := childElems(collection, nsHL7FI, "signature")
 	if len(sigs) == 0 {
-		return nil, errors.New("verify: signatureCollection holds no signature")
+		return nil, withKind(ErrSignatureMissing, errors.New("verify: signatureCollection holds no signature"))
 	}
 	var out []SignatureInfo
 	for i, s := range sigs {
@@ -351,13 +356,13 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 	switch info.SignatureType {
 	case TypeSystem:
 		if !documents.ValidOID(info.SignerSerialNumber) {
-			return info, fmt.Errorf("system signature certificate serialNumber %s is not an organisation OID", describeSerial(info.SignerSerialNumber))
+			return info, withKind(ErrSignerMismatch, fmt.Errorf("system signature certificate serialNumber %s is not an organisation OID", describeSerial(info.SignerSerialNumber)))
 		}
 	case TypeProfessional:
 		// The serialNumber of a card certificate is the registration number;
 		// it is not echoed in the error.
 		if info.SignerSerialNumber == "" || !authorHasID(root, info.SignerSerialNumber) {
-			return info, errors.New("professional signature certificate serialNumber matches no author/assignedAuthor/id/@extension")
+			return info, withKind(ErrSignerMismatch, errors.New("professional signature certificate serialNumber matches no author/assignedAuthor/id/@extension"))
 		}
 	}
 	return info, nil
@@ -478,8 +483,8 @@ func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOption
 		return err
 	}
 	if at.Before(signer.NotBefore) || at.After(signer.NotAfter) {
-		return fmt.Errorf("signer certificate not valid at signature time %s (valid %s to %s)",
-			at.UTC().Format(time.RFC3339), signer.NotBefore.UTC().Format(time.RFC3339), signer.NotAfter.UTC().Format(time.RFC3339))
+		return withKind(ErrSignerNotTrusted, fmt.Errorf("signer certificate not valid at signature time %s (valid %s to %s)",
+			at.UTC().Format(time.RFC3339), signer.NotBefore.UTC().Format(time.RFC3339), signer.NotAfter.UTC().Format(time.RFC3339)))
 	}
 	if opts.Insecure {
 		return nil
@@ -505,7 +510,7 @@ func checkCertificate(certs []*x509.Certificate, at time.Time, opts VerifyOption
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("signer certificate not trusted at signature time: %w", err)
+		return withKind(ErrSignerNotTrusted, fmt.Errorf("signer certificate not trusted at signature time: %w", err))
 	}
 	if opts.Chains != nil {
 		opts.Chains.remember(key, chains)
@@ -525,8 +530,8 @@ func CheckSystemSigner(doc *etree.Document, s SignatureInfo) error {
 		return nil
 	}
 	if root := doc.Root(); root == nil || !namesOrganisation(root, s.SignerSerialNumber) {
-		return fmt.Errorf("system signature %s: certificate serialNumber %s is neither the document's custodian nor its outsourcingServiceCustomer",
-			s.SignatureID, describeSerial(s.SignerSerialNumber))
+		return withKind(ErrSignerMismatch, fmt.Errorf("system signature %s: certificate serialNumber %s is neither the document's custodian nor its outsourcingServiceCustomer",
+			s.SignatureID, describeSerial(s.SignerSerialNumber)))
 	}
 	return nil
 }

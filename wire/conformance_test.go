@@ -25,6 +25,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -400,15 +401,15 @@ func TestFramesHaveTheRealStructure(t *testing.T) {
 			if h := root.FindElement("//clinicalDocument/localHeader"); h != nil && h.NamespaceURI() != "urn:hl7finland" {
 				t.Errorf("localHeader in %q, want urn:hl7finland", h.NamespaceURI())
 			}
-			real := parseOutline(t, tc.real.outline)
+			real := xmltest.ParseOutline(t, tc.real.outline, reorder)
 			ours := outline(root, "")
 			for _, d := range tc.real.differences {
 				var ok bool
 				switch d.kind {
 				case absent:
-					real, ok = drop(real, d.path, d.occurrence)
+					real, ok = xmltest.Drop(real, d.path, d.occurrence)
 				case extra:
-					ours, ok = drop(ours, d.path, d.occurrence)
+					ours, ok = xmltest.Drop(ours, d.path, d.occurrence)
 				case attrs:
 					ok = swapAttrs(real, ours, d)
 				}
@@ -417,7 +418,7 @@ func TestFramesHaveTheRealStructure(t *testing.T) {
 				}
 			}
 			if !slices.Equal(real, ours) {
-				t.Errorf("our frame's structure differs from %s:\n%s", tc.real.source, lineDiff(real, ours))
+				t.Errorf("our frame's structure differs from %s:\n%s", tc.real.source, xmltest.Diff(real, ours))
 			}
 		})
 	}
@@ -483,89 +484,13 @@ func outline(el *etree.Element, prefix string) []string {
 	return out
 }
 
-// parseOutline reads an indented outline (two spaces a level) into the
-// "path attrs" lines outline makes, with the attributes in the same order.
-func parseOutline(t *testing.T, s string) []string {
-	t.Helper()
-	var out, stack []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		indent := len(l) - len(strings.TrimLeft(l, " "))
-		if indent%2 != 0 || indent/2 > len(stack) {
-			t.Fatalf("outline line %q: bad indentation", l)
-		}
-		fields := strings.Fields(l)
-		stack = append(stack[:indent/2], fields[0])
-		line := strings.Join(stack, "/")
-		if a := reorder(fields[1:]); len(a) > 0 {
-			line += " " + strings.Join(a, " ")
-		}
-		out = append(out, line)
-	}
-	return out
-}
-
-func pathOf(line string) string { p, _, _ := strings.Cut(line, " "); return p }
-
-// drop removes the element at path (its occurrence-th, or all) with its
-// subtree; false when there is none.
-func drop(lines []string, path string, occurrence int) ([]string, bool) {
-	var out []string
-	seen, dropped := 0, false
-	skipping := false
-	for _, l := range lines {
-		p := pathOf(l)
-		if skipping && strings.HasPrefix(p, path+"/") {
-			continue
-		}
-		skipping = false
-		if p == path {
-			seen++
-			if occurrence == 0 || seen == occurrence {
-				skipping, dropped = true, true
-				continue
-			}
-		}
-		out = append(out, l)
-	}
-	return out, dropped
-}
-
 // swapAttrs checks that the element at d.path has d.real's attributes in
 // the real outline and d.ours's in ours, and gives ours the real ones.
 func swapAttrs(real, ours []string, d difference) bool {
 	want := func(a string) string {
 		return strings.TrimSpace(d.path + " " + strings.Join(reorder(strings.Fields(a)), " "))
 	}
-	i := slices.Index(real, want(d.real))
-	j := slices.Index(ours, want(d.ours))
-	if i < 0 || j < 0 {
-		return false
-	}
-	ours[j] = real[i]
-	return true
-}
-
-// lineDiff shows where two outlines part.
-func lineDiff(real, ours []string) string {
-	var b strings.Builder
-	for i := 0; i < max(len(real), len(ours)); i++ {
-		var r, o string
-		if i < len(real) {
-			r = real[i]
-		}
-		if i < len(ours) {
-			o = ours[i]
-		}
-		mark := "  "
-		if r != o {
-			mark = "≠ "
-		}
-		fmt.Fprintf(&b, "%s real: %-70s ours: %s\n", mark, r, o)
-	}
-	return b.String()
+	return xmltest.SwapLine(real, ours, want(d.real), want(d.ours))
 }
 
 // The frame's local header is an explicit list, not a copy of the
@@ -754,7 +679,7 @@ func TestParseAcceptsTheRealCorrectionStructure(t *testing.T) {
 	}
 	frame := etree.NewDocument()
 	var stack []*etree.Element
-	for _, l := range parseOutline(t, realHealthCorrection.outline) {
+	for _, l := range xmltest.ParseOutline(t, realHealthCorrection.outline, reorder) {
 		p, attrs, _ := strings.Cut(l, " ")
 		parts := strings.Split(p, "/")
 		var el *etree.Element

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
 func frameOf(t *testing.T, golden, interaction string) []byte {
@@ -57,10 +59,7 @@ func sameParse(t *testing.T, raw []byte) *Message {
 
 func TestLiftPackageAgreesWithParser(t *testing.T) {
 	own := frameOf(t, "health_new", InteractionNewHealth)
-	sample, err := os.ReadFile("../documents/cda/testdata/RCMR_IN100002FI01.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sample := kantasample.Message()
 	// where the package text starts and ends in our own frame
 	start := bytes.Index(own, []byte(packageStart)) + len(packageStart)
 	end := start + bytes.Index(own[start:], []byte("</text>"))

@@ -671,7 +671,7 @@ const bodyMark = "kanta-mime-body"
 func spliceBody(frame, document []byte) ([]byte, error) {
 	mark := []byte("<?" + bodyMark + "?>")
 	i := bytes.Index(frame, mark)
-	if i < 0 || bytes.Index(frame[i+len(mark):], mark) >= 0 {
+	if i < 0 || bytes.Contains(frame[i+len(mark):], mark) {
 		return nil, fmt.Errorf("wire: frame holds %d body marks, want 1", bytes.Count(frame, mark))
 	}
 	const lineChars, lineBytes = 76, 57 // 57 bytes are 76 base64 characters

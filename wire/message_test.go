@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -45,10 +46,7 @@ func build(t testing.TB, in wire.MessageInput) []byte {
 }
 
 func TestParseRealSample(t *testing.T) {
-	raw, err := os.ReadFile("../documents/cda/testdata/RCMR_IN100002FI01.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := kantasample.Message()
 	m, err := wire.ParseMessage(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -334,10 +332,7 @@ func TestParseMessageMIMELayouts(t *testing.T) {
 }
 
 func TestInteractionConstantsMatchSample(t *testing.T) {
-	raw, err := os.ReadFile("../documents/cda/testdata/RCMR_IN100002FI01.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := kantasample.Message()
 	if !bytes.HasPrefix(raw, []byte("<"+wire.InteractionNewHealth+" ")) {
 		t.Fatal("sample is not a " + wire.InteractionNewHealth)
 	}

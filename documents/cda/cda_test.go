@@ -16,6 +16,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden")
@@ -185,12 +186,8 @@ func TestInspectRealSample(t *testing.T) {
 // sampleCDA decodes the signed CDA from the real archive message.
 func sampleCDA(t *testing.T) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/RCMR_IN100002FI01.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil {
+	if err := doc.ReadFromBytes(kantasample.Message()); err != nil {
 		t.Fatal(err)
 	}
 	text := doc.FindElement("//clinicalDocument/text").Text()
@@ -229,7 +226,6 @@ func TestEscaping(t *testing.T) {
 			}
 			var narrative string
 			if c.name == "health" {
-				narrative = back.FindElement("//structuredBody/component/section/text").Text()
 				if p := back.FindElements("//structuredBody/component/section/text/paragraph"); len(p) != 2 {
 					t.Fatalf("%d paragraphs, want 2", len(p))
 				} else if len(p[0].SelectElements("br")) != 1 {

@@ -22,6 +22,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -80,7 +81,7 @@ const realSystemSignature = `
 // visit), base64 inside the frame in
 // tietolaurip/HUS-tietoallas-integration
 // Healthweb/src/test/resources/RCMR_IN100002FI01.xml (Apache-2.0; the same
-// message is documents/cda/testdata/RCMR_IN100002FI01.xml, from which the
+// message is internal/kantasample/RCMR_IN100002FI01.xml, from which the
 // test also reads it: see TestHealthOutlineOfTheRealNewDocument).
 var realHealthNew = realHealthDocument{
 	source:      "tietolaurip/HUS-tietoallas-integration Healthweb/src/test/resources/RCMR_IN100002FI01.xml",
@@ -402,43 +403,6 @@ func docAttrs(el *etree.Element, path, docID, timestampID, bodyID string) string
 	return strings.Join(out, " ")
 }
 
-// parseDocOutline reads an indented outline into healthOutline's lines.
-func parseDocOutline(t *testing.T, s string) []string {
-	t.Helper()
-	var out, stack []string
-	for _, l := range strings.Split(s, "\n") {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		indent := len(l) - len(strings.TrimLeft(l, " "))
-		if indent%2 != 0 || indent/2 > len(stack) {
-			t.Fatalf("outline line %q: bad indentation", l)
-		}
-		fields := strings.Fields(l)
-		stack = append(stack[:indent/2], fields[0])
-		out = append(out, strings.Join(append([]string{strings.Join(stack, "/")}, fields[1:]...), " "))
-	}
-	return out
-}
-
-// dropLine removes the first line at path and its subtree; false when there
-// is none.
-func dropLine(lines []string, path string) ([]string, bool) {
-	for i, l := range lines {
-		if pathOf(l) != path {
-			continue
-		}
-		j := i + 1
-		for j < len(lines) && strings.HasPrefix(pathOf(lines[j]), path+"/") {
-			j++
-		}
-		return append(slices.Clone(lines[:i]), lines[j:]...), true
-	}
-	return lines, false
-}
-
-func pathOf(line string) string { p, _, _ := strings.Cut(line, " "); return p }
-
 // signedHealthDocument builds a case and signs it with a system certificate
 // of the test PKI, as the gateway does before framing.
 func signedHealthDocument(t *testing.T, name string) *cda.Document {
@@ -474,62 +438,68 @@ func TestHealthDocumentsHaveTheRealStructure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := signedHealthDocument(t, tc.doc)
 			root := doc.Tree.Root()
-			real := parseDocOutline(t, tc.real.outline)
-			ours := healthOutline(t, root)
-			for _, d := range tc.real.differences {
-				var ok bool
-				switch d.kind {
-				case realOnly:
-					real, ok = dropLine(real, d.path)
-				case oursOnly:
-					ours, ok = dropLine(ours, d.path)
-				case attrsDiffer:
-					r := strings.TrimSpace(d.path + " " + d.real)
-					o := strings.TrimSpace(d.path + " " + d.ours)
-					i, j := slices.Index(real, r), slices.Index(ours, o)
-					if ok = i >= 0 && j >= 0; ok {
-						ours[j] = real[i]
+			t.Run("outline", func(t *testing.T) {
+				real := xmltest.ParseOutline(t, tc.real.outline, nil)
+				ours := healthOutline(t, root)
+				for _, d := range tc.real.differences {
+					var ok bool
+					switch d.kind {
+					case realOnly:
+						real, ok = xmltest.Drop(real, d.path, 1)
+					case oursOnly:
+						ours, ok = xmltest.Drop(ours, d.path, 1)
+					case attrsDiffer:
+						ok = xmltest.SwapLine(real, ours, strings.TrimSpace(d.path+" "+d.real), strings.TrimSpace(d.path+" "+d.ours))
+					}
+					if !ok {
+						t.Errorf("listed difference at %s (%s) no longer applies", d.path, d.why)
 					}
 				}
-				if !ok {
-					t.Errorf("listed difference at %s (%s) no longer applies", d.path, d.why)
+				if !slices.Equal(real, ours) {
+					t.Errorf("our document's structure differs from %s:\n%s", tc.real.source, xmltest.Diff(real, ours))
 				}
-			}
-			if !slices.Equal(real, ours) {
-				t.Errorf("our document's structure differs from %s:\n%s", tc.real.source, pathDiff(real, ours))
-			}
-
+			})
 			// Facts the outline does not carry.
-			var templates []string
-			for _, el := range root.SelectElements("templateId") {
-				templates = append(templates, el.SelectAttrValue("root", ""))
-			}
-			if !slices.Equal(templates, realHealthNew.templateIDs) {
-				t.Errorf("templateIds %v, the newer real document's %v", templates, realHealthNew.templateIDs)
-			}
-			if id := root.FindElement("./recordTarget/patientRole/id"); id.SelectAttrValue("root", "") != "1.2.246.21" {
-				t.Errorf("patient id root %q, the real correction's 1.2.246.21", id.SelectAttrValue("root", ""))
-			}
+			t.Run("templateIds", func(t *testing.T) {
+				var templates []string
+				for _, el := range root.SelectElements("templateId") {
+					templates = append(templates, el.SelectAttrValue("root", ""))
+				}
+				if !slices.Equal(templates, realHealthNew.templateIDs) {
+					t.Errorf("templateIds %v, the newer real document's %v", templates, realHealthNew.templateIDs)
+				}
+			})
+			t.Run("patient id root", func(t *testing.T) {
+				if id := root.FindElement("./recordTarget/patientRole/id"); id.SelectAttrValue("root", "") != "1.2.246.21" {
+					t.Errorf("patient id root %q, the real correction's 1.2.246.21", id.SelectAttrValue("root", ""))
+				}
+			})
 			// The attribute spelling in the document is custodianTypeCode
 			// (capital C) in both real documents; the frames spell it
 			// custodianTypecode (wire/conformance_test.go).
-			if h := root.FindElement("./localHeader"); h.NamespaceURI() != cda.NamespaceHL7FI || h.FindElement("custodianTypeCode") == nil || h.FindElement("custodianTypecode") != nil {
-				t.Error("localHeader is not urn:hl7finland or does not spell custodianTypeCode")
-			}
-			for _, p := range []string{"signatureDescription", "signatureTimestamp", "signature"} {
-				if el := root.FindElement(".//signatureCollection//" + p); el == nil || el.NamespaceURI() != cda.NamespaceHL7FI {
-					t.Errorf("%s is not in urn:hl7finland", p)
+			t.Run("local header", func(t *testing.T) {
+				if h := root.FindElement("./localHeader"); h.NamespaceURI() != cda.NamespaceHL7FI || h.FindElement("custodianTypeCode") == nil || h.FindElement("custodianTypecode") != nil {
+					t.Error("localHeader is not urn:hl7finland or does not spell custodianTypeCode")
 				}
-			}
+			})
+			t.Run("signature namespace", func(t *testing.T) {
+				for _, p := range []string{"signatureDescription", "signatureTimestamp", "signature"} {
+					if el := root.FindElement(".//signatureCollection//" + p); el == nil || el.NamespaceURI() != cda.NamespaceHL7FI {
+						t.Errorf("%s is not in urn:hl7finland", p)
+					}
+				}
+			})
 			// Both real documents: the view code of the section is the one of
 			// tableOfContents (the correction), and the body id is OID<id>.0.
-			if doc.BodyID != "OID"+doc.ID+".0" {
-				t.Errorf("body id %s", doc.BodyID)
-			}
-			view := root.FindElement("./localHeader/tableOfContents/contentsCode").SelectAttrValue("code", "")
-			if s := root.FindElement("./component/structuredBody/component/section/code"); s == nil || s.SelectAttrValue("code", "") != view {
-				t.Errorf("section code is not the view %s", view)
-			}
+			t.Run("body id and section view", func(t *testing.T) {
+				if doc.BodyID != "OID"+doc.ID+".0" {
+					t.Errorf("body id %s", doc.BodyID)
+				}
+				view := root.FindElement("./localHeader/tableOfContents/contentsCode").SelectAttrValue("code", "")
+				if s := root.FindElement("./component/structuredBody/component/section/code"); s == nil || s.SelectAttrValue("code", "") != view {
+					t.Errorf("section code is not the view %s", view)
+				}
+			})
 		})
 	}
 }
@@ -543,9 +513,9 @@ func TestHealthOutlineOfTheRealNewDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := healthOutline(t, real.Root())
-	want := parseDocOutline(t, realHealthNew.outline)
+	want := xmltest.ParseOutline(t, realHealthNew.outline, nil)
 	if !slices.Equal(got, want) {
-		t.Errorf("the stated outline is not the real document's:\n%s", pathDiff(want, got))
+		t.Errorf("the stated outline is not the real document's:\n%s", xmltest.Diff(want, got))
 	}
 	var templates []string
 	for _, el := range real.Root().SelectElements("templateId") {

@@ -16,6 +16,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
 
@@ -467,7 +468,7 @@ func TestSocialDocumentsConformToRealApottiDocuments(t *testing.T) {
 			root := tc.doc.Tree.Root()
 			got := elementPaths(root)
 			if strings.Join(got, "\n") != strings.Join(tc.real, "\n") {
-				t.Errorf("element paths differ from the real document:\n%s", pathDiff(tc.real, got))
+				t.Errorf("element paths differ from the real document:\n%s", xmltest.Diff(tc.real, got))
 			}
 			for p, system := range realCodeSystems {
 				el := findPath(root, p)
@@ -518,24 +519,4 @@ func findPath(root *etree.Element, p string) *etree.Element {
 		el = next
 	}
 	return el
-}
-
-func pathDiff(want, got []string) string {
-	var sb strings.Builder
-	n := max(len(want), len(got))
-	for i := 0; i < n; i++ {
-		w, g := "", ""
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		mark := "  "
-		if w != g {
-			mark = "≠ "
-		}
-		sb.WriteString(mark + w + "  |  " + g + "\n")
-	}
-	return sb.String()
 }

@@ -20,7 +20,10 @@ import (
 // Available reports whether this build has the in-process validator.
 const Available = true
 
-var initOnce sync.Once
+var (
+	initOnce sync.Once
+	initErr  error // libxml2's initialisation, once per process
+)
 
 // Validator holds the parsed schema set. libxml2 only reads a parsed
 // schema while validating, so one Validator serves all goroutines.
@@ -32,7 +35,10 @@ type Validator struct {
 // New parses the embedded schema set (written to a temporary directory
 // for the parse, since xs:include resolves against files, then removed).
 func New() (*Validator, error) {
-	initOnce.Do(func() { xsdvalidate.Init() })
+	initOnce.Do(func() { initErr = xsdvalidate.Init() })
+	if initErr != nil {
+		return nil, initErr
+	}
 	dir, err := os.MkdirTemp("", "cda-schema-")
 	if err != nil {
 		return nil, err
