@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +25,8 @@ func (a *app) withQueue(fn func(ctx context.Context, q queue.Queue) error) error
 	if err := a.load(); err != nil {
 		return err
 	}
-	ctx := context.Background()
+	// Retries and cancels are audited with who ran the command.
+	ctx := queue.WithActor(context.Background(), cliActor())
 	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeInspect)
 	if err != nil {
 		return usageErr(err)
@@ -183,6 +186,14 @@ func (a *app) report(asJSON bool, v any, text string) error {
 	}
 	fmt.Fprintln(a.out, text)
 	return nil
+}
+
+// cliActor names the person running a queue command in the audit trail.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli:uid " + strconv.Itoa(os.Getuid())
 }
 
 func validState(s string) bool {
