@@ -99,7 +99,7 @@ loop:
 		case <-scan:
 			pass, err := svc.Ingester.IngestSpool(ctx)
 			if pass != nil {
-				batches.Add(time.Now(), pass.Batches)
+				batches.Add(a.clock.Now(), pass.Batches)
 			}
 			if err != nil && ctx.Err() == nil {
 				a.logger.Error("spool pass incomplete", "error", err)

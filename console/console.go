@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -103,7 +104,9 @@ func New(o Options, src Source) (*Console, error) {
 			return t.In(src.Location).Format("2006-01-02 15:04:05")
 		},
 		"day":  func(t time.Time) string { return t.In(src.Location).Format("2006-01-02 Mon") },
-		"days": func(t time.Time) int { return int(t.Sub(src.Now()).Hours() / 24) },
+		// Certificates expire in real time, whatever clock the policy runs on.
+		"days": func(t time.Time) int { return int(time.Until(t).Hours() / 24) },
+		"base": filepath.Base,
 		"lastError": func(errs []queue.AttemptError) string {
 			if len(errs) == 0 {
 				return ""

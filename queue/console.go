@@ -66,7 +66,9 @@ func (s *store[TTx]) auditOperator(ctx context.Context, x execer, event string, 
 // archive: the 2026-09-01 backlog is one row per archive.
 type HeldCount struct {
 	Archive documents.Archive
-	// Until is when they become due, on the gateway's clock.
+	// Until is when they become due, on the gateway's clock, to the
+	// second (the translation from River's wall time is not exact to the
+	// millisecond, and a go-live at midnight must not show the day before).
 	Until time.Time
 	// GoLive: held by their role's go-live date (Reschedule moves them),
 	// not by a submit delay.
@@ -94,7 +96,7 @@ func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
 		if err := rows.Scan(&archive, &at, &held, &n); err != nil {
 			return nil, fmt.Errorf("queue: held: %w", err)
 		}
-		out = append(out, HeldCount{Archive: documents.Archive(archive), Until: s.o.Clock.Now().Add(at.Sub(now)), GoLive: held == 1, Count: n})
+		out = append(out, HeldCount{Archive: documents.Archive(archive), Until: s.o.Clock.Now().Add(at.Sub(now)).Round(time.Second), GoLive: held == 1, Count: n})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: held: %w", err)
