@@ -103,7 +103,7 @@ func New(o Options, src Source) (*Console, error) {
 			}
 			return t.In(src.Location).Format("2006-01-02 15:04:05")
 		},
-		"day":  func(t time.Time) string { return t.In(src.Location).Format("2006-01-02 Mon") },
+		"day": func(t time.Time) string { return t.In(src.Location).Format("2006-01-02 Mon") },
 		// Certificates expire in real time, whatever clock the policy runs on.
 		"days": func(t time.Time) int { return int(time.Until(t).Hours() / 24) },
 		"base": filepath.Base,
