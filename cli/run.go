@@ -26,11 +26,11 @@ func init() {
 func (a *app) runCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
-		Short: "Run the gateway daemon: watch the spool, submit due documents, serve /metrics, /healthz and /readyz",
+		Short: "Run the gateway daemon: watch the spool, submit due documents, serve /metrics, /healthz, /readyz and the console",
 		Long: `run is the daemon. It watches the spool directory (new batches are picked up within
 spool.poll_interval) and/or reads batches on the cron schedule spool.schedule, submits
-due documents through the durable queue, and serves /metrics, /healthz and /readyz on
-metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions finish or
+due documents through the durable queue, and serves /metrics, /healthz, /readyz and the
+operators' console (/console/, metrics.console) on metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions finish or
 return to the queue.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
