@@ -327,10 +327,11 @@ func (a *app) auditCommand() *cobra.Command {
 						Register   string    `json:"register,omitempty"`
 						AuthorRole string    `json:"author_role,omitempty"`
 						AckCode    string    `json:"ack_code,omitempty"`
+						Actor      string    `json:"actor,omitempty"` // who retried or cancelled
 					}
 					out := make([]ev, len(evs))
 					for i, e := range evs {
-						out[i] = ev{e.Time, e.Event, e.EntryID, e.Revision, e.DocumentID, e.Version, string(e.Archive), string(e.Register), string(e.AuthorRole), e.AckCode}
+						out[i] = ev{e.Time, e.Event, e.EntryID, e.Revision, e.DocumentID, e.Version, string(e.Archive), string(e.Register), string(e.AuthorRole), e.AckCode, e.Actor}
 					}
 					return a.printJSON(out)
 				}
