@@ -30,8 +30,8 @@ func (a *app) runCommand() *cobra.Command {
 		Long: `run is the daemon. It watches the spool directory (new batches are picked up within
 spool.poll_interval) and/or reads batches on the cron schedule spool.schedule, submits
 due documents through the durable queue, and serves /metrics, /healthz, /readyz and the
-operators' console (/console/, metrics.console) on metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions finish or
-return to the queue.`,
+operators' console (/console/, metrics.console) on metrics.listen. SIGTERM or SIGINT
+stops it gracefully: in-flight submissions finish or return to the queue.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.untilSignal(func(ctx context.Context) error { return a.daemon(ctx) })

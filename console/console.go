@@ -120,8 +120,6 @@ func New(o Options, src Source) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	// River's UI logs at warn and above only: its request log would repeat
-	// every poll.
 	rlog := o.Logger.With("component", "riverui")
 	river, err := queue.RiverUI(src.Queue, RiverPrefix, rlog)
 	if err != nil {
