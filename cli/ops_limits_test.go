@@ -30,7 +30,7 @@ func TestOpsServerCutsSlowAndIdleConnections(t *testing.T) {
 		WriteTimeout: 2 * time.Second, IdleTimeout: 300 * time.Millisecond, MaxBodyBytes: 1024, MaxConnections: 4}
 	a := &app{cfg: &cfg}
 	var ready atomic.Bool
-	srv, err := a.serveOps(&gateway.Service{Metrics: metrics.New(nil)}, &ready, &storeHealth{})
+	srv, err := a.serveOps(&gateway.Service{Metrics: metrics.New(nil)}, &ready, &storeHealth{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -23,7 +25,8 @@ func (a *app) withQueue(fn func(ctx context.Context, q queue.Queue) error) error
 	if err := a.load(); err != nil {
 		return err
 	}
-	ctx := context.Background()
+	// Retries and cancels are audited with who ran the command.
+	ctx := queue.WithActor(context.Background(), cliActor())
 	svc, err := gateway.Open(ctx, a.cfg, a.clock, a.logger, gateway.ModeInspect)
 	if err != nil {
 		return usageErr(err)
@@ -185,6 +188,14 @@ func (a *app) report(asJSON bool, v any, text string) error {
 	return nil
 }
 
+// cliActor names the person running a queue command in the audit trail.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli:uid " + strconv.Itoa(os.Getuid())
+}
+
 func validState(s string) bool {
 	for _, st := range queue.States {
 		if st == s {
@@ -316,10 +327,11 @@ func (a *app) auditCommand() *cobra.Command {
 						Register   string    `json:"register,omitempty"`
 						AuthorRole string    `json:"author_role,omitempty"`
 						AckCode    string    `json:"ack_code,omitempty"`
+						Actor      string    `json:"actor,omitempty"` // who retried or cancelled
 					}
 					out := make([]ev, len(evs))
 					for i, e := range evs {
-						out[i] = ev{e.Time, e.Event, e.EntryID, e.Revision, e.DocumentID, e.Version, string(e.Archive), string(e.Register), string(e.AuthorRole), e.AckCode}
+						out[i] = ev{e.Time, e.Event, e.EntryID, e.Revision, e.DocumentID, e.Version, string(e.Archive), string(e.Register), string(e.AuthorRole), e.AckCode, e.Actor}
 					}
 					return a.printJSON(out)
 				}

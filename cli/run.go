@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/console"
 	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
@@ -25,12 +26,12 @@ func init() {
 func (a *app) runCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
-		Short: "Run the gateway daemon: watch the spool, submit due documents, serve /metrics, /healthz and /readyz",
+		Short: "Run the gateway daemon: watch the spool, submit due documents, serve /metrics, /healthz, /readyz and the console",
 		Long: `run is the daemon. It watches the spool directory (new batches are picked up within
 spool.poll_interval) and/or reads batches on the cron schedule spool.schedule, submits
-due documents through the durable queue, and serves /metrics, /healthz and /readyz on
-metrics.listen. SIGTERM or SIGINT stops it gracefully: in-flight submissions finish or
-return to the queue.`,
+due documents through the durable queue, and serves /metrics, /healthz, /readyz and the
+operators' console (/console/, metrics.console) on metrics.listen. SIGTERM or SIGINT
+stops it gracefully: in-flight submissions finish or return to the queue.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.untilSignal(func(ctx context.Context) error { return a.daemon(ctx) })
@@ -51,7 +52,12 @@ func (a *app) daemon(ctx context.Context) error {
 	health := &storeHealth{probe: svc.Queue.ProbeWrite, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: a.logger}
 	health.check(ctx)
 	go health.watch(ctx)
-	srv, err := a.serveOps(svc, &ready, health)
+	batches := &console.BatchLog{}
+	con, err := a.newConsole(ctx, svc, batches)
+	if err != nil {
+		return usageErr(err)
+	}
+	srv, err := a.serveOps(svc, &ready, health, con)
 	if err != nil {
 		return usageErr(err)
 	}
@@ -91,7 +97,11 @@ loop:
 				trigger()
 			}
 		case <-scan:
-			if _, err := svc.Ingester.IngestSpool(ctx); err != nil && ctx.Err() == nil {
+			pass, err := svc.Ingester.IngestSpool(ctx)
+			if pass != nil {
+				batches.Add(a.clock.Now(), pass.Batches)
+			}
+			if err != nil && ctx.Err() == nil {
 				a.logger.Error("spool pass incomplete", "error", err)
 			}
 		}
@@ -163,8 +173,31 @@ func (a *app) openService(ctx context.Context) (*gateway.Service, error) {
 	}
 }
 
-// serveOps serves /metrics, /healthz and /readyz.
-func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool, health *storeHealth) (*http.Server, error) {
+// newConsole builds the operators' console (nil when it is off or there
+// is no operations listener) and starts River UI's background services.
+// Off loopback without users it refuses, whatever Validate let through.
+func (a *app) newConsole(ctx context.Context, svc *gateway.Service, batches *console.BatchLog) (*console.Console, error) {
+	cc := a.cfg.Metrics.Console
+	if !cc.Enabled || a.cfg.Metrics.Listen == "" {
+		return nil, nil
+	}
+	src := console.Source{Queue: svc.Queue, Location: a.cfg.Location(), Now: a.clock.Now, Certificates: svc.Certificates, Batches: batches}
+	if svc.Submitter != nil {
+		src.Breaker = func() string { return svc.Submitter.BreakerState().String() }
+	}
+	con, err := console.New(console.Options{Listen: a.cfg.Metrics.Listen, Users: cc.AllUsers(), SessionTTL: cc.SessionTTL, Logger: a.logger}, src)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.console: %w", err)
+	}
+	if err := con.Start(ctx); err != nil {
+		return nil, fmt.Errorf("metrics.console: %w", err)
+	}
+	return con, nil
+}
+
+// serveOps serves /metrics, /healthz and /readyz, and the console under
+// /console/ when con is not nil.
+func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool, health *storeHealth, con *console.Console) (*http.Server, error) {
 	if a.cfg.Metrics.Listen == "" {
 		return nil, nil
 	}
@@ -174,7 +207,15 @@ func (a *app) serveOps(svc *gateway.Service, ready *atomic.Bool, health *storeHe
 	}
 	// Timeouts, body and connection limits: metrics.server.
 	lim := a.cfg.Metrics.Server
-	srv := lim.Server(opsHandler(svc, ready, health))
+	h := opsHandler(svc, ready, health)
+	if con != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		mux.Handle("/console", con.Handler())
+		mux.Handle("/console/", con.Handler())
+		h = mux
+	}
+	srv := lim.Server(h)
 	srv.Addr = ln.Addr().String()
 	go func() { _ = srv.Serve(lim.Listener(ln)) }()
 	return srv, nil

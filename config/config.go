@@ -193,6 +193,8 @@ type MetricsConfig struct {
 	// Server are the operations server's timeouts, body and connection
 	// limits (metrics.server.read_timeout etc.; defaults OpsServerLimits).
 	Server serverlimits.Limits `mapstructure:"server" json:"server"`
+	// Console is the operators' console served on Listen (console.go).
+	Console ConsoleConfig `mapstructure:"console" json:"console"`
 }
 
 // OpsServerLimits are the default limits of the operations server: a
@@ -276,7 +278,7 @@ func Default() Config {
 				documents.ArchiveSocial:  InvalidationMarker,
 			},
 		},
-		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Server: OpsServerLimits},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Server: OpsServerLimits, Console: DefaultConsole},
 		Log:     LogConfig{Format: "auto", Level: "info"},
 	}
 }
@@ -385,6 +387,7 @@ func (c *Config) Validate() error {
 			bad("kanta.client_cert", "production requires a client certificate")
 		}
 	}
+	c.validateConsole(bad)
 	if err := c.Metrics.Server.Validate(); err != nil {
 		var fe *serverlimits.FieldError
 		if errors.As(err, &fe) {
@@ -613,6 +616,12 @@ func (c Config) Redacted() Config {
 		case o.PKCS12Password != "":
 			o.PKCS12Password = redacted
 		}
+	}
+	if len(c.Metrics.Console.Users) > 0 {
+		out.Metrics.Console.Users = append([]ConsoleUser(nil), c.Metrics.Console.Users...)
+	}
+	for i := range out.Metrics.Console.Users {
+		out.Metrics.Console.Users[i].PasswordBcrypt = redacted
 	}
 	return out
 }

@@ -61,7 +61,7 @@ func readSecretFiles(c *Config) error {
 			return err
 		}
 	}
-	return nil
+	return readConsoleUsers(c)
 }
 
 // EnvOrganisationPrefix starts the environment form of a key of one

@@ -82,7 +82,14 @@ type BatchSummary struct {
 	// Corrupt is the reason a batch's stream could not be read to its end
 	// (a corrupt gzip stream): the batch is quarantined whole.
 	Corrupt string
+	// FirstRejections are the first MaxRejectionsKept rejections (file,
+	// line, entry id, field, reason; never the line itself): what the
+	// operators' console shows of a batch. The rest are in the quarantine.
+	FirstRejections []adapter.Rejection
 }
+
+// MaxRejectionsKept bounds BatchSummary.FirstRejections.
+const MaxRejectionsKept = 20
 
 func newSummary(file string) *BatchSummary {
 	return &BatchSummary{File: file, ByOutcome: map[documents.Outcome]int{}}
@@ -608,6 +615,12 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 	}
 	sum.Rejected++
 	sum.ByOutcome[documents.OutcomeReject]++
+	if len(sum.FirstRejections) < MaxRejectionsKept {
+		kept := *rj
+		kept.Raw = nil // the line may carry an identity code, a name, text
+		kept.File = filepath.Base(rj.File)
+		sum.FirstRejections = append(sum.FirstRejections, kept)
+	}
 	if in.hooks.EntryRead != nil {
 		in.hooks.EntryRead(documents.OutcomeReject, class, role)
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
@@ -154,20 +155,40 @@ func (s *Service) Reschedule(ctx context.Context) error {
 	return nil
 }
 
-// reportCertificates sets the certificate expiry gauges and warns early.
-func (s *Service) reportCertificates() {
-	now := time.Now()
-	for oid, id := range s.Builder.Identities() {
-		days := id.DaysToExpiry(now)
-		s.Metrics.CertificateExpiry("signing", oid, id.Cert.NotAfter)
-		if days < 30 {
-			s.Log.Warn("signing certificate expires soon", "organiser", oid, "days", int(days))
+// Certificate is one certificate the gateway uses and when it expires.
+type Certificate struct {
+	Usage    string // signing or tls_client
+	Subject  string // the organiser's OID (signing) or the common name
+	NotAfter time.Time
+}
+
+// Certificates lists the signing certificates (ModeIngest and up) and the
+// TLS client certificate toward Kanta.
+func (s *Service) Certificates() []Certificate {
+	var out []Certificate
+	if s.Builder != nil {
+		for oid, id := range s.Builder.Identities() {
+			out = append(out, Certificate{Usage: "signing", Subject: oid, NotAfter: id.Cert.NotAfter})
 		}
 	}
 	if s.Cfg.Kanta.ClientCert != "" {
 		if cert, err := readCert(s.Cfg.Kanta.ClientCert); err == nil {
-			s.Metrics.CertificateExpiry("tls_client", cert.Subject.CommonName, cert.NotAfter)
-			if days := cert.NotAfter.Sub(now).Hours() / 24; days < 30 {
+			out = append(out, Certificate{Usage: "tls_client", Subject: cert.Subject.CommonName, NotAfter: cert.NotAfter})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].NotAfter.Before(out[j].NotAfter) })
+	return out
+}
+
+// reportCertificates sets the certificate expiry gauges and warns early.
+func (s *Service) reportCertificates() {
+	now := time.Now()
+	for _, c := range s.Certificates() {
+		s.Metrics.CertificateExpiry(c.Usage, c.Subject, c.NotAfter)
+		if days := c.NotAfter.Sub(now).Hours() / 24; days < 30 {
+			if c.Usage == "signing" {
+				s.Log.Warn("signing certificate expires soon", "organiser", c.Subject, "days", int(days))
+			} else {
 				s.Log.Warn("TLS client certificate expires soon", "days", int(days))
 			}
 		}

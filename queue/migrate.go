@@ -125,6 +125,8 @@ CREATE UNIQUE INDEX audit_source ON audit (event, entry_id, revision, source) WH
 	// 6: one row the daemon rewrites to learn that the store can write
 	// (ProbeWrite)
 	`CREATE TABLE gateway_write_probe (id INTEGER PRIMARY KEY, at {{ts}} NOT NULL)`,
+	// 7: who acted, for an operator's retry or cancel (WithActor)
+	`ALTER TABLE audit ADD COLUMN actor TEXT NOT NULL DEFAULT ''`,
 }
 
 func (d dialect) migrationSQL(version int) []string {

@@ -316,12 +316,15 @@ type Stats struct {
 	NextRetry time.Time
 }
 
-// AuditQuery selects audit events by identity code or by entry id (one of
-// them is required).
+// AuditQuery selects audit events by identity code, by entry id or
+// operators' actions (one of them is required).
 type AuditQuery struct {
 	Hetu    string
 	EntryID string
-	Limit   int // default 1000
+	// Operator selects operators' retries and cancels (any entry), the
+	// latest first.
+	Operator bool
+	Limit    int // default 1000
 }
 
 // Audit events.
@@ -346,6 +349,8 @@ type AuditEvent struct {
 	AuthorRole documents.Role
 	AckCode    string
 	Hetu       string
+	// Actor is who acted, for operator events (WithActor).
+	Actor string
 }
 
 // Queue is the durable store and submission queue.
@@ -403,6 +408,10 @@ type Queue interface {
 	// ProbeWrite commits one small write: an error says the store cannot
 	// write now (disk full, database read-only or unreachable).
 	ProbeWrite(ctx context.Context) error
+	// Held counts held deliveries by archive and date (console.go).
+	Held(ctx context.Context) ([]HeldCount, error)
+	// Replicas lists the gateway processes seen working the queue.
+	Replicas(ctx context.Context) ([]Replica, error)
 	Close() error
 }
 

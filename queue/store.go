@@ -1152,7 +1152,7 @@ func (s *store[TTx]) Retry(ctx context.Context, id int64) error {
 		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'queued', wait_reason = '', updated_at = ? WHERE job_id = ? AND state IN ('dead', 'cancelled')`, s.now(), id); err != nil {
 			return fmt.Errorf("queue: requeue delivery of job %d: %w", id, err)
 		}
-		return nil
+		return s.auditOperator(ctx, x, EventOperatorRetry, id)
 	})
 }
 
@@ -1186,7 +1186,7 @@ func (s *store[TTx]) Cancel(ctx context.Context, id int64) error {
 		if _, err := x.exec(ctx, `UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE job_id = ? AND state = 'queued'`, s.now(), id); err != nil {
 			return fmt.Errorf("queue: cancel delivery of job %d: %w", id, err)
 		}
-		return nil
+		return s.auditOperator(ctx, x, EventOperatorCancel, id)
 	})
 }
 
@@ -1263,18 +1263,21 @@ func (s *store[TTx]) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, err
 	if limit <= 0 {
 		limit = 1000
 	}
-	var where string
-	var arg string
+	where, order := "", "id"
+	var args []any
 	switch {
 	case q.Hetu != "":
-		where, arg = "hetu = ?", q.Hetu
+		where, args = "hetu = ?", []any{q.Hetu}
 	case q.EntryID != "":
-		where, arg = "entry_id = ?", q.EntryID
+		where, args = "entry_id = ?", []any{q.EntryID}
+	case q.Operator:
+		// The latest first: what operators did lately.
+		where, args, order = "event IN (?, ?)", []any{EventOperatorRetry, EventOperatorCancel}, "id DESC"
 	default:
-		return nil, errors.New("queue: audit query needs an identity code or an entry id")
+		return nil, errors.New("queue: audit query needs an identity code, an entry id or operator events")
 	}
-	rows, err := s.b.pool.query(ctx, `SELECT time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu
-		FROM audit WHERE `+where+` ORDER BY id LIMIT ?`, arg, limit)
+	rows, err := s.b.pool.query(ctx, `SELECT time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu, actor
+		FROM audit WHERE `+where+` ORDER BY `+order+` LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: audit: %w", err)
 	}
@@ -1284,7 +1287,7 @@ func (s *store[TTx]) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, err
 		var e AuditEvent
 		var at dbTime
 		var archive, register, role string
-		if err := rows.Scan(&at, &e.Event, &e.EntryID, &e.Revision, &e.DocumentID, &e.Version, &archive, &register, &role, &e.AckCode, &e.Hetu); err != nil {
+		if err := rows.Scan(&at, &e.Event, &e.EntryID, &e.Revision, &e.DocumentID, &e.Version, &archive, &register, &role, &e.AckCode, &e.Hetu, &e.Actor); err != nil {
 			return nil, fmt.Errorf("queue: audit: %w", err)
 		}
 		e.Time = at.Time

@@ -14,6 +14,8 @@ command -v xmllint >/dev/null || need+=(libxml2-utils)
 # (e2e/prometheus_test.go) on its own loopback port.
 { command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need+=(prometheus)
 command -v pg_isready >/dev/null || need+=(postgresql-client)
+# The console's browser test drives Debian's headless Chromium (chromedp).
+command -v chromium >/dev/null || need+=(chromium)
 # The mock validates health documents against CDA_Fi.xsd with libxml2 in
 # process (cgo): mockkanta/libxml2 needs a C compiler, pkg-config and the
 # libxml2 headers to build.

@@ -32,11 +32,13 @@ var layer = map[string]int{
 	"submit": 4, "metrics": 4,
 	// 5 assembling: the gateway; the mock Kanta beside it (see mockMayImport).
 	"gateway": 5, "mockkanta": 5,
-	// 6 the commands; 7 their one-line mains.
-	"cli": 6, "cmd/kanta-gateway": 7, "cmd/mock-kanta": 7,
+	// 6 the operators' console, over the gateway's service and the queue.
+	"console": 6,
+	// 7 the commands; 8 their one-line mains.
+	"cli": 7, "cmd/kanta-gateway": 8, "cmd/mock-kanta": 8,
 	// tests only (no production code).
-	"e2e": 8, "deploy": 8,
-	"internal/archtest": 8, "internal/kantasample": 8, "internal/pgtest": 8, "internal/xmltest": 8,
+	"e2e": 9, "deploy": 9,
+	"internal/archtest": 9, "internal/kantasample": 9, "internal/pgtest": 9, "internal/xmltest": 9,
 }
 
 // sideways are the imports allowed within one layer.

@@ -936,6 +936,7 @@ func Run(t *testing.T, open Open) {
 	})
 
 	runPrerequisites(t, openQ)
+	runConsole(t, openQ)
 
 	t.Run("StopReturnsInFlightToQueue", func(t *testing.T) {
 		t.Parallel()
