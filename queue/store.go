@@ -465,8 +465,8 @@ func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
 }
 
 func (s *store[TTx]) RecordEventWith(ctx context.Context, rec LedgerRecord, also func() error) error {
-	if rec.EntryID == "" {
-		return errors.New("queue: audit event needs an entry id")
+	if rec.EntryID == "" && rec.Source == "" {
+		return errors.New("queue: audit event needs an entry id or a source")
 	}
 	fresh := true
 	err := s.inTx(ctx, func(tx TTx, x execer) error {
@@ -494,8 +494,8 @@ func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord
 	default:
 		return true, nil
 	}
-	source := ""
-	if rec.File != "" {
+	source := rec.Source
+	if source == "" && rec.File != "" {
 		source = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 	}
 	n, err := x.exec(ctx, qAuditEvent,

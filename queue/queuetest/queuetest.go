@@ -870,6 +870,27 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("IDlessRejectionDeduplicatedBySource", func(t *testing.T) {
+		t.Parallel()
+		q := openQ(t, Options(nil))
+		rec := queue.LedgerRecord{File: "b.ndjson", Line: 3, Outcome: documents.OutcomeReject, ReasonClass: documents.ReasonInvalidInput, DecidedAt: time.Now()}
+		if err := q.RecordEvent(ctx, rec); err == nil {
+			t.Fatal("an audit event with neither entry id nor source was recorded")
+		}
+		rec.Source = "b.ndjson:3#aa"
+		if err := q.RecordEvent(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		ran := false
+		if err := q.RecordEventWith(ctx, rec, func() error { ran = true; return nil }); !errors.Is(err, queue.ErrAlreadyRead) || ran {
+			t.Fatalf("the same source again: %v (also ran %v), want ErrAlreadyRead and also not run", err, ran)
+		}
+		rec.Source = "b.ndjson:3#bb" // another batch of the same name
+		if err := q.RecordEvent(ctx, rec); err != nil {
+			t.Fatalf("another source: %v", err)
+		}
+	})
+
 	t.Run("WaitIdle", func(t *testing.T) {
 		t.Parallel()
 		f := NewFake()
