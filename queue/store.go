@@ -801,6 +801,9 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return fmt.Errorf("submission interrupted: %w", ctx.Err())
 	}
 	if r.Exhausted {
+		// Kanta's last answer stays the code; the text says why the
+		// gateway gave up, so `queue show` needs no arithmetic.
+		r.Text = strings.TrimSpace(r.Text + " " + s.o.exhaustedReason(job.JobRow, time.Now()))
 		if err := s.dead(ctx, d, r); err != nil {
 			return err
 		}

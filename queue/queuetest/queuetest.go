@@ -479,6 +479,9 @@ func Run(t *testing.T, open Open) {
 		if j.DeliveryState != queue.DeliveryDead || j.AckCode != "HTTP_503" || j.MaxAttempts != 3 {
 			t.Fatalf("dead job = %+v", j)
 		}
+		if !strings.Contains(j.AckText, "retries used up") || !strings.Contains(j.AckText, "queue.max_retry_age 1.5s") {
+			t.Fatalf("dead reason %q does not say the retries were used up", j.AckText)
+		}
 		ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "e1"})
 		if err != nil || len(ev) != 1 || ev[0].Event != queue.EventDead {
 			t.Fatalf("audit = %+v, %v", ev, err)
