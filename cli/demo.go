@@ -36,6 +36,7 @@ func (a *app) demoCommand() *cobra.Command {
 	var dir string
 	var n int
 	var timeout time.Duration
+	var logFile string
 	cmd := &cobra.Command{
 		Use:   "demo [--dir DIR] [--n N]",
 		Short: "Run the whole gateway on a fresh machine: test PKI, fixture batches, an in-process mock Kanta over mutual TLS, and the pipeline",
@@ -44,19 +45,33 @@ a generated batch of N entries, starts the mock Kanta in-process over mutual TLS
 runs the gateway once on the embedded SQLite queue, and prints what went where. It writes
 DIR/gateway.yaml so that queue and audit commands can look at the result afterwards:
   kanta-gateway --config DIR/gateway.yaml queue ls --state dead
-Each run starts from an empty queue and archive.`,
+Each run starts from an empty queue and archive. On a terminal it shows one progress
+display, warnings and a short report; every log line goes to --log-file (default
+DIR/gateway.log).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.untilSignal(func(ctx context.Context) error { return a.demo(ctx, dir, n, timeout) })
+			return a.untilSignal(func(ctx context.Context) error { return a.demo(ctx, dir, n, timeout, logFile) })
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "demo", "working directory")
 	cmd.Flags().IntVar(&n, "n", 200, "entries in the generated batch")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up waiting after this long")
+	cmd.Flags().StringVar(&logFile, "log-file", "", "on a terminal: the log file (0600, appended; default DIR/gateway.log)")
 	return cmd
 }
 
-func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration) error {
+func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration, logFile string) error {
+	if a.onTerminal() {
+		if logFile == "" {
+			logFile = filepath.Join(dir, "gateway.log")
+		}
+		term, err := a.startTerminal(logFile)
+		if err != nil {
+			return usageErr(err)
+		}
+		a.term = term
+		defer term.close()
+	}
 	for _, sub := range []string{"data", "mock", "spool"} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return err
@@ -227,8 +242,17 @@ func (a *app) demoReport(ctx context.Context, base string, p *pki.Paths) error {
 		return err
 	}
 	defer resp.Body.Close()
-	var stats map[string]any
 	body, _ := io.ReadAll(resp.Body)
+	if a.term != nil {
+		a.term.reportRejections(a.out, a.cfg.Spool.QuarantineDir)
+		if err := printMockTable(a.out, body); err != nil {
+			return fmt.Errorf("mock Kanta's stats: %w", err)
+		}
+		a.term.reportLog(a.out)
+		fmt.Fprintf(a.out, "inspect: kanta-gateway --config %s queue ls | audit --entry SCN-PSY-14\n", filepath.Join(filepath.Dir(a.cfg.Spool.Dir), "gateway.yaml"))
+		return nil
+	}
+	var stats map[string]any
 	if err := json.Unmarshal(body, &stats); err == nil {
 		out, _ := json.Marshal(stats)
 		fmt.Fprintf(a.out, "\nmock Kanta's own count (GET /api/v1/stats): %s\n", out)

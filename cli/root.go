@@ -52,6 +52,10 @@ type app struct {
 	cfg           *config.Config
 	clock         clock.Clock
 	logger        *slog.Logger
+	// term is set while demo or once run on a terminal (terminal.go);
+	// onceLogFile is once's --log-file.
+	term        *terminalSession
+	onceLogFile string
 }
 
 // Main runs the command line and returns the process exit code.

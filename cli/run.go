@@ -225,6 +225,7 @@ quarantine). The summary is printed in every case but a configuration error.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "give up waiting after this long")
+	cmd.Flags().StringVar(&a.onceLogFile, "log-file", "kanta-gateway-once.log", "on a terminal: the log file (0600, appended); the screen shows progress, warnings and a report")
 	return cmd
 }
 
@@ -237,11 +238,23 @@ type onceResult struct {
 }
 
 func (a *app) once(ctx context.Context, timeout time.Duration) error {
+	if a.onTerminal() {
+		term, err := a.startTerminal(a.onceLogFile)
+		if err != nil {
+			return usageErr(err)
+		}
+		a.term = term
+		defer term.close()
+	}
 	res, err := a.runOnce(ctx, timeout)
 	if err != nil {
 		return err
 	}
 	res.print(a, a.out)
+	if a.term != nil {
+		a.term.reportRejections(a.out, a.cfg.Spool.QuarantineDir)
+		a.term.reportLog(a.out)
+	}
 	return res.exit(a)
 }
 
@@ -283,12 +296,13 @@ func (a *app) runOnce(ctx context.Context, timeout time.Duration) (*onceResult, 
 	if err := svc.Queue.Start(ctx); err != nil {
 		return nil, err
 	}
+	display := a.startDisplay(ctx, svc) // a terminal only
 	pass, ingestErr := svc.Ingester.IngestSpool(ctx)
+	display.ingested(pass)
 	waitCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	stopProgress := a.progress(waitCtx, svc.Queue)
 	waitErr := svc.Queue.WaitIdle(waitCtx)
-	stopProgress()
+	display.stop()
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), a.cfg.Kanta.Timeout+5*time.Second)
 	defer cancelStop()
 	_ = svc.Queue.Stop(stopCtx)
@@ -338,49 +352,4 @@ func (r *onceResult) print(a *app, w io.Writer) {
 		fmt.Fprintf(w, ", next held release %s", st.NextScheduled.In(a.cfg.Location()).Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
-}
-
-// progress draws a progress bar on a terminal while once waits.
-func (a *app) progress(ctx context.Context, q queue.Queue) func() {
-	if !isTerminal(a.errOut) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(a.errOut, "\r\033[K")
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				st, err := q.Stats(ctx)
-				if err != nil {
-					continue
-				}
-				finishedN := st.Depth[queue.StateDone] + st.Dead
-				pending := st.Depth[queue.StateAvailable] + st.Depth[queue.StateRunning] + st.Depth[queue.StateRetryable]
-				total := finishedN + pending
-				if total == 0 {
-					total = 1
-				}
-				const width = 30
-				filled := finishedN * width / total
-				bar := make([]byte, width)
-				for i := range bar {
-					bar[i] = '.'
-					if i < filled {
-						bar[i] = '#'
-					}
-				}
-				fmt.Fprintf(a.errOut, "\r[%s] %d/%d delivered or dead, %d retrying", bar, finishedN, total, st.Depth[queue.StateRetryable])
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }

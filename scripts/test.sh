@@ -10,7 +10,9 @@ log() { printf '\n== %s\n' "$*"; }
 need=()
 command -v xmlsec1 >/dev/null || need+=(xmlsec1)
 command -v xmllint >/dev/null || need+=(libxml2-utils)
-command -v promtool >/dev/null || need+=(prometheus)
+# promtool checks the rules; the prometheus server runs in the e2e test
+# (e2e/prometheus_test.go) on its own loopback port.
+{ command -v promtool >/dev/null && command -v prometheus >/dev/null; } || need+=(prometheus)
 command -v pg_isready >/dev/null || need+=(postgresql-client)
 # The mock validates health documents against CDA_Fi.xsd with libxml2 in
 # process (cgo): mockkanta/libxml2 needs a C compiler, pkg-config and the
@@ -23,7 +25,9 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
-  # prometheus's postinst starts a server we do not want; the tests only use promtool.
+  # prometheus's postinst may start a system server (not in containers,
+  # where policy-rc.d refuses): the tests never use it, they start their
+  # own on a free loopback port with a temporary storage directory.
   $SUDO apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
