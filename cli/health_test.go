@@ -2,47 +2,83 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
 
-// /readyz and kanta_gateway_store_writable follow the queue store's write
-// probe: red while it cannot write (here a write the store refuses: the
-// probe runs on a store that is closed, as a store whose disk is full
-// answers), green again when it can, without a restart.
-func TestReadyzFollowsStoreWrites(t *testing.T) {
+// readOnlyDatabase creates a PostgreSQL database of the test's own (the
+// read-only switch is a database setting; the shared test database is left
+// alone) and returns its DSN and a function that turns it read-only or back
+// the way a failover to a standby does: the setting changes and every
+// session of the database is cut, so the pool reconnects into it.
+func readOnlyDatabase(t *testing.T) (string, func(readOnly bool)) {
+	t.Helper()
+	base := os.Getenv("KANTA_TEST_POSTGRES_DSN")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
 	ctx := context.Background()
-	dir := t.TempDir()
-	open := func() queue.Queue {
-		q, err := queue.OpenSQLite(ctx, filepath.Join(dir, "gateway.db"), queue.Options{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required for this test (scripts/test.sh starts it): %v", err)
+	}
+	name := fmt.Sprintf("kanta_readonly_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+		admin.Close(context.Background())
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	set := func(readOnly bool) {
+		if _, err := admin.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s SET default_transaction_read_only = %v", name, readOnly)); err != nil {
 			t.Fatal(err)
 		}
-		return q
-	}
-	reader := open() // serves Stats for /readyz
-	defer reader.Close()
-	writer := open()
-	var broken atomic.Bool
-	probe := func(ctx context.Context) error {
-		if broken.Load() {
-			return writer.ProbeWrite(ctx)
+		if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name); err != nil {
+			t.Fatal(err)
 		}
-		return reader.ProbeWrite(ctx)
 	}
-	svc := &gateway.Service{Queue: reader, Metrics: metrics.New(reader.Stats)}
+	return u.String(), set
+}
+
+// /readyz and kanta_gateway_store_writable follow the queue store's write
+// probe against a real failure: the PostgreSQL database turned read-only
+// under the running daemon (it refuses the probe's write, SQLSTATE 25006),
+// red while it is, green again when it is writable, on the same open store
+// without a restart. (SQLite full: queue's TestProbeWriteFollowsSQLiteFull.)
+func TestReadyzFollowsAReadOnlyDatabase(t *testing.T) {
+	ctx := context.Background()
+	dsn, setReadOnly := readOnlyDatabase(t)
+	q, err := queue.OpenPostgres(ctx, dsn, queue.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	svc := &gateway.Service{Queue: q, Metrics: metrics.New(q.Stats)}
 	var ready atomic.Bool
 	ready.Store(true)
-	health := &storeHealth{probe: probe, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: slog.New(slog.DiscardHandler)}
+	health := &storeHealth{probe: q.ProbeWrite, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: slog.New(slog.DiscardHandler)}
 	h := opsHandler(svc, &ready, health)
 	readyz := func() int {
 		rec := httptest.NewRecorder()
@@ -61,25 +97,40 @@ func TestReadyzFollowsStoreWrites(t *testing.T) {
 		}
 		return -1
 	}
+	// probeUntil probes as the daemon does until /readyz and the gauge
+	// say want (a cut session fails one probe before the pool reconnects).
+	probeUntil := func(code int, gauge float64, what string) {
+		t.Helper()
+		for range 20 {
+			health.check(ctx)
+			if readyz() == code && writable() == gauge {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("%s: /readyz %d, gauge %v, want %d and %v", what, readyz(), writable(), code, gauge)
+	}
 
-	health.check(ctx)
-	if c, w := readyz(), writable(); c != http.StatusOK || w != 1 {
-		t.Fatalf("store writable: /readyz %d, gauge %v", c, w)
+	probeUntil(http.StatusOK, 1, "store writable")
+	setReadOnly(true)
+	probeUntil(http.StatusServiceUnavailable, 0, "database read-only")
+	// Not a cut session only: once the pool has reconnected, the store
+	// answers, and refuses to write.
+	var perr error
+	for range 20 {
+		if perr = q.ProbeWrite(ctx); perr != nil && strings.Contains(perr.Error(), "read-only") {
+			break
+		}
 	}
-	if err := writer.Close(); err != nil {
-		t.Fatal(err)
+	if perr == nil || !strings.Contains(perr.Error(), "read-only") {
+		t.Fatalf("probe of a read-only database: %v, want its refusal", perr)
 	}
-	broken.Store(true)
-	if err := writer.ProbeWrite(ctx); err == nil || !strings.Contains(err.Error(), "queue") {
-		t.Fatalf("a write on a closed store: %v", err)
+	if _, err := q.Stats(ctx); err != nil {
+		t.Fatalf("stats of the read-only database: %v", err)
 	}
-	health.check(ctx)
-	if c, w := readyz(), writable(); c != http.StatusServiceUnavailable || w != 0 {
-		t.Fatalf("store cannot write: /readyz %d, gauge %v (want 503 and 0)", c, w)
+	if c := readyz(); c != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz %d while the database is read-only", c)
 	}
-	broken.Store(false)
-	health.check(ctx)
-	if c, w := readyz(), writable(); c != http.StatusOK || w != 1 {
-		t.Fatalf("store writes again: /readyz %d, gauge %v (want 200 and 1)", c, w)
-	}
+	setReadOnly(false)
+	probeUntil(http.StatusOK, 1, "database writable again")
 }

@@ -4,6 +4,7 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
@@ -134,6 +136,7 @@ func (in *Ingester) ingestStream(ctx context.Context, f io.Reader, name string) 
 	r := adapter.NewReader(f, path, opts)
 	defer r.Close()
 	q := in.newQuarantine(path)
+	q.batch = batchIdentity(f)
 	sum := newSummary(path)
 
 	commits := make(chan *preparedChunk) // unbuffered: see prepare's history
@@ -627,25 +630,31 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 	in.log.Warn("entry rejected", "file", filepath.Base(rj.File), "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "field", rj.Field, "reason", rj.Reason)
 	quarantined := false
 	var qerr error
-	if rj.EntryID != "" {
-		// The audit row commits only with the line quarantined: a failed
-		// quarantine write leaves neither, and the next read of the batch
-		// tries both again.
-		err := in.queue.RecordEventWith(ctx, queue.LedgerRecord{
-			EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
-			Outcome: documents.OutcomeReject, ReasonClass: class, Reason: rj.Reason, Hetu: hetu, DecidedAt: in.clock.Now(),
-		}, func() error {
-			quarantined, qerr = true, q.add(rj)
-			return qerr
-		})
-		if errors.Is(err, queue.ErrAlreadyRead) {
-			// This batch line was rejected, audited and quarantined when
-			// the batch was read before a crash: neither is repeated.
-			return
-		}
-		if err != nil && qerr == nil {
-			in.log.Error("audit of a rejection failed", "entry_id", rj.EntryID, "revision", rj.Revision, "error", err)
-		}
+	// The audit row commits only with the line quarantined: a failed
+	// quarantine write leaves neither, and the next read of the batch tries
+	// both again.
+	rec := queue.LedgerRecord{
+		EntryID: rj.EntryID, Revision: rj.Revision, File: filepath.Base(rj.File), Line: rj.Line,
+		Outcome: documents.OutcomeReject, ReasonClass: class, Reason: rj.Reason, Hetu: hetu, DecidedAt: in.clock.Now(),
+	}
+	if rj.EntryID == "" {
+		// A line that is not valid JSON names no entry: its row is keyed
+		// by the batch itself and the line's bytes, so reading the same
+		// batch again repeats neither row nor quarantine entry, while
+		// another batch of the same name is another source.
+		rec.Source = idlessSource(rec.File, q.batch, rj)
+	}
+	err := in.queue.RecordEventWith(ctx, rec, func() error {
+		quarantined, qerr = true, q.add(rj)
+		return qerr
+	})
+	if errors.Is(err, queue.ErrAlreadyRead) {
+		// This batch line was rejected, audited and quarantined when the
+		// batch was read before a crash: neither is repeated.
+		return
+	}
+	if err != nil && qerr == nil {
+		in.log.Error("audit of a rejection failed", "file", rec.File, "line", rj.Line, "entry_id", rj.EntryID, "revision", rj.Revision, "error", err)
 	}
 	if !quarantined {
 		qerr = q.add(rj)
@@ -656,12 +665,45 @@ func (in *Ingester) reject(ctx context.Context, q *quarantine, sum *BatchSummary
 	}
 }
 
+// batchIdentity names the file being read as a file, not by its name:
+// device, inode, size and modification time. A claimed batch keeps all four
+// through a crash (it stays in processing/, renamed at most), while a new
+// batch under a reused name differs in one. "" for a stream that is not a
+// file.
+func batchIdentity(f io.Reader) string {
+	file, ok := f.(*os.File)
+	if !ok {
+		return ""
+	}
+	info, err := file.Stat()
+	if err != nil {
+		return ""
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Sprintf("%d:%d", info.Size(), info.ModTime().UnixNano())
+	}
+	return fmt.Sprintf("%d:%d:%d:%d", st.Dev, st.Ino, info.Size(), info.ModTime().UnixNano())
+}
+
+// idlessSource is the audit source of a rejected line without an entry id:
+// the batch's name and line, then a digest of the batch's identity and the
+// line's bytes (never the bytes: they may hold an identity code).
+func idlessSource(name, batch string, rj *adapter.Rejection) string {
+	h := sha256.New()
+	h.Write([]byte(batch))
+	h.Write([]byte{0})
+	h.Write(rj.Raw)
+	return fmt.Sprintf("%s:%d#%x", name, rj.Line, h.Sum(nil)[:12])
+}
+
 // quarantine keeps rejected lines (raw, for the operator to fix and
 // re-export) beside their reasons, in files readable only by the gateway.
 // The first failure to write is kept: every later line fails too, and the
 // batch is not finished while any line is not quarantined.
 type quarantine struct {
 	dir, base, stamp string
+	batch            string // batchIdentity of the batch read, "" when unknown
 	lines            *os.File
 	reasons          *os.File
 	err              error

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -29,6 +30,16 @@ func (o Options) exhausted(job *rivertype.JobRow, now time.Time) bool {
 		return false
 	}
 	return now.Sub(firstFailure(job, now)) >= o.MaxRetryAge
+}
+
+// exhaustedReason says why a retryable failure was dead-lettered: the
+// attempts made and the time since the first failure, against both bounds.
+func (o Options) exhaustedReason(job *rivertype.JobRow, now time.Time) string {
+	if job.Attempt >= riverAttemptCeiling-1 {
+		return fmt.Sprintf("(retries used up: %d attempts, the most a job can make)", job.Attempt)
+	}
+	return fmt.Sprintf("(retries used up: %d attempts at Kanta over %s since the first failure; bounds queue.max_attempts %d and queue.max_retry_age %s)",
+		job.Attempt, now.Sub(firstFailure(job, now)).Round(time.Second), o.MaxAttempts, o.MaxRetryAge)
 }
 
 // firstFailure is when the job's first recorded failed attempt happened

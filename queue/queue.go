@@ -155,10 +155,14 @@ type LedgerRecord struct {
 	Register    documents.Register
 	Role        documents.Role
 	Hetu        string // kept for the audit trail only
-	DocumentID  string
-	SetID       string
-	Version     int
-	DecidedAt   time.Time
+	// Source names where a rejection or skip was read, for RecordEvent's
+	// deduplication; empty: File and Line. A line without an entry id
+	// (not valid JSON) needs a source of its own: see gateway's reject.
+	Source     string
+	DocumentID string
+	SetID      string
+	Version    int
+	DecidedAt  time.Time
 }
 
 // EntryKey names one entry revision.

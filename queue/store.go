@@ -465,8 +465,8 @@ func (s *store[TTx]) RecordEvent(ctx context.Context, rec LedgerRecord) error {
 }
 
 func (s *store[TTx]) RecordEventWith(ctx context.Context, rec LedgerRecord, also func() error) error {
-	if rec.EntryID == "" {
-		return errors.New("queue: audit event needs an entry id")
+	if rec.EntryID == "" && rec.Source == "" {
+		return errors.New("queue: audit event needs an entry id or a source")
 	}
 	fresh := true
 	err := s.inTx(ctx, func(tx TTx, x execer) error {
@@ -494,8 +494,8 @@ func (s *store[TTx]) recordEvent(ctx context.Context, x execer, rec LedgerRecord
 	default:
 		return true, nil
 	}
-	source := ""
-	if rec.File != "" {
+	source := rec.Source
+	if source == "" && rec.File != "" {
 		source = fmt.Sprintf("%s:%d", rec.File, rec.Line)
 	}
 	n, err := x.exec(ctx, qAuditEvent,
@@ -651,9 +651,30 @@ func (s *store[TTx]) WaitIdle(ctx context.Context) error {
 	}
 }
 
+// probeSpaceBytes is how much room SQLite's write probe takes and gives
+// back: about one chunk's documents.
+const probeSpaceBytes = 64 << 10
+
 func (s *store[TTx]) ProbeWrite(ctx context.Context) error {
 	return s.inTx(ctx, func(_ TTx, x execer) error {
 		if _, err := x.exec(ctx, `INSERT INTO gateway_write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`, s.now()); err != nil {
+			return fmt.Errorf("queue: write probe: %w", err)
+		}
+		if s.b.dialect.name != "sqlite" {
+			// PostgreSQL writes a new row version (and WAL) for every
+			// update: a read-only or full database refuses the upsert.
+			return nil
+		}
+		// SQLite updates the row in place, and reuses its WAL from the
+		// start after a checkpoint: a full database (or disk) still takes
+		// that update. The probe must need pages, as ingestion does: it
+		// takes room for a blob (free pages first, then new ones) and gives
+		// it back in the same transaction, so nothing stays. SQLite keeps
+		// a blob in any column; the row never outlives the transaction.
+		if _, err := x.exec(ctx, `INSERT INTO gateway_write_probe (id, at) VALUES (2, zeroblob(?))`, probeSpaceBytes); err != nil {
+			return fmt.Errorf("queue: write probe (%d KiB of room): %w", probeSpaceBytes>>10, err)
+		}
+		if _, err := x.exec(ctx, `DELETE FROM gateway_write_probe WHERE id = 2`); err != nil {
 			return fmt.Errorf("queue: write probe: %w", err)
 		}
 		return nil
@@ -780,6 +801,9 @@ func (s *store[TTx]) work(ctx context.Context, job *river.Job[Delivery]) error {
 		return fmt.Errorf("submission interrupted: %w", ctx.Err())
 	}
 	if r.Exhausted {
+		// Kanta's last answer stays the code; the text says why the
+		// gateway gave up, so `queue show` needs no arithmetic.
+		r.Text = strings.TrimSpace(r.Text + " " + s.o.exhaustedReason(job.JobRow, time.Now()))
 		if err := s.dead(ctx, d, r); err != nil {
 			return err
 		}

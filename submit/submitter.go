@@ -13,7 +13,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -155,6 +157,9 @@ func TLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kanta client certificate: %w", err)
 		}
+		if err := checkClientAuth(certFile, pair.Leaf); err != nil {
+			return nil, err
+		}
 		c.Certificates = []tls.Certificate{pair}
 	}
 	if caFile != "" {
@@ -169,6 +174,52 @@ func TLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 		c.RootCAs = pool
 	}
 	return c, nil
+}
+
+// checkClientAuth refuses a client certificate that does not name
+// clientAuth among its extended key usages: Kanta's mutual TLS (and the
+// mock's) requires it, and a certificate without any EKU is what a system
+// signing certificate looks like, configured here by mistake. The error
+// names the certificate file and the usages found, never the key.
+func checkClientAuth(certFile string, leaf *x509.Certificate) error {
+	if leaf == nil {
+		return fmt.Errorf("kanta.client_cert %s: no certificate", certFile)
+	}
+	if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) {
+		return nil
+	}
+	found := "none (a system signing certificate has none)"
+	if len(leaf.ExtKeyUsage) > 0 || len(leaf.UnknownExtKeyUsage) > 0 {
+		var names []string
+		for _, u := range leaf.ExtKeyUsage {
+			names = append(names, extKeyUsageName(u))
+		}
+		for _, oid := range leaf.UnknownExtKeyUsage {
+			names = append(names, oid.String())
+		}
+		found = strings.Join(names, ", ")
+	}
+	return fmt.Errorf("kanta.client_cert %s: not a TLS client certificate: extended key usage clientAuth is required, found %s", certFile, found)
+}
+
+func extKeyUsageName(u x509.ExtKeyUsage) string {
+	switch u {
+	case x509.ExtKeyUsageServerAuth:
+		return "serverAuth"
+	case x509.ExtKeyUsageClientAuth:
+		return "clientAuth"
+	case x509.ExtKeyUsageCodeSigning:
+		return "codeSigning"
+	case x509.ExtKeyUsageEmailProtection:
+		return "emailProtection"
+	case x509.ExtKeyUsageTimeStamping:
+		return "timeStamping"
+	case x509.ExtKeyUsageOCSPSigning:
+		return "OCSPSigning"
+	case x509.ExtKeyUsageAny:
+		return "anyExtendedKeyUsage"
+	}
+	return fmt.Sprintf("usage %d", u)
 }
 
 // BreakerState is the circuit breaker's current state.

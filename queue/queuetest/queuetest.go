@@ -479,6 +479,9 @@ func Run(t *testing.T, open Open) {
 		if j.DeliveryState != queue.DeliveryDead || j.AckCode != "HTTP_503" || j.MaxAttempts != 3 {
 			t.Fatalf("dead job = %+v", j)
 		}
+		if !strings.Contains(j.AckText, "retries used up") || !strings.Contains(j.AckText, "queue.max_retry_age 1.5s") {
+			t.Fatalf("dead reason %q does not say the retries were used up", j.AckText)
+		}
 		ev, err := q.Audit(ctx, queue.AuditQuery{EntryID: "e1"})
 		if err != nil || len(ev) != 1 || ev[0].Event != queue.EventDead {
 			t.Fatalf("audit = %+v, %v", ev, err)
@@ -867,6 +870,27 @@ func Run(t *testing.T, open Open) {
 		}
 		if _, err := q.Audit(ctx, queue.AuditQuery{}); err == nil {
 			t.Fatal("an empty audit query was answered")
+		}
+	})
+
+	t.Run("IDlessRejectionDeduplicatedBySource", func(t *testing.T) {
+		t.Parallel()
+		q := openQ(t, Options(nil))
+		rec := queue.LedgerRecord{File: "b.ndjson", Line: 3, Outcome: documents.OutcomeReject, ReasonClass: documents.ReasonInvalidInput, DecidedAt: time.Now()}
+		if err := q.RecordEvent(ctx, rec); err == nil {
+			t.Fatal("an audit event with neither entry id nor source was recorded")
+		}
+		rec.Source = "b.ndjson:3#aa"
+		if err := q.RecordEvent(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		ran := false
+		if err := q.RecordEventWith(ctx, rec, func() error { ran = true; return nil }); !errors.Is(err, queue.ErrAlreadyRead) || ran {
+			t.Fatalf("the same source again: %v (also ran %v), want ErrAlreadyRead and also not run", err, ran)
+		}
+		rec.Source = "b.ndjson:3#bb" // another batch of the same name
+		if err := q.RecordEvent(ctx, rec); err != nil {
+			t.Fatalf("another source: %v", err)
 		}
 	})
 
