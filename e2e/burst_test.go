@@ -228,3 +228,47 @@ func BenchmarkGoLiveBurst(b *testing.B) {
 		b.ReportMetric(metricsWorst.Seconds(), "metrics-max-s")
 	}
 }
+
+// With kanta.rate_limit set, a go-live burst reaches Kanta no faster than
+// the limit: in every window of the mock's receipts, at most limit × window
+// documents plus one (the limiter's single-request burst), with one more
+// for the spread of the receipt times (the mock stamps a document after
+// verifying it).
+func TestRateLimitHoldsThroughGoLiveBurst(t *testing.T) {
+	const limit = 5.0
+	dir := t.TempDir()
+	batch := filepath.Join(dir, "held.ndjson")
+	writeHeldBatch(t, batch, 70)
+	m := startMock(t, filepath.Join(dir, "mock"), "")
+	s := newSite(t, m, "sqlite", "", "")
+	s.copyToSpool(batch)
+	held := heldUntilGoLive(t, s)
+	if held < 50 {
+		t.Fatalf("only %d documents held until the go-live", held)
+	}
+	d, goLiveAt := startAtGoLive(t, s, 2*time.Second,
+		"KANTA_GATEWAY_KANTA_RATE_LIMIT="+strconv.FormatFloat(limit, 'f', -1, 64), "KANTA_GATEWAY_QUEUE_WORKERS=16")
+	m.waitDocuments(held, 5*time.Minute)
+	d.stop()
+	got := m.receipts()
+	if len(got) < held {
+		t.Fatalf("mock has %d documents, %d were held\n%s", len(got), held, tail(s.logs.String()))
+	}
+	if got[0].Before(goLiveAt.Add(-time.Second)) {
+		t.Fatalf("first document at %s, before the go-live %s", got[0], goLiveAt)
+	}
+	for _, window := range []time.Duration{time.Second, 3 * time.Second, 5 * time.Second} {
+		allowed := int(limit*window.Seconds()) + 1 + 1
+		for i := range got {
+			n := sort.Search(len(got), func(j int) bool { return !got[j].Before(got[i].Add(window)) }) - i
+			if n > allowed {
+				t.Fatalf("%d documents reached the mock within %s from %s: limit %.0f/s allows %d",
+					n, window, got[i].Format("15:04:05.000"), limit, allowed)
+			}
+		}
+	}
+	// And the burst did not crawl either: the limit, not the queue, paced it.
+	if took := got[len(got)-1].Sub(got[0]); took > time.Duration(float64(held)/limit*2*float64(time.Second)) {
+		t.Errorf("%d documents took %s at a limit of %.0f/s", held, took, limit)
+	}
+}
