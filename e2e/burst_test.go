@@ -207,8 +207,10 @@ func BenchmarkGoLiveBurst(b *testing.B) {
 		if code := d.stop(); code != 0 {
 			b.Errorf("daemon exit %d after SIGINT", code)
 		}
+		var cpu time.Duration
 		if ru, ok := d.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			peakKB = max(peakKB, ru.Maxrss) // kB on Linux
+			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 		got := m.receipts()
 		if len(got) < held {
@@ -224,6 +226,7 @@ func BenchmarkGoLiveBurst(b *testing.B) {
 		b.ReportMetric(last.Sub(goLiveAt).Seconds(), "s-to-drained")
 		b.ReportMetric(float64(peakKB)/1024, "peak-RSS-MB")
 		b.ReportMetric(float64(fileSize(db, db+"-wal"))/(1<<20), "queue-DB-MB")
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(held), "gateway-CPU-ms/doc")
 		b.ReportMetric(lsWorst.Seconds(), "queue-ls-max-s")
 		b.ReportMetric(metricsWorst.Seconds(), "metrics-max-s")
 	}

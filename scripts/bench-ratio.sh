@@ -22,16 +22,17 @@ sign() {
 }
 
 echo "build: GOEXPERIMENT=${GOEXPERIMENT:-} $(go version | awk '{print $3}')"
-printf '%-4s %12s %12s %12s %10s %8s\n' run sign-before docs/s sign-after ratio load
+printf '%-4s %12s %12s %12s %10s %8s %14s %14s\n' run sign-before docs/s sign-after ratio load gw-CPU-ms/doc mock-CPU-ms/doc
 ratios=()
 for r in $(seq 1 "$runs"); do
   s1=$(sign)
   load=$(cut -d' ' -f1 /proc/loadavg)
-  d=$(cd e2e && "$tmp/e2e.test" -test.run '^$' -test.bench 'BenchmarkOnce10k$' -test.benchtime 1x |
-    awk '/BenchmarkOnce10k/ { for (i = 1; i <= NF; i++) if ($i == "docs/s") print $(i-1) }')
+  line=$(cd e2e && "$tmp/e2e.test" -test.run '^$' -test.bench 'BenchmarkOnce10k$' -test.benchtime 1x | grep '^BenchmarkOnce10k')
+  metric() { awk -v m="$1" '{ for (i = 1; i <= NF; i++) if ($i == m) print $(i-1) }' <<< "$line"; }
+  d=$(metric docs/s)
   s2=$(sign)
   ratio=$(awk -v d="$d" -v a="$s1" -v b="$s2" 'BEGIN { printf "%.3f", d / ((a + b) / 2) }')
   ratios+=("$ratio")
-  printf '%-4s %12s %12s %12s %10s %8s\n' "$r" "$s1" "$d" "$s2" "$ratio" "$load"
+  printf '%-4s %12s %12s %12s %10s %8s %14s %14s\n' "$r" "$s1" "$d" "$s2" "$ratio" "$load" "$(metric gateway-CPU-ms/doc)" "$(metric mock-CPU-ms/doc)"
 done
 printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "median ratio: %s (of %d runs)\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), NR }'
