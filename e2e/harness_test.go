@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,8 +126,17 @@ func startMock(t testing.TB, dataDir string, faults string, extra ...string) *mo
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = m.cmd.Process.Kill()
-		_ = m.cmd.Wait()
+		// SIGTERM first: the mock stops promptly and writes its profile
+		// (KANTA_PROFILE_DIR); a kill only if it does not.
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = m.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = m.cmd.Process.Kill()
+			<-done
+		}
 	})
 	tlsCfg, err := submit.TLSConfig(testPKI.ClientCert, testPKI.ClientKey, testPKI.CACert)
 	if err != nil {

@@ -153,9 +153,13 @@ const (
 	// '' lets SQLite use the partial index.)
 	qPrerequisite = `SELECT document_id, state, ack_code, ack_detail FROM deliveries
 		WHERE set_id = ? AND route = ? ORDER BY version`
-	qWakeDependantJobs = `UPDATE river_job SET state = 'available', scheduled_at = ?
-		WHERE id IN (SELECT job_id FROM deliveries WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> '')
-		AND state IN ('available', 'scheduled')`
+	// The dependants' jobs are looked up first and woken one by one by their
+	// key: as one UPDATE ... WHERE id IN (subquery) AND state IN (...),
+	// SQLite walked River's state index, i.e. every available and scheduled
+	// job, for every delivery (1.6 ms a document at 10,000 queued, and
+	// worse in a burst of 100,000).
+	qDependantJobs  = `SELECT job_id FROM deliveries WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> ''`
+	qWakeJob        = `UPDATE river_job SET state = 'available', scheduled_at = ? WHERE id = ? AND state IN ('available', 'scheduled')`
 	qWakeDependants = `UPDATE deliveries SET wait_reason = '' WHERE after_set = ? AND after_set <> '' AND route = ? AND state = 'queued' AND wait_reason <> ''`
 	qDead           = `UPDATE deliveries SET state = 'dead', ack_code = ?, ack_detail = ?, ack_text = ?, wait_reason = '', updated_at = ? WHERE document_id = ?`
 	qAuditDelivery  = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu)
@@ -956,11 +960,40 @@ func (s *store[TTx]) writeDelivered(ctx context.Context, x execer, d *Delivery, 
 		d.SetID, d.Route, d.SetID, d.Route, d.Version); err != nil {
 		return fmt.Errorf("queue: wake next version: %w", err)
 	}
-	if _, err := x.exec(ctx, qWakeDependantJobs, dl.t(time.Now()), d.SetID, d.Route); err != nil {
-		return fmt.Errorf("queue: wake dependants: %w", err)
+	if err := s.wakeDependantJobs(ctx, x, d); err != nil {
+		return err
 	}
 	if _, err := x.exec(ctx, qWakeDependants, d.SetID, d.Route); err != nil {
 		return fmt.Errorf("queue: wake dependants: %w", err)
+	}
+	return nil
+}
+
+// wakeDependantJobs makes the jobs of the deliveries waiting for d's set
+// (Delivery.After) available now.
+func (s *store[TTx]) wakeDependantJobs(ctx context.Context, x execer, d *Delivery) error {
+	rows, err := x.query(ctx, qDependantJobs, d.SetID, d.Route)
+	if err != nil {
+		return fmt.Errorf("queue: wake dependants: %w", err)
+	}
+	var jobs []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("queue: wake dependants: %w", err)
+		}
+		jobs = append(jobs, id)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return fmt.Errorf("queue: wake dependants: %w", err)
+	}
+	for _, id := range jobs {
+		if _, err := x.exec(ctx, qWakeJob, s.b.dialect.t(time.Now()), id); err != nil {
+			return fmt.Errorf("queue: wake dependants: %w", err)
+		}
 	}
 	return nil
 }

@@ -79,6 +79,16 @@ log "golangci-lint"
 log "go test -race"
 go test -race -count=1 -timeout 30m ./...
 
+# The BoringCrypto build variant (Dockerfile --build-arg CRYPTO=boringcrypto,
+# DESIGN.md): the packages whose behaviour rests on crypto (signatures, TLS,
+# the wire format, the mock's verification) and the end-to-end run, built
+# with GOEXPERIMENT=boringcrypto (cgo). signing/boring_test.go checks that
+# BoringCrypto is really in use there.
+log "go test -race, GOEXPERIMENT=boringcrypto: crypto packages and e2e"
+GOEXPERIMENT=boringcrypto go vet ./signing/ ./submit/
+GOEXPERIMENT=boringcrypto go test -race -count=1 -timeout 30m \
+  ./signing/ ./wire/ ./submit/ ./mockkanta/... ./fixtures/pki/ ./e2e/
+
 log "fuzz: adapter line parser (short run)"
 go test -run='^$' -fuzz=FuzzParseLine -fuzztime="${FUZZTIME:-20s}" ./adapter
 

@@ -128,11 +128,11 @@ func New(cfg Config) (*Submitter, error) {
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
 	s := &Submitter{cfg: cfg, client: rc}
 	if cfg.RateLimit > 0 {
-		burst := int(cfg.RateLimit)
-		if burst < 1 {
-			burst = 1
-		}
-		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), burst)
+		// A bucket of one: requests are spaced 1/RateLimit apart, so no
+		// window of a second ever holds more than the limit. A bucket of
+		// RateLimit tokens let a go-live burst send twice the limit in its
+		// first second (the full bucket, then the refill).
+		s.limiter = rate.NewLimiter(rate.Limit(cfg.RateLimit), 1)
 	}
 	s.breaker = &breaker{failures: cfg.BreakerFailures, openFor: cfg.BreakerOpenFor, now: cfg.Clock.Now, onChange: cfg.OnBreaker}
 	return s, nil

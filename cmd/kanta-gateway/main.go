@@ -6,6 +6,12 @@ import (
 	"os"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/cli"
+	"github.com/helsinki-student-welfare/kanta-gateway/profiling"
 )
 
-func main() { os.Exit(cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+func main() {
+	stopProfile := profiling.Start("kanta-gateway")
+	code := cli.Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
+	"github.com/helsinki-student-welfare/kanta-gateway/profiling"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -25,7 +26,10 @@ func (r *repeated) String() string     { return strings.Join(*r, ",") }
 func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	stopProfile := profiling.Start("mock-kanta")
+	err := run(os.Args[1:])
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "mock-kanta:", err)
 		os.Exit(1)
 	}

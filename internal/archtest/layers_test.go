@@ -18,7 +18,7 @@ const module = "github.com/helsinki-student-welfare/kanta-gateway"
 // package must be placed here.
 var layer = map[string]int{
 	// 0 foundations: no project imports.
-	"clock": 0, "privatefs": 0, "serverlimits": 0, "xmlcheck": 0,
+	"clock": 0, "privatefs": 0, "serverlimits": 0, "xmlcheck": 0, "profiling": 0,
 	"documents/sosmeta": 0, "documents/cda/schema": 0,
 	// 1 the domain model and policy.
 	"documents": 1,
