@@ -2,7 +2,6 @@ package mockkanta
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
@@ -113,18 +112,19 @@ func refuseFHIR(detail string, diagnostics ...string) fhirInspection {
 }
 
 func (f *fhirInspector) inspect(raw []byte) fhirInspection {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	// Parsed once: the schema, the signature's canonical form and the
+	// identity scan all read this value.
+	parsed, err := fhir.ParseJSON(raw)
+	top, isObject := parsed.(map[string]any)
+	if err != nil || !isObject {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"body is not a JSON object"}}
 	}
-	if head.ResourceType != "Bundle" {
+	if top["resourceType"] != "Bundle" {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"/resourceType: a Bundle is required"}}
 	}
-	if err := fhir.Validate(raw); err != nil {
+	if err := fhir.ValidateParsed(parsed); err != nil {
 		var se *fhir.SchemaError
 		if errors.As(err, &se) {
 			// Problems are "JSON pointer: keyword", never values.
@@ -187,7 +187,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	if b.Signature == nil {
 		return refuseFHIR(wire.DetailSignatureMissing, "/signature: the Bundle is not signed")
 	}
-	_, leaf, err := fhir.VerifyJSON(raw, f.roots)
+	leaf, err := fhir.VerifyParsed(parsed, b, f.roots)
 	if err != nil {
 		return refuseFHIR(fhirSignatureDetail(err), "/signature: "+detailText(fhirSignatureDetail(err)))
 	}
@@ -200,7 +200,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	if detail := f.env.identityDetail(sum.Hetu, oidHetu); detail != "" {
 		return refuseFHIR(detail, "Patient.identifier: "+detailText(detail))
 	}
-	if f.env == EnvironmentTest && bundleHasNonTestHetu(raw) {
+	if f.env == EnvironmentTest && jsonHasNonTestHetu(parsed) {
 		return refuseFHIR(wire.DetailIdentityInContent, detailText(wire.DetailIdentityInContent))
 	}
 

@@ -162,6 +162,22 @@ func VerifyJSON(raw []byte, roots *x509.CertPool) (*Bundle, *x509.Certificate, e
 	return b, leaf, nil
 }
 
+// VerifyParsed is VerifyJSON for a Bundle the receiver has already parsed
+// (ParseJSON; for ValidateParsed and its own scans) and decoded
+// (Unmarshal): the canonical form is computed from the parsed JSON, not
+// from the structs, so nothing the structs would not represent can slip
+// past the signature.
+func VerifyParsed(v any, b *Bundle, roots *x509.CertPool) (*x509.Certificate, error) {
+	if b == nil || b.Signature == nil {
+		return nil, errors.New("fhir: verify: bundle is not signed")
+	}
+	payload, err := canonicalValueWithoutSignature(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return verifyDetached(b.Signature, payload, roots)
+}
+
 func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
 	if sig.SigFormat != sigFormatJOSE {
 		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", sig.SigFormat, sigFormatJOSE)

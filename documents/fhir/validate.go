@@ -201,12 +201,36 @@ func Validate(raw []byte) error {
 	return validateWith(sch, raw)
 }
 
-func validateWith(sch *jsonschema.Schema, raw []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+// ParseJSON parses one JSON value (numbers as json.Number) for
+// ValidateParsed, VerifyParsed and a receiver's own scans, so that a
+// receiver parses a Bundle once rather than once per check.
+func ParseJSON(raw []byte) (any, error) {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
-		return fmt.Errorf("fhir: not JSON: %w", err)
+		return nil, fmt.Errorf("fhir: not JSON: %w", err)
 	}
-	err = sch.Validate(inst)
+	return v, nil
+}
+
+// ValidateParsed is Validate for a value from ParseJSON.
+func ValidateParsed(v any) error {
+	sch, err := compiledSchema()
+	if err != nil {
+		return err
+	}
+	return validateValue(sch, v)
+}
+
+func validateWith(sch *jsonschema.Schema, raw []byte) error {
+	inst, err := ParseJSON(raw)
+	if err != nil {
+		return err
+	}
+	return validateValue(sch, inst)
+}
+
+func validateValue(sch *jsonschema.Schema, inst any) error {
+	err := sch.Validate(inst)
 	if err == nil {
 		return nil
 	}
