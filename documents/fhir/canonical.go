@@ -40,6 +40,22 @@ func canonicalWithoutSignature(raw []byte) ([]byte, error) {
 	return canonicalValueWithoutSignature(v, len(raw))
 }
 
+// canonicalJSON is the canonical form of any JSON text, signature included.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("fhir: canonical form: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := writeCanonical(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // canonicalValueWithoutSignature is the canonical form of a parsed Bundle
 // (numbers as json.Number); v is not changed.
 func canonicalValueWithoutSignature(v any, sizeHint int) ([]byte, error) {
