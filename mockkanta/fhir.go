@@ -136,7 +136,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"body is not FHIR R4 JSON"}}
 	}
-	b, err := fhir.Unmarshal(raw)
+	b, err := fhir.UnmarshalParsed(raw, parsed)
 	if err != nil {
 		// Valid R4, but with elements the document profile does not have.
 		return fhirInspection{detail: wire.DetailProfileViolation, issue: "not-supported",

@@ -163,15 +163,37 @@ func Unmarshal(raw []byte) (*Bundle, error) {
 	return &b, nil
 }
 
+// UnmarshalParsed is Unmarshal for a receiver that has parsed raw already
+// (ParseJSON): the canonical form to compare with is written from parsed.
+func UnmarshalParsed(raw []byte, parsed any) (*Bundle, error) {
+	var b Bundle
+	if err := b.UnmarshalJSON(raw); err != nil {
+		return nil, err
+	}
+	var want bytes.Buffer
+	want.Grow(len(raw))
+	if err := writeCanonical(&want, parsed); err != nil {
+		return nil, err
+	}
+	if err := sameCanonicalAs(want.Bytes(), &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
 // sameCanonical checks that b re-encodes to raw's canonical form.
 func sameCanonical(raw []byte, b *Bundle) error {
-	again, err := Marshal(b)
-	if err != nil {
-		return fmt.Errorf("fhir: Bundle: %w", err)
-	}
 	want, err := canonicalJSON(raw)
 	if err != nil {
 		return err
+	}
+	return sameCanonicalAs(want, b)
+}
+
+func sameCanonicalAs(want []byte, b *Bundle) error {
+	again, err := Marshal(b)
+	if err != nil {
+		return fmt.Errorf("fhir: Bundle: %w", err)
 	}
 	got, err := canonicalJSON(again)
 	if err != nil {

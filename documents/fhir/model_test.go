@@ -46,6 +46,13 @@ func TestSamplyDecodingDefectsAreRefused(t *testing.T) {
 	e := entry(documents.RolePsychologist, "2016-05-05")
 	e.Revision, e.Status, e.Amends = 2, documents.StatusAmended, &documents.Amends{Revision: 1}
 	_, raw := build(t, e, decide(t, e, history{e.ID: 1}))
+	parsed, err := ParseJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UnmarshalParsed(raw, parsed); err != nil {
+		t.Fatalf("UnmarshalParsed refuses a good Bundle: %v", err)
+	}
 
 	// What samply does by itself.
 	p, err := models.UnmarshalPatient([]byte(`{"resourceType":"Patient","birthDate":"2016-05-05","_birthDate":{"extension":[{"url":"x","valueString":"y"}]},"contained":[{"resourceType":"Organization"}],"colour":"red"}`))
@@ -78,6 +85,13 @@ func TestSamplyDecodingDefectsAreRefused(t *testing.T) {
 			}
 			if _, err := Unmarshal(bad); err == nil {
 				t.Errorf("decoded: %s", bad)
+			}
+			parsed, err := ParseJSON(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := UnmarshalParsed(bad, parsed); err == nil {
+				t.Error("UnmarshalParsed decoded it")
 			}
 		})
 	}
