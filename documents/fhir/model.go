@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
@@ -148,61 +149,30 @@ func unescapeHTML(b []byte) []byte {
 	return out
 }
 
-// Unmarshal decodes a Bundle strictly: unknown elements are errors, and the
-// decoded Bundle must re-encode to the same canonical form as raw, so that
-// nothing the types cannot carry (a contained resource, a primitive's
-// _element, a missing code samply would read as its first value) is lost.
+// Unmarshal decodes a Bundle strictly: unknown elements are errors, and so
+// is a value the types would invent or lose (checkPresent), so that nothing
+// the types cannot carry (a contained resource, a primitive's _element, a
+// missing code samply would read as its first value) gets past: what
+// decodes re-encodes to the same canonical form.
 func Unmarshal(raw []byte) (*Bundle, error) {
-	var b Bundle
-	if err := b.UnmarshalJSON(raw); err != nil {
+	parsed, err := ParseJSON(raw)
+	if err != nil {
 		return nil, err
 	}
-	if err := sameCanonical(raw, &b); err != nil {
-		return nil, err
-	}
-	return &b, nil
+	return UnmarshalParsed(raw, parsed)
 }
 
 // UnmarshalParsed is Unmarshal for a receiver that has parsed raw already
-// (ParseJSON): the canonical form to compare with is written from parsed.
+// (ParseJSON).
 func UnmarshalParsed(raw []byte, parsed any) (*Bundle, error) {
 	var b Bundle
 	if err := b.UnmarshalJSON(raw); err != nil {
 		return nil, err
 	}
-	var want bytes.Buffer
-	want.Grow(len(raw))
-	if err := writeCanonical(&want, parsed); err != nil {
-		return nil, err
-	}
-	if err := sameCanonicalAs(want.Bytes(), &b); err != nil {
+	if err := checkPresent(reflect.ValueOf(&b), parsed, ""); err != nil {
 		return nil, err
 	}
 	return &b, nil
-}
-
-// sameCanonical checks that b re-encodes to raw's canonical form.
-func sameCanonical(raw []byte, b *Bundle) error {
-	want, err := canonicalJSON(raw)
-	if err != nil {
-		return err
-	}
-	return sameCanonicalAs(want, b)
-}
-
-func sameCanonicalAs(want []byte, b *Bundle) error {
-	again, err := Marshal(b)
-	if err != nil {
-		return fmt.Errorf("fhir: Bundle: %w", err)
-	}
-	got, err := canonicalJSON(again)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(want, got) {
-		return errors.New("fhir: Bundle: holds elements or values the types do not carry (it would not re-encode to the same JSON)")
-	}
-	return nil
 }
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
