@@ -34,6 +34,14 @@ func compiledSchema() (*jsonschema.Schema, error) {
 	return schema, schemaErr
 }
 
+// PrepareSchema compiles the schema now rather than on the first
+// validation: it takes seconds, and a server should pay that before it
+// answers.
+func PrepareSchema() error {
+	_, err := compiledSchema()
+	return err
+}
+
 // compileSchema compiles the R4 schema. With dispatch, the schema's two
 // oneOf lists over all 146 resource types (the root and
 // definitions/ResourceList, which Bundle.entry.resource, contained and
