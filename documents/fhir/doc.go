@@ -12,9 +12,10 @@
 // decoded by resourceType (samply keeps raw JSON). Encode with Marshal,
 // which leaves markup unescaped ("<div", not "\u003cdiv") and puts
 // resourceType first. Decoding is strict: an element the types do not know
-// is an error, and a Bundle decodes only if it re-encodes to the same
-// canonical form (samply would silently drop contained resources and
-// _element extensions, and read a missing code as its enum's first value).
+// is an error, and so is a missing element the types hold as a value or an
+// empty array they would omit (samply alone would silently drop contained
+// resources and _element extensions, and read a missing code as its enum's
+// first value), so whatever decodes re-encodes to the same canonical form.
 // Resource types the package does not model decode into RawResource and are
 // kept verbatim.
 //

@@ -23,8 +23,8 @@ import (
 // What samply gets wrong on decoding (contained resources and primitive
 // _element extensions it has no field for, unknown elements, both dropped
 // silently by encoding/json; a missing required code read as the enum's
-// first value) is closed by Unmarshal: unknown members are errors, and a
-// Bundle decodes only if it re-encodes to the same canonical form.
+// first value) is closed by Unmarshal: unknown members are errors, and so
+// is a missing element the types hold as a value (checkPresent, strict.go).
 type (
 	Meta            = models.Meta
 	Coding          = models.Coding
@@ -381,31 +381,6 @@ func DecodeResource(raw []byte) (Resource, error) {
 		return nil, fmt.Errorf("fhir: %s: %w", rt, err)
 	}
 	return r, nil
-}
-
-// ResourceTypeOf names a resource's type ("" for a value that is none).
-func ResourceTypeOf(r Resource) string {
-	switch x := r.(type) {
-	case *Bundle:
-		return "Bundle"
-	case *Composition:
-		return "Composition"
-	case *Patient:
-		return "Patient"
-	case *Practitioner:
-		return "Practitioner"
-	case *PractitionerRole:
-		return "PractitionerRole"
-	case *Organization:
-		return "Organization"
-	case *Encounter:
-		return "Encounter"
-	case *Provenance:
-		return "Provenance"
-	case *RawResource:
-		return x.Type
-	}
-	return ""
 }
 
 // str and opt make the optional strings of samply's types: str always
