@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
@@ -16,7 +17,22 @@ type bundleKind struct {
 // a new document of each profession, an amendment, an invalidation, every
 // MyKanta restriction, every guardian basis of a minor (with and without
 // consent), an adult's, and an outsourced service's.
+// Built once per test binary: three tests read them.
 func bundleKinds(t testing.TB) map[string]bundleKind {
+	t.Helper()
+	kindsOnce.Do(func() { kindsBuilt = buildBundleKinds(t) })
+	if kindsBuilt == nil {
+		t.Fatal("building the Bundle kinds failed in an earlier test")
+	}
+	return kindsBuilt
+}
+
+var (
+	kindsOnce  sync.Once
+	kindsBuilt map[string]bundleKind
+)
+
+func buildBundleKinds(t testing.TB) map[string]bundleKind {
 	t.Helper()
 	type kind struct {
 		role    documents.Role
