@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
-	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -232,12 +231,6 @@ func New(cfg Config) (*Server, error) {
 		if !roots.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("mockkanta: trust root %s holds no PEM certificate", path)
 		}
-	}
-	// The FHIR R4 schema takes seconds to compile (tens on a loaded
-	// machine): done before the server answers, not inside the first
-	// Bundle's request, whose sender may give up meanwhile.
-	if err := fhir.PrepareSchema(); err != nil {
-		return nil, fmt.Errorf("mockkanta: %w", err)
 	}
 	var ownSchema *XmllintValidator
 	if cfg.Schema == nil {
