@@ -2,13 +2,14 @@ package mockkanta
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
@@ -40,8 +41,8 @@ func (o OperationOutcome) Detail() string {
 	for _, is := range o.Issue {
 		if is.Details != nil {
 			for _, c := range is.Details.Coding {
-				if c.System == DetailCodeSystem {
-					return c.Code
+				if strOf(c.System) == DetailCodeSystem {
+					return strOf(c.Code)
 				}
 			}
 		}
@@ -113,18 +114,19 @@ func refuseFHIR(detail string, diagnostics ...string) fhirInspection {
 }
 
 func (f *fhirInspector) inspect(raw []byte) fhirInspection {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	// Parsed once: the schema, the signature's canonical form and the
+	// identity scan all read this value.
+	parsed, err := fhir.ParseJSON(raw)
+	top, isObject := parsed.(map[string]any)
+	if err != nil || !isObject {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"body is not a JSON object"}}
 	}
-	if head.ResourceType != "Bundle" {
+	if top["resourceType"] != "Bundle" {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"/resourceType: a Bundle is required"}}
 	}
-	if err := fhir.Validate(raw); err != nil {
+	if err := fhir.ValidateParsed(parsed); err != nil {
 		var se *fhir.SchemaError
 		if errors.As(err, &se) {
 			// Problems are "JSON pointer: keyword", never values.
@@ -134,21 +136,21 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 		return fhirInspection{detail: wire.DetailMalformedFrame, issue: "structure",
 			diagnostics: []string{"body is not FHIR R4 JSON"}}
 	}
-	b, err := fhir.Unmarshal(raw)
+	b, err := fhir.UnmarshalParsed(raw, parsed)
 	if err != nil {
 		// Valid R4, but with elements the document profile does not have.
 		return fhirInspection{detail: wire.DetailProfileViolation, issue: "not-supported",
 			diagnostics: []string{"Bundle holds elements or resources outside the document profile"}}
 	}
 
-	if b.Type != "document" {
+	if b.Type != models.BundleTypeDocument {
 		return refuseFHIR(wire.DetailProfileViolation, "/type: a document Bundle is required")
 	}
-	if b.ID == "" {
+	if strOf(b.Id) == "" {
 		return fhirInspection{detail: wire.DetailProfileViolation, issue: "required", diagnostics: []string{"/id: the Bundle needs an id"}}
 	}
-	if b.Identifier == nil || b.Identifier.System != systemURI || !strings.HasPrefix(b.Identifier.Value, "urn:oid:") ||
-		!documents.ValidOID(strings.TrimPrefix(b.Identifier.Value, "urn:oid:")) {
+	if b.Identifier == nil || strOf(b.Identifier.System) != systemURI || !strings.HasPrefix(strOf(b.Identifier.Value), "urn:oid:") ||
+		!documents.ValidOID(strings.TrimPrefix(strOf(b.Identifier.Value), "urn:oid:")) {
 		return refuseFHIR(wire.DetailProfileViolation, "/identifier: the document id must be urn:oid:<OID> under "+systemURI)
 	}
 	comp, ok := firstComposition(b)
@@ -171,7 +173,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	}
 	byURL := make(map[string]fhir.Resource, len(b.Entry))
 	for _, e := range b.Entry {
-		byURL[e.FullURL] = e.Resource
+		byURL[strOf(e.FullUrl)] = e.Resource
 	}
 	if !authorRegistered(comp, byURL) {
 		return refuseFHIR(wire.DetailProfileViolation, "Practitioner: the author needs an identifier under "+systemRegistration)
@@ -187,7 +189,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	if b.Signature == nil {
 		return refuseFHIR(wire.DetailSignatureMissing, "/signature: the Bundle is not signed")
 	}
-	_, leaf, err := fhir.VerifyJSON(raw, f.roots)
+	leaf, err := fhir.VerifyParsed(parsed, b, f.roots)
 	if err != nil {
 		return refuseFHIR(fhirSignatureDetail(err), "/signature: "+detailText(fhirSignatureDetail(err)))
 	}
@@ -200,12 +202,12 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	if detail := f.env.identityDetail(sum.Hetu, oidHetu); detail != "" {
 		return refuseFHIR(detail, "Patient.identifier: "+detailText(detail))
 	}
-	if f.env == EnvironmentTest && bundleHasNonTestHetu(raw) {
+	if f.env == EnvironmentTest && jsonHasNonTestHetu(parsed) {
 		return refuseFHIR(wire.DetailIdentityInContent, detailText(wire.DetailIdentityInContent))
 	}
 
 	d := &Document{
-		ID:                 b.ID,
+		ID:                 strOf(b.Id),
 		DocumentID:         sum.DocumentID,
 		SetID:              sum.SetID,
 		Version:            sum.Version,
@@ -260,16 +262,16 @@ func authorRegistered(comp *fhir.Composition, byURL map[string]fhir.Resource) bo
 	if len(comp.Author) == 0 {
 		return false
 	}
-	role, ok := byURL[comp.Author[0].Reference].(*fhir.PractitionerRole)
+	role, ok := byURL[strOf(comp.Author[0].Reference)].(*fhir.PractitionerRole)
 	if !ok || role.Practitioner == nil {
 		return false
 	}
-	p, ok := byURL[role.Practitioner.Reference].(*fhir.Practitioner)
+	p, ok := byURL[strOf(role.Practitioner.Reference)].(*fhir.Practitioner)
 	if !ok {
 		return false
 	}
 	for _, id := range p.Identifier {
-		if id.System == systemRegistration && id.Value != "" {
+		if strOf(id.System) == systemRegistration && strOf(id.Value) != "" {
 			return true
 		}
 	}
@@ -281,12 +283,12 @@ func custodianOID(comp *fhir.Composition, byURL map[string]fhir.Resource) string
 	if comp.Custodian == nil {
 		return ""
 	}
-	org, ok := byURL[comp.Custodian.Reference].(*fhir.Organization)
+	org, ok := byURL[strOf(comp.Custodian.Reference)].(*fhir.Organization)
 	if !ok {
 		return ""
 	}
 	for _, id := range org.Identifier {
-		if oid := strings.TrimPrefix(id.Value, "urn:oid:"); id.System == systemURI && oid != id.Value && documents.ValidOID(oid) {
+		if oid := strings.TrimPrefix(strOf(id.Value), "urn:oid:"); strOf(id.System) == systemURI && oid != strOf(id.Value) && documents.ValidOID(oid) {
 			return oid
 		}
 	}
@@ -403,15 +405,15 @@ func (s *Server) writeOutcome(w http.ResponseWriter, status int, issue, detail s
 		severity = "information"
 	}
 	details := &fhir.CodeableConcept{
-		Coding: []fhir.Coding{{System: DetailCodeSystem, Code: detail}},
-		Text:   detailText(detail),
+		Coding: []fhir.Coding{{System: ptr(DetailCodeSystem), Code: ptr(detail)}},
+		Text:   ptr(detailText(detail)),
 	}
 	const maxIssues = 20
 	if len(diagnostics) > maxIssues {
 		diagnostics = append(diagnostics[:maxIssues:maxIssues], strconv.Itoa(len(diagnostics)-maxIssues)+" more problems")
 	}
 	if len(diagnostics) == 0 {
-		diagnostics = []string{details.Text}
+		diagnostics = []string{strOf(details.Text)}
 	}
 	issues := make([]OutcomeIssue, len(diagnostics))
 	for i, d := range diagnostics {
@@ -448,6 +450,16 @@ func detailText(code string) string {
 
 // bundleTime is the Bundle's timestamp (the entry's finalization).
 func bundleTime(b *fhir.Bundle) time.Time {
-	t, _ := time.Parse(time.RFC3339, b.Timestamp)
+	t, _ := time.Parse(time.RFC3339, strOf(b.Timestamp))
 	return t
 }
+
+// strOf reads an optional FHIR string ("" when absent); ptr makes one.
+func strOf(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func ptr(s string) *string { return &s }

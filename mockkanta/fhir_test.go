@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
@@ -67,7 +69,7 @@ func buildBundle(t testing.TB, s bundleSpec) builtBundle {
 	if s.editRaw != nil {
 		raw = s.editRaw(raw)
 	}
-	return builtBundle{raw: raw, id: b.ID,
+	return builtBundle{raw: raw, id: strOf(b.Id),
 		documentID: documents.DocumentID(documentRoot, s.entry.ID, s.entry.Revision),
 		setID:      documents.SetID(documentRoot, s.entry.ID)}
 }
@@ -234,10 +236,10 @@ func TestFHIRChecks(t *testing.T) {
 		}), 400, wire.DetailProfileViolation, "structure", "/entry/1/resource/birthDate"},
 		{"wrong content type", "text/xml", ok("FCHK-CT", nil), 415, wire.DetailMalformedFrame, "not-supported", "Content-Type"},
 		{"collection, not document", "", ok("FCHK-TYPE", func(s *bundleSpec) {
-			s.edit = func(b *fhir.Bundle) { b.Type = "collection" }
+			s.edit = func(b *fhir.Bundle) { b.Type = models.BundleTypeCollection }
 		}), 422, wire.DetailProfileViolation, "invalid", "/type"},
 		{"identifier not an OID", "", ok("FCHK-ID", func(s *bundleSpec) {
-			s.edit = func(b *fhir.Bundle) { b.Identifier.Value = "urn:uuid:3b4c1f5e-0000-4000-8000-000000000001" }
+			s.edit = func(b *fhir.Bundle) { b.Identifier.Value = ptr("urn:uuid:3b4c1f5e-0000-4000-8000-000000000001") }
 		}), 422, wire.DetailProfileViolation, "invalid", "/identifier"},
 		{"Composition not first", "", ok("FCHK-ORDER", func(s *bundleSpec) {
 			s.edit = func(b *fhir.Bundle) { b.Entry[0], b.Entry[1] = b.Entry[1], b.Entry[0] }
@@ -256,17 +258,17 @@ func TestFHIRChecks(t *testing.T) {
 			}
 		}), 422, wire.DetailProfileViolation, "invalid", "1.2.246.537.26"},
 		{"client under another identifier system", "", ok("FCHK-SYS", func(s *bundleSpec) {
-			s.edit = func(b *fhir.Bundle) { patient(b).Identifier[0].System = "urn:oid:1.2.246.10.2012566.99" }
+			s.edit = func(b *fhir.Bundle) { patient(b).Identifier[0].System = ptr("urn:oid:1.2.246.10.2012566.99") }
 		}), 422, wire.DetailInvalidIdentity, "value", "1.2.246.21"},
 		{"invalid identity code", "", ok("FCHK-HETU", func(s *bundleSpec) {
 			s.edit = func(b *fhir.Bundle) {
 				p := patient(b)
-				v := p.Identifier[0].Value
+				v := strOf(p.Identifier[0].Value)
 				bad := byte('X')
 				if v[10] == 'X' {
 					bad = 'Y'
 				}
-				p.Identifier[0].Value = v[:10] + string(bad)
+				p.Identifier[0].Value = ptr(v[:10] + string(bad))
 			}
 		}), 422, wire.DetailInvalidIdentity, "value", ""},
 		{"unsigned", "", ok("FCHK-UNSIGNED", func(s *bundleSpec) { s.unsigned = true }),

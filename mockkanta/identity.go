@@ -143,6 +143,11 @@ func bundleHasNonTestHetu(raw []byte) bool {
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return hasNonTestHetu(raw)
 	}
+	return jsonHasNonTestHetu(v)
+}
+
+// jsonHasNonTestHetu is bundleHasNonTestHetu on parsed JSON.
+func jsonHasNonTestHetu(v any) bool {
 	var walk func(v any) bool
 	walk = func(v any) bool {
 		switch x := v.(type) {

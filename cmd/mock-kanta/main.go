@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta"
 	"github.com/helsinki-student-welfare/kanta-gateway/mockkanta/libxml2"
 	"github.com/helsinki-student-welfare/kanta-gateway/profiling"
@@ -96,6 +97,12 @@ func run(args []string) error {
 		cfg.Logger.Warn("CDA schema validation by an xmllint subprocess per document (slow): this binary was built without cgo")
 	}
 
+	// The FHIR R4 schema takes seconds to compile (tens on a loaded
+	// machine): done before the server listens, not inside the first
+	// Bundle's request, whose sender may give up meanwhile.
+	if err := fhir.PrepareSchema(); err != nil {
+		return err
+	}
 	srv, err := mockkanta.New(cfg)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
@@ -62,19 +63,19 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	if e.Revision < 1 {
 		return nil, fmt.Errorf("fhir: entry %s: revision must be >= 1", e.Key())
 	}
-	var status string
+	var status models.CompositionStatus
 	switch {
 	case e.Status == documents.StatusEnteredInError:
 		if e.Revision < 2 {
 			return nil, fmt.Errorf("fhir: entry %s: an entered-in-error version must have a revision > 1 to replace an earlier one", e.Key())
 		}
-		status = "entered-in-error"
+		status = models.CompositionStatusEnteredInError
 	case e.Status != documents.StatusFinal && e.Status != documents.StatusAmended:
 		return nil, fmt.Errorf("fhir: entry %s: status %q makes no document", e.Key(), e.Status)
 	case e.Revision == 1:
-		status = "final"
+		status = models.CompositionStatusFinal
 	default:
-		status = "amended"
+		status = models.CompositionStatusAmended
 	}
 	if d.Confidentiality == "" {
 		return nil, fmt.Errorf("fhir: entry %s: decision has no confidentiality code", e.Key())
@@ -121,23 +122,23 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	var reasonSystem string
 	switch d.Archive {
 	case documents.ArchivePatient:
-		category = Coding{System: c[CodeHealthCategorySystem], Code: c[CodeHealthCategory]}
-		docType = Coding{System: c[CodeHealthTypeSystem], Code: c[CodeHealthType], Display: c[CodeHealthTypeDisplay]}
+		category = coding(c[CodeHealthCategorySystem], c[CodeHealthCategory], "")
+		docType = coding(c[CodeHealthTypeSystem], c[CodeHealthType], c[CodeHealthTypeDisplay])
 		reasonSystem = c[CodeRestrictionReasonSystemHealth]
 	case documents.ArchiveSocial:
-		category = Coding{System: c[CodeSocialCategorySystem], Code: c[CodeSocialCategory]}
-		docType = Coding{System: c[CodeSocialTypeSystem], Code: c[CodeSocialType], Display: c[CodeSocialTypeDisplay]}
+		category = coding(c[CodeSocialCategorySystem], c[CodeSocialCategory], "")
+		docType = coding(c[CodeSocialTypeSystem], c[CodeSocialType], c[CodeSocialTypeDisplay])
 		reasonSystem = c[CodeRestrictionReasonSystemSocial]
 	default:
 		return nil, fmt.Errorf("fhir: entry %s: decision names no archive", e.Key())
 	}
 
 	security := []Coding{
-		{System: c[CodeConfidentialitySystem], Code: d.Confidentiality},
-		{System: systemV3Confidential, Code: c[CodeCompositionConfidentiality]},
+		coding(c[CodeConfidentialitySystem], d.Confidentiality, ""),
+		coding(systemV3Confidential, c[CodeCompositionConfidentiality], ""),
 	}
 	if d.Concealed {
-		security = append(security, Coding{System: c[CodeConcealedSystem], Code: c[CodeConcealed]})
+		security = append(security, coding(c[CodeConcealedSystem], c[CodeConcealed], ""))
 	}
 
 	outsourced := e.Service.Outsourced()
@@ -146,14 +147,14 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 		employer = ids.ref(kindProvider)
 	}
 
-	comp := &Composition{
-		ID:         ids.id(kindComposition),
+	comp := &Composition{OtherComposition: models.OtherComposition{
+		Id:         str(ids.id(kindComposition)),
 		Meta:       &Meta{Security: security},
-		Language:   e.Text.Language,
-		Extension:  []Extension{{URL: c[CodeExtCompositionVersion], ValueString: strconv.Itoa(e.Revision)}},
-		Identifier: &Identifier{System: systemURI, Value: "urn:oid:" + setID},
+		Language:   opt(e.Text.Language),
+		Extension:  []Extension{{Url: c[CodeExtCompositionVersion], ValueString: str(strconv.Itoa(e.Revision))}},
+		Identifier: identifier(systemURI, "urn:oid:"+setID),
 		Status:     status,
-		Type:       &CodeableConcept{Coding: []Coding{docType}},
+		Type:       CodeableConcept{Coding: []Coding{docType}},
 		Category:   []CodeableConcept{{Coding: []Coding{category}}},
 		Subject:    ids.ref(kindPatient),
 		Encounter:  ids.ref(kindEncounter),
@@ -161,69 +162,66 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 		Author:     []Reference{*ids.ref(kindPractitionerRole)},
 		Title:      e.Text.Title,
 		// v3-Confidentiality R: the national code (5/6) is in meta.security.
-		Confidentiality: c[CodeCompositionConfidentiality],
+		Confidentiality: str(c[CodeCompositionConfidentiality]),
 		Custodian:       ids.ref(kindOrganiser),
 		Section: []CompositionSection{{
-			Title: e.Text.Title,
-			Text:  &Narrative{Status: "additional", Div: div},
+			Title: str(e.Text.Title),
+			Text:  &Narrative{Status: models.NarrativeStatusAdditional, Div: div},
 		}},
-	}
+	}}
 	if e.Revision > 1 {
 		prev := e.Revision - 1
 		if e.Amends != nil && e.Amends.Revision >= 1 && e.Amends.Revision < e.Revision {
 			prev = e.Amends.Revision
 		}
 		comp.RelatesTo = []CompositionRelatesTo{{
-			Code: "replaces",
-			TargetIdentifier: &Identifier{
-				System: systemURI,
-				Value:  "urn:oid:" + documents.DocumentID(org.DocumentRoot, e.ID, prev),
-			},
+			Code:             models.DocumentRelationshipTypeReplaces,
+			TargetIdentifier: identifier(systemURI, "urn:oid:"+documents.DocumentID(org.DocumentRoot, e.ID, prev)),
 		}}
 	}
 
-	gender := "female"
+	gender := models.AdministrativeGenderFemale
 	if hetu.Individual%2 == 1 {
-		gender = "male"
+		gender = models.AdministrativeGenderMale
 	}
 	birth := e.Client.BirthDate
 	if birth.IsZero() {
 		birth = hetu.BirthDate
 	}
 	patient := &Patient{
-		ID:         ids.id(kindPatient),
-		Identifier: []Identifier{{System: systemHetu, Value: e.Client.Hetu}},
+		Id:         str(ids.id(kindPatient)),
+		Identifier: []Identifier{*identifier(systemHetu, e.Client.Hetu)},
 		Name:       humanName(e.Client.Given, e.Client.Family),
-		Gender:     gender,
-		BirthDate:  birth.String(),
+		Gender:     &gender,
+		BirthDate:  str(birth.String()),
 	}
 
 	practitioner := &Practitioner{
-		ID:   ids.id(kindPractitioner),
+		Id:   str(ids.id(kindPractitioner)),
 		Name: humanName(e.Author.Given, e.Author.Family),
 	}
 	if e.Author.RegistrationNumber != "" {
-		practitioner.Identifier = []Identifier{{System: systemRegistration, Value: e.Author.RegistrationNumber}}
+		practitioner.Identifier = []Identifier{*identifier(systemRegistration, e.Author.RegistrationNumber)}
 	}
 	role := &PractitionerRole{
-		ID:           ids.id(kindPractitionerRole),
+		Id:           str(ids.id(kindPractitionerRole)),
 		Practitioner: ids.ref(kindPractitioner),
 		Organization: employer,
-		Code:         []CodeableConcept{{Coding: []Coding{{System: c[CodeAuthorRoleSystem], Code: string(e.Author.Role)}}}},
+		Code:         []CodeableConcept{{Coding: []Coding{coding(c[CodeAuthorRoleSystem], string(e.Author.Role), "")}}},
 	}
 
 	organiser := &Organization{
-		ID:         ids.id(kindOrganiser),
-		Identifier: []Identifier{{System: systemURI, Value: "urn:oid:" + org.OID}},
-		Name:       org.Name,
+		Id:         str(ids.id(kindOrganiser)),
+		Identifier: []Identifier{*identifier(systemURI, "urn:oid:"+org.OID)},
+		Name:       opt(org.Name),
 	}
 	unit := &Organization{
-		ID:     ids.id(kindUnit),
-		Name:   e.Service.UnitName,
+		Id:     str(ids.id(kindUnit)),
+		Name:   opt(e.Service.UnitName),
 		PartOf: employer,
 	}
 	if e.Service.UnitOID != "" {
-		unit.Identifier = []Identifier{{System: systemURI, Value: "urn:oid:" + e.Service.UnitOID}}
+		unit.Identifier = []Identifier{*identifier(systemURI, "urn:oid:"+e.Service.UnitOID)}
 	}
 
 	classKey := map[documents.EncounterType]string{
@@ -237,39 +235,39 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 		return nil, fmt.Errorf("fhir: entry %s: encounter.type %q has no class", e.Key(), e.Encounter.Type)
 	}
 	encounter := &Encounter{
-		ID:              ids.id(kindEncounter),
-		Status:          "finished",
-		Class:           &Coding{System: c[CodeEncounterClassSystem], Code: c[classKey]},
+		Id:              str(ids.id(kindEncounter)),
+		Status:          models.EncounterStatusFinished,
+		Class:           coding(c[CodeEncounterClassSystem], c[classKey], ""),
 		Subject:         ids.ref(kindPatient),
 		ServiceProvider: ids.ref(kindUnit),
 	}
 	if e.Encounter.ID != "" {
 		// An Apotti contact id is local to the organiser's system: it is
 		// scoped by the organiser's OID.
-		encounter.Identifier = []Identifier{{System: "urn:oid:" + org.OID, Value: e.Encounter.ID}}
+		encounter.Identifier = []Identifier{*identifier("urn:oid:"+org.OID, e.Encounter.ID)}
 	}
 	if !e.Encounter.Start.IsZero() {
-		encounter.Period = &Period{Start: instant(e.Encounter.Start)}
+		encounter.Period = &Period{Start: str(instant(e.Encounter.Start))}
 		if !e.Encounter.End.IsZero() {
-			encounter.Period.End = instant(e.Encounter.End)
+			encounter.Period.End = str(instant(e.Encounter.End))
 		}
 	}
 
 	activity := "CREATE"
 	switch {
-	case status == "entered-in-error":
+	case status == models.CompositionStatusEnteredInError:
 		activity = "NULLIFY"
 	case e.Revision > 1:
 		activity = "UPDATE"
 	}
 	prov := &Provenance{
-		ID:       ids.id(kindProvenance),
+		Id:       str(ids.id(kindProvenance)),
 		Target:   []Reference{*ids.ref(kindComposition)},
 		Recorded: instant(recordedAt),
-		Activity: &CodeableConcept{Coding: []Coding{{System: systemDataOperation, Code: activity}}},
+		Activity: &CodeableConcept{Coding: []Coding{coding(systemDataOperation, activity, "")}},
 		Agent: []ProvenanceAgent{{
-			Type: &CodeableConcept{Coding: []Coding{{System: systemParticipant, Code: "author"}}},
-			Who:  ids.ref(kindPractitionerRole),
+			Type: &CodeableConcept{Coding: []Coding{coding(systemParticipant, "author", "")}},
+			Who:  *ids.ref(kindPractitionerRole),
 		}},
 	}
 	if outsourced {
@@ -279,26 +277,28 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 		if d.ReleaseDate.IsZero() {
 			return nil, fmt.Errorf("fhir: entry %s: delayed without a release date", e.Key())
 		}
-		prov.Extension = append(prov.Extension, Extension{URL: c[CodeExtReleaseDate], ValueDate: d.ReleaseDate.String()})
+		prov.Extension = append(prov.Extension, Extension{Url: c[CodeExtReleaseDate], ValueDate: str(d.ReleaseDate.String())})
 	}
-	if coding := guardianRestriction(d, c); coding != nil {
-		prov.Extension = append(prov.Extension, Extension{URL: c[CodeExtRestrictionParent], ValueCoding: coding})
+	if restriction := guardianRestriction(d, c); restriction != nil {
+		prov.Extension = append(prov.Extension, Extension{Url: c[CodeExtRestrictionParent], ValueCoding: restriction})
 	}
 	if (d.Display == documents.DisplayDelayed || d.Concealed) && e.MyKanta.ReasonCode != "" {
 		prov.Reason = []CodeableConcept{{
-			Coding: []Coding{{System: reasonSystem, Code: e.MyKanta.ReasonCode}},
-			Text:   e.MyKanta.ReasonText,
+			Coding: []Coding{coding(reasonSystem, e.MyKanta.ReasonCode, "")},
+			Text:   opt(e.MyKanta.ReasonText),
 		}}
 	}
 
-	b := &Bundle{
-		ID:         documents.FHIRBundleID(org.DocumentRoot, e.ID, e.Revision),
+	b := &Bundle{OtherBundle: models.OtherBundle{
+		Id:         str(documents.FHIRBundleID(org.DocumentRoot, e.ID, e.Revision)),
 		Meta:       &Meta{Security: security},
-		Identifier: &Identifier{System: systemURI, Value: "urn:oid:" + docID},
-		Type:       "document",
-		Timestamp:  instant(recordedAt),
+		Identifier: identifier(systemURI, "urn:oid:"+docID),
+		Type:       models.BundleTypeDocument,
+		Timestamp:  str(instant(recordedAt)),
+	}}
+	add := func(k kind, r Resource) {
+		b.Entry = append(b.Entry, BundleEntry{BundleEntry: models.BundleEntry{FullUrl: str(ids.fullURL(k))}, Resource: r})
 	}
-	add := func(k kind, r Resource) { b.Entry = append(b.Entry, BundleEntry{FullURL: ids.fullURL(k), Resource: r}) }
 	add(kindComposition, comp)
 	add(kindPatient, patient)
 	add(kindPractitioner, practitioner)
@@ -306,8 +306,8 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	add(kindOrganiser, organiser)
 	if outsourced {
 		add(kindProvider, &Organization{
-			ID:         ids.id(kindProvider),
-			Identifier: []Identifier{{System: systemURI, Value: "urn:oid:" + e.Service.ProviderOID}},
+			Id:         str(ids.id(kindProvider)),
+			Identifier: []Identifier{*identifier(systemURI, "urn:oid:"+e.Service.ProviderOID)},
 		})
 	}
 	add(kindUnit, unit)
@@ -328,15 +328,25 @@ func guardianRestriction(d documents.Decision, c codes) *Coding {
 		return nil
 	}
 	code := c[GuardianCodeName(d.Guardian)]
-	return &Coding{System: c[CodeGuardianSystem], Code: code, Display: guardianDisplay[code]}
+	x := coding(c[CodeGuardianSystem], code, guardianDisplay[code])
+	return &x
 }
 
 func humanName(given, family string) []HumanName {
-	n := HumanName{Family: family, Given: strings.Fields(given)}
-	if n.Family == "" && len(n.Given) == 0 {
+	n := HumanName{Family: opt(family), Given: strings.Fields(given)}
+	if n.Family == nil && len(n.Given) == 0 {
 		return nil
 	}
 	return []HumanName{n}
+}
+
+// coding makes a Coding; an empty display is left out.
+func coding(system, code, display string) Coding {
+	return Coding{System: str(system), Code: str(code), Display: opt(display)}
+}
+
+func identifier(system, value string) *Identifier {
+	return &Identifier{System: str(system), Value: str(value)}
 }
 
 // instant formats a time as a FHIR instant/dateTime in the time's own zone.
@@ -379,4 +389,4 @@ func (r *resourceIDs) id(k kind) string {
 
 func (r *resourceIDs) fullURL(k kind) string { return "urn:uuid:" + r.id(k) }
 
-func (r *resourceIDs) ref(k kind) *Reference { return &Reference{Reference: r.fullURL(k)} }
+func (r *resourceIDs) ref(k kind) *Reference { return &Reference{Reference: str(r.fullURL(k))} }

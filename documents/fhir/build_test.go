@@ -17,33 +17,33 @@ func TestBuildPsychologistFirstVersion(t *testing.T) {
 	b, _ := build(t, e, d)
 
 	docID := documents.DocumentID(testOrg.DocumentRoot, e.ID, 1)
-	if b.ID != documents.FHIRBundleID(testOrg.DocumentRoot, e.ID, 1) {
-		t.Errorf("Bundle.id = %q", b.ID)
+	if val(b.Id) != documents.FHIRBundleID(testOrg.DocumentRoot, e.ID, 1) {
+		t.Errorf("Bundle.id = %q", val(b.Id))
 	}
-	if b.Identifier.System != "urn:ietf:rfc:3986" || b.Identifier.Value != "urn:oid:"+docID {
+	if val(b.Identifier.System) != "urn:ietf:rfc:3986" || val(b.Identifier.Value) != "urn:oid:"+docID {
 		t.Errorf("Bundle.identifier = %+v", b.Identifier)
 	}
-	if b.Type != "document" || b.Timestamp != "2026-11-20T10:15:00+02:00" {
-		t.Errorf("type %q timestamp %q", b.Type, b.Timestamp)
+	if b.Type.Code() != "document" || val(b.Timestamp) != "2026-11-20T10:15:00+02:00" {
+		t.Errorf("type %q timestamp %q", b.Type, val(b.Timestamp))
 	}
 	for _, en := range b.Entry {
-		if !strings.HasPrefix(en.FullURL, "urn:uuid:") {
-			t.Errorf("fullUrl %q is not a urn:uuid", en.FullURL)
+		if !strings.HasPrefix(val(en.FullUrl), "urn:uuid:") {
+			t.Errorf("fullUrl %q is not a urn:uuid", val(en.FullUrl))
 		}
 	}
 
 	c := composition(t, b)
-	if c.Status != "final" || len(c.RelatesTo) != 0 {
+	if c.Status.Code() != "final" || len(c.RelatesTo) != 0 {
 		t.Errorf("status %q relatesTo %v", c.Status, c.RelatesTo)
 	}
-	if c.Identifier.Value != "urn:oid:"+documents.SetID(testOrg.DocumentRoot, e.ID) {
+	if val(c.Identifier.Value) != "urn:oid:"+documents.SetID(testOrg.DocumentRoot, e.ID) {
 		t.Errorf("Composition.identifier = %+v", c.Identifier)
 	}
-	if got := c.Category[0].Coding[0]; got.System != "urn:oid:1.2.246.537.5.40150.2009" || got.Code != "2" {
+	if got := c.Category[0].Coding[0]; val(got.System) != "urn:oid:1.2.246.537.5.40150.2009" || val(got.Code) != "2" {
 		t.Errorf("category = %+v", got)
 	}
-	if c.Confidentiality != "R" || c.Title != "Psykologin käynti" || c.Date != b.Timestamp {
-		t.Errorf("confidentiality %q title %q date %q", c.Confidentiality, c.Title, c.Date)
+	if val(c.Confidentiality) != "R" || c.Title != "Psykologin käynti" || c.Date != val(b.Timestamp) {
+		t.Errorf("confidentiality %q title %q date %q", val(c.Confidentiality), c.Title, c.Date)
 	}
 	if !hasSecurity(c.Meta, "urn:oid:1.2.246.777.5.99902.2006", "5") || !hasSecurity(b.Meta, "urn:oid:1.2.246.777.5.99902.2006", "5") {
 		t.Errorf("confidentiality 5 label missing: %+v / %+v", c.Meta, b.Meta)
@@ -53,10 +53,10 @@ func TestBuildPsychologistFirstVersion(t *testing.T) {
 	}
 
 	p, ok := resolve(t, b, c.Subject).(*Patient)
-	if !ok || p.Identifier[0].System != "urn:oid:1.2.246.21" || p.Identifier[0].Value != e.Client.Hetu {
+	if !ok || val(p.Identifier[0].System) != "urn:oid:1.2.246.21" || val(p.Identifier[0].Value) != e.Client.Hetu {
 		t.Fatalf("subject = %+v", p)
 	}
-	if p.BirthDate != "2016-05-05" || p.Name[0].Family != "Oppilas" || strings.Join(p.Name[0].Given, " ") != "Testi Tapani" {
+	if val(p.BirthDate) != "2016-05-05" || val(p.Name[0].Family) != "Oppilas" || strings.Join(p.Name[0].Given, " ") != "Testi Tapani" {
 		t.Errorf("patient = %+v", p)
 	}
 	role, ok := resolve(t, b, &c.Author[0]).(*PractitionerRole)
@@ -64,33 +64,33 @@ func TestBuildPsychologistFirstVersion(t *testing.T) {
 		t.Fatal("author is not a PractitionerRole")
 	}
 	pr := resolve(t, b, role.Practitioner).(*Practitioner)
-	if pr.Identifier[0].System != "urn:oid:1.2.246.537.26" || pr.Identifier[0].Value != "100000001" {
+	if val(pr.Identifier[0].System) != "urn:oid:1.2.246.537.26" || val(pr.Identifier[0].Value) != "100000001" {
 		t.Errorf("practitioner = %+v", pr)
 	}
 	custodian := resolve(t, b, c.Custodian).(*Organization)
-	if custodian.Identifier[0].Value != "urn:oid:"+testOrg.OID || custodian.Name != testOrg.Name {
+	if val(custodian.Identifier[0].Value) != "urn:oid:"+testOrg.OID || val(custodian.Name) != testOrg.Name {
 		t.Errorf("custodian = %+v", custodian)
 	}
 	if resolve(t, b, role.Organization) != Resource(custodian) {
 		t.Error("an in-house author's role is not at the organiser")
 	}
 	enc := resolve(t, b, c.Encounter).(*Encounter)
-	if enc.Status != "finished" || enc.Class.Code != "AMB" || enc.Period.Start != "2026-11-20T09:00:00+02:00" || enc.Period.End != "2026-11-20T09:45:00+02:00" {
+	if enc.Status.Code() != "finished" || val(enc.Class.Code) != "AMB" || val(enc.Period.Start) != "2026-11-20T09:00:00+02:00" || val(enc.Period.End) != "2026-11-20T09:45:00+02:00" {
 		t.Errorf("encounter = %+v %+v", enc, enc.Period)
 	}
-	if enc.Identifier[0].Value != "ENC-1" {
+	if val(enc.Identifier[0].Value) != "ENC-1" {
 		t.Errorf("encounter identifier = %+v", enc.Identifier)
 	}
 	unit := resolve(t, b, enc.ServiceProvider).(*Organization)
-	if unit.Identifier[0].Value != "urn:oid:"+e.Service.UnitOID || unit.Name != e.Service.UnitName || resolve(t, b, unit.PartOf) != Resource(custodian) {
+	if val(unit.Identifier[0].Value) != "urn:oid:"+e.Service.UnitOID || val(unit.Name) != e.Service.UnitName || resolve(t, b, unit.PartOf) != Resource(custodian) {
 		t.Errorf("unit = %+v", unit)
 	}
 	prov := only[*Provenance](t, b)
-	if prov.Recorded != b.Timestamp || prov.Target[0].Reference != b.Entry[0].FullURL || prov.Agent[0].Who.Reference != c.Author[0].Reference {
+	if prov.Recorded != val(b.Timestamp) || val(prov.Target[0].Reference) != val(b.Entry[0].FullUrl) || val(prov.Agent[0].Who.Reference) != val(c.Author[0].Reference) {
 		t.Errorf("provenance = %+v", prov)
 	}
 	// A 10-year-old: RestrictionParent 1 (not capable, disclosed) only.
-	if len(prov.Extension) != 1 || prov.Extension[0].ValueCoding == nil || prov.Extension[0].ValueCoding.Code != "1" || prov.Agent[0].OnBehalfOf != nil {
+	if len(prov.Extension) != 1 || prov.Extension[0].ValueCoding == nil || val(prov.Extension[0].ValueCoding.Code) != "1" || prov.Agent[0].OnBehalfOf != nil {
 		t.Errorf("unexpected provenance extension/onBehalfOf: %+v", prov)
 	}
 	if got := len(resources[*Organization](b)); got != 2 {
@@ -113,14 +113,14 @@ func TestBuildWelfareOfficer(t *testing.T) {
 	d := decide(t, e, nil)
 	b, _ := build(t, e, d)
 	c := composition(t, b)
-	if got := c.Category[0].Coding[0]; got.System != "urn:oid:1.2.246.537.6.1264.201701" || got.Code != "1" {
+	if got := c.Category[0].Coding[0]; val(got.System) != "urn:oid:1.2.246.537.6.1264.201701" || val(got.Code) != "1" {
 		t.Errorf("category = %+v", got)
 	}
-	if got := c.Type.Coding[0]; got.System != "urn:oid:1.2.246.537.6.1506.201701" {
+	if got := c.Type.Coding[0]; val(got.System) != "urn:oid:1.2.246.537.6.1506.201701" {
 		t.Errorf("type = %+v", got)
 	}
-	if enc := only[*Encounter](t, b); enc.Class.Code != "VR" {
-		t.Errorf("phone contact class = %q, want VR", enc.Class.Code)
+	if enc := only[*Encounter](t, b); val(enc.Class.Code) != "VR" {
+		t.Errorf("phone contact class = %q, want VR", val(enc.Class.Code))
 	}
 	s := mustInspect(t, b)
 	if s.Archive != documents.ArchiveSocial || s.AuthorRole != documents.RoleSchoolWelfareOfficer || s.Confidentiality != "6" {
@@ -129,7 +129,7 @@ func TestBuildWelfareOfficer(t *testing.T) {
 	// The two professions' documents never share ids.
 	p := entry(documents.RolePsychologist, "2016-05-05")
 	pb, _ := build(t, p, decide(t, p, nil))
-	if pb.Identifier.Value == b.Identifier.Value || pb.Entry[0].FullURL == b.Entry[0].FullURL {
+	if val(pb.Identifier.Value) == val(b.Identifier.Value) || pb.Entry[0].FullUrl == b.Entry[0].FullUrl {
 		t.Error("different entries got the same ids")
 	}
 }
@@ -141,13 +141,13 @@ func TestBuildMyKantaRestrictions(t *testing.T) {
 		b, raw := build(t, e, decide(t, e, nil))
 		prov := only[*Provenance](t, b)
 		x := extension(prov.Extension, "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/ReleaseDateForPatientViewing")
-		if x == nil || x.ValueDate != "2027-01-15" {
+		if x == nil || val(x.ValueDate) != "2027-01-15" {
 			t.Fatalf("release date extension = %+v", x)
 		}
 		if !strings.Contains(string(raw), `"valueDate":"2027-01-15"`) {
 			t.Error("release date is not encoded as valueDate")
 		}
-		if len(prov.Reason) != 1 || prov.Reason[0].Coding[0].Code != "2" || prov.Reason[0].Text != "Lain mukainen peruste" {
+		if len(prov.Reason) != 1 || val(prov.Reason[0].Coding[0].Code) != "2" || val(prov.Reason[0].Text) != "Lain mukainen peruste" {
 			t.Errorf("reason = %+v", prov.Reason)
 		}
 		s := mustInspect(t, b)
@@ -217,10 +217,10 @@ func TestBuildGuardianRestriction(t *testing.T) {
 				x := extension(only[*Provenance](t, b).Extension, "https://hl7.fi/fhir/finnish-base-profiles/StructureDefinition/RestrictionParent")
 				got := ""
 				if x != nil {
-					if x.ValueCoding == nil || x.ValueCoding.System != "urn:oid:1.2.246.537.5.40202.201901" || x.ValueCoding.Display == "" {
+					if x.ValueCoding == nil || val(x.ValueCoding.System) != "urn:oid:1.2.246.537.5.40202.201901" || val(x.ValueCoding.Display) == "" {
 						t.Fatalf("RestrictionParent = %+v", x)
 					}
-					got = x.ValueCoding.Code
+					got = val(x.ValueCoding.Code)
 				}
 				if got != tc.want {
 					t.Errorf("RestrictionParent code %q, want %q (GuardianVisible=%v)", got, tc.want, d.GuardianVisible)
@@ -252,23 +252,23 @@ func TestBuildAmendment(t *testing.T) {
 	e.Text.Narrative = "Korjattu teksti."
 	b, _ := build(t, e, decide(t, e, history{e.ID: 1}))
 	c := composition(t, b)
-	if c.Status != "amended" {
+	if c.Status.Code() != "amended" {
 		t.Errorf("status %q", c.Status)
 	}
-	if len(c.RelatesTo) != 1 || c.RelatesTo[0].Code != "replaces" || c.RelatesTo[0].TargetIdentifier.Value != b1.Identifier.Value {
-		t.Fatalf("relatesTo = %+v, want replaces %s", c.RelatesTo, b1.Identifier.Value)
+	if len(c.RelatesTo) != 1 || c.RelatesTo[0].Code.Code() != "replaces" || val(c.RelatesTo[0].TargetIdentifier.Value) != val(b1.Identifier.Value) {
+		t.Fatalf("relatesTo = %+v, want replaces %s", c.RelatesTo, val(b1.Identifier.Value))
 	}
-	if c.Identifier.Value != composition(t, b1).Identifier.Value {
+	if val(c.Identifier.Value) != val(composition(t, b1).Identifier.Value) {
 		t.Error("versions of one entry do not share the set id")
 	}
-	if b.Identifier.Value == b1.Identifier.Value || b.ID == b1.ID || b.Entry[0].FullURL == b1.Entry[0].FullURL {
+	if val(b.Identifier.Value) == val(b1.Identifier.Value) || b.Id == b1.Id || b.Entry[0].FullUrl == b1.Entry[0].FullUrl {
 		t.Error("the amendment reuses the first version's ids")
 	}
-	if a := only[*Provenance](t, b).Activity.Coding[0].Code; a != "UPDATE" {
+	if a := val(only[*Provenance](t, b).Activity.Coding[0].Code); a != "UPDATE" {
 		t.Errorf("activity %q", a)
 	}
 	s := mustInspect(t, b)
-	if s.Version != 2 || s.Replaces != strings.TrimPrefix(b1.Identifier.Value, "urn:oid:") || s.Status != "amended" {
+	if s.Version != 2 || s.Replaces != strings.TrimPrefix(val(b1.Identifier.Value), "urn:oid:") || s.Status != "amended" {
 		t.Errorf("Inspect = %+v", s)
 	}
 }
@@ -282,13 +282,13 @@ func TestBuildEnteredInError(t *testing.T) {
 	}
 	b, _ := build(t, e, d)
 	c := composition(t, b)
-	if c.Status != "entered-in-error" {
+	if c.Status.Code() != "entered-in-error" {
 		t.Errorf("status %q", c.Status)
 	}
-	if len(c.RelatesTo) != 1 || c.RelatesTo[0].TargetIdentifier.Value != "urn:oid:"+documents.DocumentID(testOrg.DocumentRoot, e.ID, 2) {
+	if len(c.RelatesTo) != 1 || val(c.RelatesTo[0].TargetIdentifier.Value) != "urn:oid:"+documents.DocumentID(testOrg.DocumentRoot, e.ID, 2) {
 		t.Errorf("relatesTo = %+v", c.RelatesTo)
 	}
-	if a := only[*Provenance](t, b).Activity.Coding[0].Code; a != "NULLIFY" {
+	if a := val(only[*Provenance](t, b).Activity.Coding[0].Code); a != "NULLIFY" {
 		t.Errorf("activity %q", a)
 	}
 	if s := mustInspect(t, b); s.Status != "entered-in-error" || s.Version != 3 {
@@ -299,8 +299,8 @@ func TestBuildEnteredInError(t *testing.T) {
 	// stays deterministic.
 	e.FinalizedAt = time.Time{}
 	b, _ = build(t, e, decide(t, e, history{e.ID: 2}))
-	if b.Timestamp != "2026-11-20T09:00:00+02:00" || only[*Provenance](t, b).Recorded != b.Timestamp {
-		t.Errorf("timestamp %q without finalized_at", b.Timestamp)
+	if val(b.Timestamp) != "2026-11-20T09:00:00+02:00" || only[*Provenance](t, b).Recorded != val(b.Timestamp) {
+		t.Errorf("timestamp %q without finalized_at", val(b.Timestamp))
 	}
 
 	// A first revision cannot be an invalidation: it would reuse the id of
@@ -322,12 +322,12 @@ func TestBuildOutsourced(t *testing.T) {
 	}
 	c := composition(t, b)
 	custodian := resolve(t, b, c.Custodian).(*Organization)
-	if custodian.Identifier[0].Value != "urn:oid:"+testOrg.OID {
+	if val(custodian.Identifier[0].Value) != "urn:oid:"+testOrg.OID {
 		t.Errorf("custodian is %+v, want the organiser (the register keeper)", custodian.Identifier)
 	}
 	role := resolve(t, b, &c.Author[0]).(*PractitionerRole)
 	provider := resolve(t, b, role.Organization).(*Organization)
-	if provider.Identifier[0].Value != "urn:oid:1.2.246.10.1234567.19.1" {
+	if val(provider.Identifier[0].Value) != "urn:oid:1.2.246.10.1234567.19.1" {
 		t.Errorf("author's organization = %+v", provider.Identifier)
 	}
 	unit := resolve(t, b, only[*Encounter](t, b).ServiceProvider).(*Organization)
@@ -477,10 +477,10 @@ func TestCodeOverrides(t *testing.T) {
 	}
 	checkBundleJSON(t, mustMarshal(t, b))
 	c := composition(t, b)
-	if !hasSecurity(c.Meta, "http://terminology.hl7.org/CodeSystem/v3-ActCode", "X-HIDDEN") || c.Type.Coding[0].Code != "11" {
+	if !hasSecurity(c.Meta, "http://terminology.hl7.org/CodeSystem/v3-ActCode", "X-HIDDEN") || val(c.Type.Coding[0].Code) != "11" {
 		t.Errorf("overrides not applied: %+v %+v", c.Meta, c.Type)
 	}
-	if only[*Encounter](t, b).Class.Code != "HH" {
+	if val(only[*Encounter](t, b).Class.Code) != "HH" {
 		t.Error("encounter class override not applied")
 	}
 	if _, err := Build(e, d, testOrg, Options{Codes: map[string]string{"fhir.no.such.code": "1"}}); err == nil {
@@ -507,7 +507,7 @@ func hasSecurity(m *Meta, system, code string) bool {
 		return false
 	}
 	for _, s := range m.Security {
-		if s.System == system && s.Code == code {
+		if val(s.System) == system && val(s.Code) == code {
 			return true
 		}
 	}
@@ -516,7 +516,7 @@ func hasSecurity(m *Meta, system, code string) bool {
 
 func extension(xs []Extension, url string) *Extension {
 	for i := range xs {
-		if xs[i].URL == url {
+		if xs[i].Url == url {
 			return &xs[i]
 		}
 	}

@@ -37,14 +37,35 @@ func canonicalWithoutSignature(raw []byte) ([]byte, error) {
 	if dec.More() {
 		return nil, errors.New("fhir: canonical form: trailing data after JSON value")
 	}
+	return canonicalValueWithoutSignature(v, len(raw))
+}
+
+// canonicalJSON is the canonical form of any JSON text, signature included.
+func canonicalJSON(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("fhir: canonical form: %w", err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(raw))
+	if err := writeCanonical(&buf, v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// canonicalValueWithoutSignature is the canonical form of a parsed Bundle
+// (numbers as json.Number); v is not changed.
+func canonicalValueWithoutSignature(v any, sizeHint int) ([]byte, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil, errors.New("fhir: canonical form: not a JSON object")
 	}
-	delete(obj, "signature")
 	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	if err := writeCanonical(&buf, obj); err != nil {
+	buf.Grow(sizeHint)
+	if err := writeCanonicalObject(&buf, obj, "signature"); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -80,26 +101,35 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 		}
 		buf.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool { return lessUTF16(keys[i], keys[j]) })
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeCanonicalString(buf, k)
-			buf.WriteByte(':')
-			if err := writeCanonical(buf, x[k]); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
+		return writeCanonicalObject(buf, x, "")
 	default:
 		return fmt.Errorf("fhir: canonical form: unexpected %T", v)
 	}
+	return nil
+}
+
+// writeCanonicalObject writes an object with its members sorted, leaving
+// out the member named skip ("" skips none).
+func writeCanonicalObject(buf *bytes.Buffer, x map[string]any, skip string) error {
+	keys := make([]string, 0, len(x))
+	for k := range x {
+		if skip == "" || k != skip {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return lessUTF16(keys[i], keys[j]) })
+	buf.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		writeCanonicalString(buf, k)
+		buf.WriteByte(':')
+		if err := writeCanonical(buf, x[k]); err != nil {
+			return err
+		}
+	}
+	buf.WriteByte('}')
 	return nil
 }
 

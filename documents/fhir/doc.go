@@ -3,15 +3,21 @@
 //
 // # Model
 //
-// The resources are typed structs covering exactly the elements the gateway
-// emits (Bundle, Composition, Patient, Practitioner, PractitionerRole,
-// Organization, Encounter, Provenance). They encode to FHIR R4 JSON: empty
-// values are omitted, every resource carries resourceType, choice types use
-// their typed names (valueDate, valueCoding, ...). Encode with Marshal, which
-// leaves markup unescaped ("<div", not "\u003cdiv"). Decoding is strict: an
-// element the structs do not know is an error rather than silently dropped,
-// so whatever decodes re-encodes to the same bytes. Resource types the
-// package does not model decode into RawResource and are kept verbatim.
+// Resources and datatypes are samply's FHIR R4 models
+// (github.com/samply/golang-fhir-models/fhir-models/fhir), as type aliases:
+// optional elements are pointers, required codes are samply's enums. By
+// hand, each for a defect a test shows (model.go, model_test.go):
+// Composition, whose relatesTo has target[x] as one of two pointers
+// (samply's writes both), and Bundle and BundleEntry, whose resources are
+// decoded by resourceType (samply keeps raw JSON). Encode with Marshal,
+// which leaves markup unescaped ("<div", not "\u003cdiv") and puts
+// resourceType first. Decoding is strict: an element the types do not know
+// is an error, and so is a missing element the types hold as a value or an
+// empty array they would omit (samply alone would silently drop contained
+// resources and _element extensions, and read a missing code as its enum's
+// first value), so whatever decodes re-encodes to the same canonical form.
+// Resource types the package does not model decode into RawResource and are
+// kept verbatim.
 //
 // # Mapping (Build)
 //
@@ -40,10 +46,12 @@
 //     extension (valueDate) on the Provenance; a concealment is the security
 //     label v3-ActCode NOPAT on Bundle and Composition. The reason code and
 //     text go to Provenance.reason.
-//   - Guardian: the HL7 Finland RestrictionParent extension (valueCoding,
-//     1.2.246.537.5.40202.201901) on the Provenance exactly when the client
-//     is a minor and the decision hides the entry from the guardian: 3 when
-//     the minor has not consented, 4 when a professional prohibited it.
+//   - Guardian: the HL7 Finland RestrictionParent extension (valueCoding
+//     with display, 1.2.246.537.5.40202.201901) on the Provenance of every
+//     minor's document, from the decision's guardian basis as on the CDA
+//     route (the FHIR FI value set): 1 not capable of deciding, disclosed;
+//     2 capable, allows; 3 capable, forbids; 4 capability unknown, not
+//     disclosed (also a professional's prohibition, configurable).
 //   - Organisations carry urn:oid:<OID> as an urn:ietf:rfc:3986 identifier.
 //     The author's PractitionerRole is at the organiser, or at the provider
 //     for an outsourced service (the Provenance agent then acts on behalf
@@ -60,7 +68,15 @@
 // Every code the domain notes do not confirm is in one table (codes.go,
 // DefaultCodes) and can be overridden by name through Options.Codes.
 //
-// # Signature (Sign, Verify, VerifyJSON)
+// # Validation (Validate, ParseJSON, ValidateParsed)
+//
+// The official R4 JSON Schema, with its two oneOf lists over all 146
+// resource types replaced by the schema's own resourceType discriminator:
+// each resource is checked against its own definition (see validate.go).
+// A receiver parses once (ParseJSON) and hands the value to ValidateParsed,
+// UnmarshalParsed and VerifyParsed.
+//
+// # Signature (Sign, Verify, VerifyJSON, VerifyParsed)
 //
 // Bundle.signature holds a detached JWS (RS256, x5c chain and sigT signing
 // time in the protected header) over the Bundle's canonical form: the JSON

@@ -39,7 +39,7 @@ func TestGuardianCodesAreTheCDARoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := documents.Decision{Guardian: documents.GuardianProhibitedByProfessional}
-	if got := guardianRestriction(d, c); got == nil || got.Code != "3" || got.Display != guardianDisplay["3"] {
+	if got := guardianRestriction(d, c); got == nil || val(got.Code) != "3" || val(got.Display) != guardianDisplay["3"] {
 		t.Errorf("override: %+v", got)
 	}
 	if _, err := resolveCodes(map[string]string{"fhir.guardian_restriction.refused": "3"}); err == nil {

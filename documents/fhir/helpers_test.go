@@ -176,11 +176,11 @@ func resolve(t testing.TB, b *Bundle, r *Reference) Resource {
 		t.Fatal("nil reference")
 	}
 	for _, e := range b.Entry {
-		if e.FullURL == r.Reference {
+		if val(e.FullUrl) == val(r.Reference) {
 			return e.Resource
 		}
 	}
-	t.Fatalf("reference %q resolves to no entry", r.Reference)
+	t.Fatalf("reference %q resolves to no entry", val(r.Reference))
 	return nil
 }
 

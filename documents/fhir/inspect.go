@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
@@ -53,13 +55,13 @@ func inspect(b *Bundle, c codes) (Summary, error) {
 	if b == nil {
 		return s, errors.New("fhir: inspect: nil bundle")
 	}
-	if b.Type != "document" {
-		return s, fmt.Errorf("fhir: inspect: bundle type %q, want document", b.Type)
+	if b.Type != models.BundleTypeDocument {
+		return s, fmt.Errorf("fhir: inspect: bundle type %q, want document", b.Type.Code())
 	}
-	if b.Identifier == nil || !strings.HasPrefix(b.Identifier.Value, "urn:oid:") {
+	if b.Identifier == nil || !strings.HasPrefix(val(b.Identifier.Value), "urn:oid:") {
 		return s, errors.New("fhir: inspect: bundle has no urn:oid: identifier")
 	}
-	s.DocumentID = strings.TrimPrefix(b.Identifier.Value, "urn:oid:")
+	s.DocumentID = strings.TrimPrefix(val(b.Identifier.Value), "urn:oid:")
 	s.Signed = b.Signature != nil
 	if len(b.Entry) == 0 {
 		return s, errors.New("fhir: inspect: bundle has no entries")
@@ -70,30 +72,30 @@ func inspect(b *Bundle, c codes) (Summary, error) {
 	}
 	byURL := make(map[string]Resource, len(b.Entry))
 	for _, e := range b.Entry {
-		byURL[e.FullURL] = e.Resource
+		byURL[val(e.FullUrl)] = e.Resource
 	}
 
-	s.Status = comp.Status
+	s.Status = comp.Status.Code()
 	if comp.Identifier != nil {
-		s.SetID = strings.TrimPrefix(comp.Identifier.Value, "urn:oid:")
+		s.SetID = strings.TrimPrefix(val(comp.Identifier.Value), "urn:oid:")
 	}
 	for _, x := range comp.Extension {
-		if x.URL == c[CodeExtCompositionVersion] {
-			v, err := strconv.Atoi(x.ValueString)
+		if x.Url == c[CodeExtCompositionVersion] {
+			v, err := strconv.Atoi(val(x.ValueString))
 			if err != nil {
-				return s, fmt.Errorf("fhir: inspect: version %q is not a number", x.ValueString)
+				return s, fmt.Errorf("fhir: inspect: version %q is not a number", val(x.ValueString))
 			}
 			s.Version = v
 		}
 	}
 	for _, r := range comp.RelatesTo {
-		if r.Code == "replaces" && r.TargetIdentifier != nil {
-			s.Replaces = strings.TrimPrefix(r.TargetIdentifier.Value, "urn:oid:")
+		if r.Code == models.DocumentRelationshipTypeReplaces && r.TargetIdentifier != nil {
+			s.Replaces = strings.TrimPrefix(val(r.TargetIdentifier.Value), "urn:oid:")
 		}
 	}
 	for _, cat := range comp.Category {
 		for _, cd := range cat.Coding {
-			switch cd.System {
+			switch val(cd.System) {
 			case c[CodeHealthCategorySystem]:
 				s.Archive = documents.ArchivePatient
 			case c[CodeSocialCategorySystem]:
@@ -107,29 +109,29 @@ func inspect(b *Bundle, c codes) (Summary, error) {
 	if comp.Meta != nil {
 		for _, sec := range comp.Meta.Security {
 			switch {
-			case sec.System == c[CodeConfidentialitySystem]:
-				s.Confidentiality = sec.Code
-			case sec.System == c[CodeConcealedSystem] && sec.Code == c[CodeConcealed]:
+			case val(sec.System) == c[CodeConfidentialitySystem]:
+				s.Confidentiality = val(sec.Code)
+			case val(sec.System) == c[CodeConcealedSystem] && val(sec.Code) == c[CodeConcealed]:
 				s.Concealed = true
 			}
 		}
 	}
 
 	if comp.Subject != nil {
-		if p, ok := byURL[comp.Subject.Reference].(*Patient); ok {
+		if p, ok := byURL[val(comp.Subject.Reference)].(*Patient); ok {
 			for _, id := range p.Identifier {
-				if id.System == systemHetu {
-					s.Hetu = id.Value
+				if val(id.System) == systemHetu {
+					s.Hetu = val(id.Value)
 				}
 			}
 		}
 	}
 	if len(comp.Author) > 0 {
-		if r, ok := byURL[comp.Author[0].Reference].(*PractitionerRole); ok {
+		if r, ok := byURL[val(comp.Author[0].Reference)].(*PractitionerRole); ok {
 			for _, cc := range r.Code {
 				for _, cd := range cc.Coding {
-					if cd.System == c[CodeAuthorRoleSystem] {
-						s.AuthorRole = documents.Role(cd.Code)
+					if val(cd.System) == c[CodeAuthorRoleSystem] {
+						s.AuthorRole = documents.Role(val(cd.Code))
 					}
 				}
 			}
@@ -141,16 +143,16 @@ func inspect(b *Bundle, c codes) (Summary, error) {
 			continue
 		}
 		for _, x := range p.Extension {
-			switch x.URL {
+			switch x.Url {
 			case c[CodeExtReleaseDate]:
-				d, err := documents.ParseDate(x.ValueDate)
+				d, err := documents.ParseDate(val(x.ValueDate))
 				if err != nil {
 					return s, fmt.Errorf("fhir: inspect: release date: %w", err)
 				}
 				s.ReleaseDate = d
 			case c[CodeExtRestrictionParent]:
 				if x.ValueCoding != nil {
-					s.GuardianDisclosure = x.ValueCoding.Code
+					s.GuardianDisclosure = val(x.ValueCoding.Code)
 				}
 			}
 		}

@@ -5,211 +5,83 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
 
-// Resource is any FHIR resource that can stand in Bundle.entry.resource.
-type Resource interface {
-	ResourceType() string
-}
+// The resource and datatype structs are samply's FHIR R4 models
+// (github.com/samply/golang-fhir-models, the design card's choice). Kept by
+// hand, each for a defect a test shows (model_test.go):
+//
+//   - Composition: samply's relatesTo holds target[x] as two values, so it
+//     writes an empty targetReference beside targetIdentifier (two values of
+//     one choice: invalid FHIR, and a signature that breaks on re-encoding).
+//   - Bundle and BundleEntry: samply keeps entry.resource as raw JSON; the
+//     gateway needs it decoded, strictly, by resourceType.
+//
+// What samply gets wrong on decoding (contained resources and primitive
+// _element extensions it has no field for, unknown elements, both dropped
+// silently by encoding/json; a missing required code read as the enum's
+// first value) is closed by Unmarshal: unknown members are errors, and so
+// is a missing element the types hold as a value (checkPresent, strict.go).
+type (
+	Meta            = models.Meta
+	Coding          = models.Coding
+	CodeableConcept = models.CodeableConcept
+	Identifier      = models.Identifier
+	Reference       = models.Reference
+	Period          = models.Period
+	HumanName       = models.HumanName
+	Narrative       = models.Narrative
+	Extension       = models.Extension
+	Signature       = models.Signature
 
-// Meta is Resource.meta.
-type Meta struct {
-	VersionID   string   `json:"versionId,omitempty"`
-	LastUpdated string   `json:"lastUpdated,omitempty"`
-	Profile     []string `json:"profile,omitempty"`
-	Security    []Coding `json:"security,omitempty"`
-	Tag         []Coding `json:"tag,omitempty"`
-}
+	CompositionSection = models.CompositionSection
+	ProvenanceAgent    = models.ProvenanceAgent
 
-type Coding struct {
-	System  string `json:"system,omitempty"`
-	Version string `json:"version,omitempty"`
-	Code    string `json:"code,omitempty"`
-	Display string `json:"display,omitempty"`
-}
+	Patient          = models.Patient
+	Practitioner     = models.Practitioner
+	PractitionerRole = models.PractitionerRole
+	Organization     = models.Organization
+	Encounter        = models.Encounter
+	Provenance       = models.Provenance
+)
 
-type CodeableConcept struct {
-	Coding []Coding `json:"coding,omitempty"`
-	Text   string   `json:"text,omitempty"`
-}
+// Resource is any FHIR resource that can stand in Bundle.entry.resource:
+// *Bundle, *Composition, a pointer to one of samply's resources above, or a
+// *RawResource.
+type Resource any
 
-type Identifier struct {
-	Use      string           `json:"use,omitempty"`
-	Type     *CodeableConcept `json:"type,omitempty"`
-	System   string           `json:"system,omitempty"`
-	Value    string           `json:"value,omitempty"`
-	Period   *Period          `json:"period,omitempty"`
-	Assigner *Reference       `json:"assigner,omitempty"`
-}
-
-type Reference struct {
-	Reference  string      `json:"reference,omitempty"`
-	Type       string      `json:"type,omitempty"`
-	Identifier *Identifier `json:"identifier,omitempty"`
-	Display    string      `json:"display,omitempty"`
-}
-
-// Period holds dateTimes (YYYY-MM-DDThh:mm:ss+zz:zz).
-type Period struct {
-	Start string `json:"start,omitempty"`
-	End   string `json:"end,omitempty"`
-}
-
-type HumanName struct {
-	Use    string   `json:"use,omitempty"`
-	Text   string   `json:"text,omitempty"`
-	Family string   `json:"family,omitempty"`
-	Given  []string `json:"given,omitempty"`
-}
-
-// Narrative.div is an XHTML fragment rooted at <div xmlns="http://www.w3.org/1999/xhtml">.
-type Narrative struct {
-	Status string `json:"status,omitempty"`
-	Div    string `json:"div,omitempty"`
-}
-
-// Extension carries exactly one value[x] (or nested extensions). Only the
-// choice types the gateway uses are modelled; decoding any other is an error.
-type Extension struct {
-	URL                  string           `json:"url"`
-	Extension            []Extension      `json:"extension,omitempty"`
-	ValueBoolean         *bool            `json:"valueBoolean,omitempty"`
-	ValueCode            string           `json:"valueCode,omitempty"`
-	ValueDate            string           `json:"valueDate,omitempty"`
-	ValueDateTime        string           `json:"valueDateTime,omitempty"`
-	ValueInstant         string           `json:"valueInstant,omitempty"`
-	ValueString          string           `json:"valueString,omitempty"`
-	ValueURI             string           `json:"valueUri,omitempty"`
-	ValueCoding          *Coding          `json:"valueCoding,omitempty"`
-	ValueCodeableConcept *CodeableConcept `json:"valueCodeableConcept,omitempty"`
-	ValueIdentifier      *Identifier      `json:"valueIdentifier,omitempty"`
-	ValueReference       *Reference       `json:"valueReference,omitempty"`
-}
-
-// Signature is the FHIR Signature datatype (Bundle.signature).
-type Signature struct {
-	Type         []Coding   `json:"type,omitempty"`
-	When         string     `json:"when,omitempty"`
-	Who          *Reference `json:"who,omitempty"`
-	OnBehalfOf   *Reference `json:"onBehalfOf,omitempty"`
-	TargetFormat string     `json:"targetFormat,omitempty"`
-	SigFormat    string     `json:"sigFormat,omitempty"`
-	Data         string     `json:"data,omitempty"`
-}
-
-// Bundle is a FHIR Bundle; the gateway only makes type "document".
+// Bundle is samply's Bundle with entries whose resources are decoded (samply
+// keeps them as raw JSON). The gateway only makes type "document".
 type Bundle struct {
-	ID         string        `json:"id,omitempty"`
-	Meta       *Meta         `json:"meta,omitempty"`
-	Language   string        `json:"language,omitempty"`
-	Identifier *Identifier   `json:"identifier,omitempty"`
-	Type       string        `json:"type,omitempty"`
-	Timestamp  string        `json:"timestamp,omitempty"`
-	Entry      []BundleEntry `json:"entry,omitempty"`
-	Signature  *Signature    `json:"signature,omitempty"`
+	models.OtherBundle
+	Entry []BundleEntry `json:"entry,omitempty"`
 }
 
-// BundleEntry holds any resource; decoding picks the typed struct by
-// resourceType (see DecodeResource).
+// BundleEntry is samply's BundleEntry with a decoded resource (see
+// DecodeResource).
 type BundleEntry struct {
-	FullURL  string   `json:"fullUrl,omitempty"`
+	models.BundleEntry
 	Resource Resource `json:"resource,omitempty"`
 }
 
+// Composition is samply's Composition with relatesTo by hand.
 type Composition struct {
-	ID              string                 `json:"id,omitempty"`
-	Meta            *Meta                  `json:"meta,omitempty"`
-	Language        string                 `json:"language,omitempty"`
-	Text            *Narrative             `json:"text,omitempty"`
-	Extension       []Extension            `json:"extension,omitempty"`
-	Identifier      *Identifier            `json:"identifier,omitempty"`
-	Status          string                 `json:"status,omitempty"`
-	Type            *CodeableConcept       `json:"type,omitempty"`
-	Category        []CodeableConcept      `json:"category,omitempty"`
-	Subject         *Reference             `json:"subject,omitempty"`
-	Encounter       *Reference             `json:"encounter,omitempty"`
-	Date            string                 `json:"date,omitempty"`
-	Author          []Reference            `json:"author,omitempty"`
-	Title           string                 `json:"title,omitempty"`
-	Confidentiality string                 `json:"confidentiality,omitempty"`
-	Custodian       *Reference             `json:"custodian,omitempty"`
-	RelatesTo       []CompositionRelatesTo `json:"relatesTo,omitempty"`
-	Section         []CompositionSection   `json:"section,omitempty"`
+	models.OtherComposition
+	RelatesTo []CompositionRelatesTo `json:"relatesTo,omitempty"`
 }
 
+// CompositionRelatesTo has target[x] as two optional pointers: exactly one
+// is set (samply's has both as values, and writes both).
 type CompositionRelatesTo struct {
-	Code             string      `json:"code,omitempty"`
-	TargetIdentifier *Identifier `json:"targetIdentifier,omitempty"`
-	TargetReference  *Reference  `json:"targetReference,omitempty"`
-}
-
-type CompositionSection struct {
-	Title   string               `json:"title,omitempty"`
-	Code    *CodeableConcept     `json:"code,omitempty"`
-	Author  []Reference          `json:"author,omitempty"`
-	Text    *Narrative           `json:"text,omitempty"`
-	Section []CompositionSection `json:"section,omitempty"`
-}
-
-type Patient struct {
-	ID         string       `json:"id,omitempty"`
-	Meta       *Meta        `json:"meta,omitempty"`
-	Extension  []Extension  `json:"extension,omitempty"`
-	Identifier []Identifier `json:"identifier,omitempty"`
-	Name       []HumanName  `json:"name,omitempty"`
-	Gender     string       `json:"gender,omitempty"`
-	BirthDate  string       `json:"birthDate,omitempty"`
-}
-
-type Practitioner struct {
-	ID         string       `json:"id,omitempty"`
-	Meta       *Meta        `json:"meta,omitempty"`
-	Identifier []Identifier `json:"identifier,omitempty"`
-	Name       []HumanName  `json:"name,omitempty"`
-}
-
-type PractitionerRole struct {
-	ID           string            `json:"id,omitempty"`
-	Meta         *Meta             `json:"meta,omitempty"`
-	Practitioner *Reference        `json:"practitioner,omitempty"`
-	Organization *Reference        `json:"organization,omitempty"`
-	Code         []CodeableConcept `json:"code,omitempty"`
-}
-
-type Organization struct {
-	ID         string       `json:"id,omitempty"`
-	Meta       *Meta        `json:"meta,omitempty"`
-	Identifier []Identifier `json:"identifier,omitempty"`
-	Name       string       `json:"name,omitempty"`
-	PartOf     *Reference   `json:"partOf,omitempty"`
-}
-
-type Encounter struct {
-	ID              string       `json:"id,omitempty"`
-	Meta            *Meta        `json:"meta,omitempty"`
-	Identifier      []Identifier `json:"identifier,omitempty"`
-	Status          string       `json:"status,omitempty"`
-	Class           *Coding      `json:"class,omitempty"`
-	Subject         *Reference   `json:"subject,omitempty"`
-	Period          *Period      `json:"period,omitempty"`
-	ServiceProvider *Reference   `json:"serviceProvider,omitempty"`
-}
-
-type Provenance struct {
-	ID        string            `json:"id,omitempty"`
-	Meta      *Meta             `json:"meta,omitempty"`
-	Extension []Extension       `json:"extension,omitempty"`
-	Target    []Reference       `json:"target,omitempty"`
-	Recorded  string            `json:"recorded,omitempty"`
-	Reason    []CodeableConcept `json:"reason,omitempty"`
-	Activity  *CodeableConcept  `json:"activity,omitempty"`
-	Agent     []ProvenanceAgent `json:"agent,omitempty"`
-}
-
-type ProvenanceAgent struct {
-	Type       *CodeableConcept `json:"type,omitempty"`
-	Who        *Reference       `json:"who,omitempty"`
-	OnBehalfOf *Reference       `json:"onBehalfOf,omitempty"`
+	ID                *string                         `json:"id,omitempty"`
+	Extension         []Extension                     `json:"extension,omitempty"`
+	ModifierExtension []Extension                     `json:"modifierExtension,omitempty"`
+	Code              models.DocumentRelationshipType `json:"code"`
+	TargetIdentifier  *Identifier                     `json:"targetIdentifier,omitempty"`
+	TargetReference   *Reference                      `json:"targetReference,omitempty"`
 }
 
 // RawResource is a resource of a type the package does not model. It is
@@ -229,18 +101,10 @@ func (r *RawResource) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func (*Bundle) ResourceType() string           { return "Bundle" }
-func (*Composition) ResourceType() string      { return "Composition" }
-func (*Patient) ResourceType() string          { return "Patient" }
-func (*Practitioner) ResourceType() string     { return "Practitioner" }
-func (*PractitionerRole) ResourceType() string { return "PractitionerRole" }
-func (*Organization) ResourceType() string     { return "Organization" }
-func (*Encounter) ResourceType() string        { return "Encounter" }
-func (*Provenance) ResourceType() string       { return "Provenance" }
-
 // Marshal encodes v as compact JSON without Go's HTML escaping, so that the
-// narrative reads "<div" rather than "\u003cdiv". Use it (not json.Marshal)
-// for everything that leaves the gateway.
+// narrative reads "<div" rather than "\u003cdiv" (samply's MarshalJSON
+// methods escape). Use it (not json.Marshal) for everything that leaves
+// the gateway.
 func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -248,31 +112,67 @@ func Marshal(v any) ([]byte, error) {
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return unescapeHTML(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
 }
 
-// Unmarshal decodes a Bundle strictly (unknown elements are errors).
+// unescapeHTML turns the \u003c, \u003e and \u0026 escapes back into <, >
+// and &: the same JSON strings, as RFC 8785 and readers see them. A
+// backslash escaping a backslash is copied with the character after it, so
+// the text "\u003c" in a value (encoded "\\u003c") stays as it is.
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != '\\' || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		if b[i+1] == 'u' && i+5 < len(b) && string(b[i+2:i+4]) == "00" {
+			switch string(b[i+4 : i+6]) {
+			case "3c":
+				out, i = append(out, '<'), i+5
+				continue
+			case "3e":
+				out, i = append(out, '>'), i+5
+				continue
+			case "26":
+				out, i = append(out, '&'), i+5
+				continue
+			}
+		}
+		out = append(out, c, b[i+1])
+		i++
+	}
+	return out
+}
+
+// Unmarshal decodes a Bundle strictly: unknown elements are errors, and so
+// is a value the types would invent or lose (checkPresent), so that nothing
+// the types cannot carry (a contained resource, a primitive's _element, a
+// missing code samply would read as its first value) gets past: what
+// decodes re-encodes to the same canonical form.
 func Unmarshal(raw []byte) (*Bundle, error) {
+	parsed, err := ParseJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	return UnmarshalParsed(raw, parsed)
+}
+
+// UnmarshalParsed is Unmarshal for a receiver that has parsed raw already
+// (ParseJSON).
+func UnmarshalParsed(raw []byte, parsed any) (*Bundle, error) {
 	var b Bundle
 	if err := b.UnmarshalJSON(raw); err != nil {
 		return nil, err
 	}
-	return &b, nil
-}
-
-// withResourceType prepends "resourceType" to an encoded JSON object.
-func withResourceType(rt string, body []byte, err error) ([]byte, error) {
-	if err != nil {
+	if err := checkPresent(reflect.ValueOf(&b), parsed, ""); err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(body)+len(rt)+20)
-	out = append(out, `{"resourceType":"`...)
-	out = append(out, rt...)
-	out = append(out, '"')
-	if len(body) > 2 {
-		out = append(out, ',')
-	}
-	return append(out, body[1:]...), nil
+	return &b, nil
 }
 
 // decodeStrict decodes one JSON value into v, refusing unknown fields and
@@ -296,6 +196,21 @@ func checkResourceType(got, want string) error {
 	return nil
 }
 
+// withResourceType prepends "resourceType" to an encoded JSON object.
+func withResourceType(rt string, body []byte, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(body)+len(rt)+20)
+	out = append(out, `{"resourceType":"`...)
+	out = append(out, rt...)
+	out = append(out, '"')
+	if len(body) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, body[1:]...), nil
+}
+
 // The MarshalJSON/UnmarshalJSON pairs below add and check resourceType; the
 // local alias type drops the methods so the struct encodes field by field.
 
@@ -317,62 +232,58 @@ func (r *Bundle) UnmarshalJSON(raw []byte) error {
 	return checkResourceType(v.ResourceType, "Bundle")
 }
 
-func (e *BundleEntry) UnmarshalJSON(raw []byte) error {
-	var v struct {
-		FullURL  string          `json:"fullUrl"`
-		Resource json.RawMessage `json:"resource"`
+func (e BundleEntry) MarshalJSON() ([]byte, error) {
+	type alias BundleEntry
+	a := alias(e)
+	if e.Resource != nil {
+		raw, err := Marshal(e.Resource)
+		if err != nil {
+			return nil, err
+		}
+		a.Resource = json.RawMessage(resourceTypeFirst(raw))
 	}
+	return Marshal(a)
+}
+
+// resourceTypeFirst moves samply's trailing resourceType member to the
+// front, where FHIR JSON puts it and readers look for it. Inside strings a
+// quote is escaped, so the member's text can only be the object's own last
+// member.
+func resourceTypeFirst(b []byte) []byte {
+	const member = `,"resourceType":"`
+	i := bytes.LastIndex(b, []byte(member))
+	if i < 0 || !bytes.HasSuffix(b, []byte(`"}`)) {
+		return b
+	}
+	rt := b[i+len(member) : len(b)-2]
+	if bytes.IndexByte(rt, '"') >= 0 || bytes.IndexByte(rt, '\\') >= 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, `{"resourceType":"`...)
+	out = append(out, rt...)
+	out = append(out, `",`...)
+	out = append(out, b[1:i]...)
+	return append(out, '}')
+}
+
+func (e *BundleEntry) UnmarshalJSON(raw []byte) error {
+	var v models.BundleEntry
 	if err := decodeStrict(raw, &v); err != nil {
 		return err
 	}
-	e.FullURL, e.Resource = v.FullURL, nil
-	if len(v.Resource) == 0 || string(v.Resource) == "null" {
+	res := v.Resource
+	v.Resource = nil
+	e.BundleEntry, e.Resource = v, nil
+	if len(res) == 0 || string(res) == "null" {
 		return nil
 	}
-	r, err := DecodeResource(v.Resource)
+	r, err := DecodeResource(res)
 	if err != nil {
 		return err
 	}
 	e.Resource = r
 	return nil
-}
-
-// DecodeResource decodes one resource by its resourceType: a modelled type
-// decodes strictly into its struct, any other into a RawResource.
-func DecodeResource(raw []byte) (Resource, error) {
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
-		return nil, fmt.Errorf("fhir: resource: %w", err)
-	}
-	var r Resource
-	switch head.ResourceType {
-	case "":
-		return nil, errors.New("fhir: resource without resourceType")
-	case "Bundle":
-		r = new(Bundle)
-	case "Composition":
-		r = new(Composition)
-	case "Patient":
-		r = new(Patient)
-	case "Practitioner":
-		r = new(Practitioner)
-	case "PractitionerRole":
-		r = new(PractitionerRole)
-	case "Organization":
-		r = new(Organization)
-	case "Encounter":
-		r = new(Encounter)
-	case "Provenance":
-		r = new(Provenance)
-	default:
-		return &RawResource{Type: head.ResourceType, JSON: append(json.RawMessage(nil), raw...)}, nil
-	}
-	if err := json.Unmarshal(raw, r); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 func (r Composition) MarshalJSON() ([]byte, error) {
@@ -393,110 +304,100 @@ func (r *Composition) UnmarshalJSON(raw []byte) error {
 	return checkResourceType(v.ResourceType, "Composition")
 }
 
-func (r Patient) MarshalJSON() ([]byte, error) {
-	type alias Patient
-	b, err := Marshal(alias(r))
-	return withResourceType("Patient", b, err)
-}
-
-func (r *Patient) UnmarshalJSON(raw []byte) error {
-	type alias Patient
-	v := struct {
+// DecodeResource decodes one resource by its resourceType: a modelled type
+// decodes strictly (unknown elements are errors) into its struct, any other
+// into a RawResource.
+func DecodeResource(raw []byte) (Resource, error) {
+	var head struct {
 		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: Patient: %w", err)
 	}
-	return checkResourceType(v.ResourceType, "Patient")
-}
-
-func (r Practitioner) MarshalJSON() ([]byte, error) {
-	type alias Practitioner
-	b, err := Marshal(alias(r))
-	return withResourceType("Practitioner", b, err)
-}
-
-func (r *Practitioner) UnmarshalJSON(raw []byte) error {
-	type alias Practitioner
-	v := struct {
-		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: Practitioner: %w", err)
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return nil, fmt.Errorf("fhir: resource: %w", err)
 	}
-	return checkResourceType(v.ResourceType, "Practitioner")
-}
-
-func (r PractitionerRole) MarshalJSON() ([]byte, error) {
-	type alias PractitionerRole
-	b, err := Marshal(alias(r))
-	return withResourceType("PractitionerRole", b, err)
-}
-
-func (r *PractitionerRole) UnmarshalJSON(raw []byte) error {
-	type alias PractitionerRole
-	v := struct {
-		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: PractitionerRole: %w", err)
+	rt := head.ResourceType
+	var r Resource
+	var err error
+	switch rt {
+	case "":
+		return nil, errors.New("fhir: resource without resourceType")
+	case "Bundle":
+		b := new(Bundle)
+		r, err = b, b.UnmarshalJSON(raw)
+	case "Composition":
+		c := new(Composition)
+		r, err = c, c.UnmarshalJSON(raw)
+	case "Patient":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherPatient
+		}
+		err = decodeStrict(raw, &v)
+		p := Patient(v.OtherPatient)
+		r = &p
+	case "Practitioner":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherPractitioner
+		}
+		err = decodeStrict(raw, &v)
+		p := Practitioner(v.OtherPractitioner)
+		r = &p
+	case "PractitionerRole":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherPractitionerRole
+		}
+		err = decodeStrict(raw, &v)
+		p := PractitionerRole(v.OtherPractitionerRole)
+		r = &p
+	case "Organization":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherOrganization
+		}
+		err = decodeStrict(raw, &v)
+		o := Organization(v.OtherOrganization)
+		r = &o
+	case "Encounter":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherEncounter
+		}
+		err = decodeStrict(raw, &v)
+		x := Encounter(v.OtherEncounter)
+		r = &x
+	case "Provenance":
+		var v struct {
+			ResourceType string `json:"resourceType"`
+			models.OtherProvenance
+		}
+		err = decodeStrict(raw, &v)
+		p := Provenance(v.OtherProvenance)
+		r = &p
+	default:
+		return &RawResource{Type: rt, JSON: append(json.RawMessage(nil), raw...)}, nil
 	}
-	return checkResourceType(v.ResourceType, "PractitionerRole")
-}
-
-func (r Organization) MarshalJSON() ([]byte, error) {
-	type alias Organization
-	b, err := Marshal(alias(r))
-	return withResourceType("Organization", b, err)
-}
-
-func (r *Organization) UnmarshalJSON(raw []byte) error {
-	type alias Organization
-	v := struct {
-		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: Organization: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("fhir: %s: %w", rt, err)
 	}
-	return checkResourceType(v.ResourceType, "Organization")
+	return r, nil
 }
 
-func (r Encounter) MarshalJSON() ([]byte, error) {
-	type alias Encounter
-	b, err := Marshal(alias(r))
-	return withResourceType("Encounter", b, err)
-}
+// str and opt make the optional strings of samply's types: str always
+// points at s, opt is nil for "" (the element is then left out).
+func str(s string) *string { return &s }
 
-func (r *Encounter) UnmarshalJSON(raw []byte) error {
-	type alias Encounter
-	v := struct {
-		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: Encounter: %w", err)
+func opt(s string) *string {
+	if s == "" {
+		return nil
 	}
-	return checkResourceType(v.ResourceType, "Encounter")
+	return &s
 }
 
-func (r Provenance) MarshalJSON() ([]byte, error) {
-	type alias Provenance
-	b, err := Marshal(alias(r))
-	return withResourceType("Provenance", b, err)
-}
-
-func (r *Provenance) UnmarshalJSON(raw []byte) error {
-	type alias Provenance
-	v := struct {
-		ResourceType string `json:"resourceType"`
-		*alias
-	}{alias: (*alias)(r)}
-	if err := decodeStrict(raw, &v); err != nil {
-		return fmt.Errorf("fhir: Provenance: %w", err)
+// val reads an optional string ("" when absent).
+func val(p *string) string {
+	if p == nil {
+		return ""
 	}
-	return checkResourceType(v.ResourceType, "Provenance")
+	return *p
 }

@@ -90,15 +90,15 @@ func Sign(b *Bundle, key crypto.Signer, chain []*x509.Certificate, when time.Tim
 	b.Signature = &Signature{
 		Type:      []Coding{signatureType(codes(defaultCodes))},
 		When:      instant(when.Truncate(time.Second)),
-		Who:       organisationRef(b, who),
-		SigFormat: sigFormatJOSE,
-		Data:      base64.StdEncoding.EncodeToString([]byte(compact)),
+		Who:       *organisationRef(b, who),
+		SigFormat: str(sigFormatJOSE),
+		Data:      str(base64.StdEncoding.EncodeToString([]byte(compact))),
 	}
 	return nil
 }
 
 func signatureType(c codes) Coding {
-	return Coding{System: c[CodeSignatureTypeSystem], Code: c[CodeSignatureType], Display: c[CodeSignatureTypeDisplay]}
+	return coding(c[CodeSignatureTypeSystem], c[CodeSignatureType], c[CodeSignatureTypeDisplay])
 }
 
 // organisationRef points at the Bundle's Organization with the given OID.
@@ -107,13 +107,13 @@ func organisationRef(b *Bundle, oid string) *Reference {
 	for _, e := range b.Entry {
 		if o, ok := e.Resource.(*Organization); ok {
 			for _, id := range o.Identifier {
-				if id.System == systemURI && id.Value == want {
-					return &Reference{Reference: e.FullURL}
+				if val(id.System) == systemURI && val(id.Value) == want {
+					return &Reference{Reference: str(val(e.FullUrl))}
 				}
 			}
 		}
 	}
-	return &Reference{Identifier: &Identifier{System: systemURI, Value: want}}
+	return &Reference{Identifier: identifier(systemURI, want)}
 }
 
 // Verify checks b.Signature against the canonical form of b. With roots,
@@ -162,11 +162,27 @@ func VerifyJSON(raw []byte, roots *x509.CertPool) (*Bundle, *x509.Certificate, e
 	return b, leaf, nil
 }
 
-func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
-	if sig.SigFormat != sigFormatJOSE {
-		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", sig.SigFormat, sigFormatJOSE)
+// VerifyParsed is VerifyJSON for a Bundle the receiver has already parsed
+// (ParseJSON; for ValidateParsed and its own scans) and decoded
+// (Unmarshal): the canonical form is computed from the parsed JSON, not
+// from the structs, so nothing the structs would not represent can slip
+// past the signature.
+func VerifyParsed(v any, b *Bundle, roots *x509.CertPool) (*x509.Certificate, error) {
+	if b == nil || b.Signature == nil {
+		return nil, errors.New("fhir: verify: bundle is not signed")
 	}
-	compactBytes, err := base64.StdEncoding.DecodeString(sig.Data)
+	payload, err := canonicalValueWithoutSignature(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return verifyDetached(b.Signature, payload, roots)
+}
+
+func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
+	if val(sig.SigFormat) != sigFormatJOSE {
+		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", val(sig.SigFormat), sigFormatJOSE)
+	}
+	compactBytes, err := base64.StdEncoding.DecodeString(val(sig.Data))
 	if err != nil {
 		return nil, fmt.Errorf("fhir: verify: signature data is not base64: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
+
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
@@ -58,7 +60,10 @@ func TestDecodeStrictAndRaw(t *testing.T) {
 	_, raw := build(t, e, decide(t, e, nil))
 
 	// An element the structs do not model is an error, not silently lost.
-	unknown := bytes.Replace(raw, []byte(`"gender":"male",`), []byte(`"gender":"male","active":true,`), 1)
+	unknown := bytes.Replace(raw, []byte(`"gender":"male",`), []byte(`"gender":"male","colour":"red",`), 1)
+	if bytes.Equal(unknown, raw) {
+		t.Fatal("edit did not apply")
+	}
 	if _, err := Unmarshal(unknown); err == nil {
 		t.Error("unknown Patient element decoded")
 	}
@@ -84,7 +89,7 @@ func TestInspectRefusesForeignBundles(t *testing.T) {
 	b, _ := build(t, e, decide(t, e, nil))
 
 	notDoc := *b
-	notDoc.Type = "collection"
+	notDoc.Type = models.BundleTypeCollection
 	noComp := *b
 	noComp.Entry = b.Entry[1:]
 	noID := *b
