@@ -61,6 +61,10 @@ func TestPrometheusDashboardAndAlerts(t *testing.T) {
 	// Prometheus sees the gateway before the batch arrives, so the counters'
 	// rise is scraped, not only their end values.
 	prom.waitFor(t, `up{job="kanta-gateway"} == 1`, 60*time.Second)
+	// The dashboard is looked at over the run: queries are evaluated as a
+	// panel draws them, over this window (a rate of a burst that ended a
+	// minute before the query is 0, its quantile NaN, yet the panel drew it).
+	window := time.Now()
 
 	batch := filepath.Join(t.TempDir(), "generated.ndjson")
 	f, err := os.Create(batch)
@@ -87,17 +91,17 @@ func TestPrometheusDashboardAndAlerts(t *testing.T) {
 		t.Fatalf("found %d dashboard queries; the dashboard has more", len(queries))
 	}
 	for _, q := range queries {
-		if err := prom.returnsData(q.expr); err != nil {
+		if err := prom.returnsData(q.expr, window); err != nil {
 			t.Errorf("dashboard panel %q: %s\n  query: %s\n  (a misspelled metric or a label value that never occurs)", q.panel, err, q.expr)
 		}
 	}
-	t.Logf("%d dashboard queries evaluated through %s/api/v1/query", len(queries), prom.base)
+	t.Logf("%d dashboard queries evaluated through %s/api/v1/query_range", len(queries), prom.base)
 	// The instance variable's own query (label_values) lists the gateway.
 	if vals := prom.labelValues(t, "instance", `up{job="kanta-gateway"}`); !slices.Contains(vals, metricsAddr) {
 		t.Errorf("instance variable offers %v, want %s", vals, metricsAddr)
 	}
 	// The check itself: a misspelled metric returns nothing and is caught.
-	if err := prom.returnsData(strings.Replace(queries[0].expr, "kanta_gateway_", "kanta_gatewy_", 1)); err == nil {
+	if err := prom.returnsData(strings.Replace(queries[0].expr, "kanta_gateway_", "kanta_gatewy_", 1), window); err == nil {
 		t.Errorf("a misspelled copy of %q returned data: the check cannot fail", queries[0].expr)
 	}
 
@@ -264,23 +268,49 @@ func (p *promServer) query(expr string) ([]sample, error) {
 	return nil, fmt.Errorf("result type %s", out.Data.ResultType)
 }
 
-// returnsData is the dashboard check: the query returns at least one
-// series, and at least one of its values is a number (a histogram quantile
-// over buckets that never filled is NaN: the panel would draw nothing).
-func (p *promServer) returnsData(expr string) error {
-	v, err := p.query(expr)
-	if err != nil {
+// returnsData is the dashboard check: over the window from since to now
+// (step 1s, as a panel over the run draws it), the query returns at least
+// one series, and at least one of its values is a number (a histogram
+// quantile over buckets that never filled is NaN: the panel would draw
+// nothing).
+func (p *promServer) returnsData(expr string, since time.Time) error {
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string `json:"resultType"`
+			Result     []struct {
+				Metric map[string]string `json:"metric"`
+				Values [][2]any          `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	q := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatInt(since.Unix(), 10)},
+		"end":   {strconv.FormatInt(time.Now().Unix(), 10)},
+		"step":  {"1"},
+	}
+	if err := p.api("/api/v1/query_range?"+q.Encode(), &out); err != nil {
 		return err
 	}
-	if len(v) == 0 {
+	if out.Status != "success" {
+		return fmt.Errorf("query failed: %s", out.Error)
+	}
+	if out.Data.ResultType != "matrix" {
+		return fmt.Errorf("result type %s", out.Data.ResultType)
+	}
+	if len(out.Data.Result) == 0 {
 		return fmt.Errorf("no data")
 	}
-	for _, s := range v {
-		if f := s.float(); !math.IsNaN(f) {
-			return nil
+	for _, series := range out.Data.Result {
+		for _, v := range series.Values {
+			if !math.IsNaN((sample{Value: v}).float()) {
+				return nil
+			}
 		}
 	}
-	return fmt.Errorf("only NaN values: %v", v)
+	return fmt.Errorf("only NaN values over the run (%d series)", len(out.Data.Result))
 }
 
 func (p *promServer) api(path string, v any) error {
