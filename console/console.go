@@ -157,8 +157,6 @@ func (c *Console) routes() {
 	c.mux = m
 }
 
-type principalKey struct{}
-
 // auth admits a known principal; a browser without one goes to the login
 // page, anything else gets 401 with a basic-auth challenge.
 func (c *Console) auth(h func(http.ResponseWriter, *http.Request, *principal)) http.Handler {
