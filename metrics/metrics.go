@@ -89,6 +89,16 @@ func New(stats func(context.Context) (queue.Stats, error)) *Metrics {
 		}
 	}
 	info.WithLabelValues(version, goversion).Set(1)
+	// Series of every route and archive exist from the start, at zero: a
+	// batch signed between two scrapes would otherwise appear already at its
+	// final count, so rate() would see no increase and the signing and build
+	// panels would draw nothing for it.
+	for _, route := range []string{queue.RouteCDA, queue.RouteFHIR} {
+		m.signing.WithLabelValues(route)
+		for _, a := range []documents.Archive{documents.ArchivePatient, documents.ArchiveSocial} {
+			m.built.WithLabelValues(string(a), route)
+		}
+	}
 	m.Registry.MustRegister(m.entriesRead, m.built, m.signing, m.submissions, m.submitLatency, m.acks, m.breaker, m.writable, m.certExpiry, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {

@@ -227,3 +227,41 @@ func compare(t *testing.T, got, want map[string]float64) {
 		t.Errorf("%d series, want %d: %v", len(got), len(want), got)
 	}
 }
+
+// Every route's signing histogram and every archive and route's build
+// counter exist at zero before anything is signed: Prometheus then scrapes
+// the zero, and a batch signed within one scrape interval still shows as a
+// rise (rate > 0) instead of a series born at its final count.
+func TestSigningAndBuildSeriesStartAtZero(t *testing.T) {
+	m := New(nil)
+	got := gather(t, m.Registry)
+	for _, a := range []string{"patient", "social"} {
+		for _, r := range []string{"cda", "fhir"} {
+			k := `kanta_gateway_documents_built_total{archive="` + a + `",route="` + r + `"}`
+			if v, ok := got[k]; !ok || v != 0 {
+				t.Errorf("%s = %v (present %v), want 0 before any build", k, v, ok)
+			}
+		}
+	}
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]bool{}
+	for _, f := range fams {
+		if f.GetName() != "kanta_gateway_signing_duration_seconds" {
+			continue
+		}
+		for _, s := range f.GetMetric() {
+			if s.GetHistogram().GetSampleCount() != 0 {
+				t.Errorf("signing histogram %v has samples before any signing", s.GetLabel())
+			}
+			for _, l := range s.GetLabel() {
+				routes[l.GetValue()] = true
+			}
+		}
+	}
+	if !routes["cda"] || !routes["fhir"] {
+		t.Errorf("signing histogram series before any signing: %v, want cda and fhir", routes)
+	}
+}
