@@ -299,8 +299,7 @@ func (s *store[TTx]) Cancel(ctx context.Context, id int64) error {
 }
 
 func (s *store[TTx]) Reschedule(ctx context.Context, role documents.Role, notBefore time.Time) (int, error) {
-	n, err := s.b.pool.exec(ctx, `UPDATE river_job SET scheduled_at = ?
-		WHERE state = 'scheduled' AND kind = ? AND id IN (SELECT job_id FROM deliveries WHERE role = ? AND held = 1 AND state = 'queued')`,
+	n, err := s.b.pool.exec(ctx, qReschedule,
 		s.b.dialect.t(s.wall(notBefore)), JobKind, string(role))
 	if err != nil {
 		return 0, fmt.Errorf("queue: reschedule %s: %w", role, err)

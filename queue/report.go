@@ -37,8 +37,7 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	for _, name := range States {
 		st.Depth[name] = 0
 	}
-	rows, err := s.b.pool.query(ctx, `SELECT j.state, coalesce(d.state, ''), count(*) FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
-		WHERE j.kind = ? GROUP BY j.state, d.state`, JobKind)
+	rows, err := s.b.pool.query(ctx, qStatsDepth, JobKind)
 	if err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -58,11 +57,11 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	now := time.Now()
 	dl := s.b.dialect
 	var oldest, next dbTime
-	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at <= ?`,
+	if err := s.b.pool.queryRow(ctx, qStatsOldestDue,
 		JobKind, dl.t(now)).Scan(&oldest); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
-	if err := s.b.pool.queryRow(ctx, `SELECT min(scheduled_at) FROM river_job WHERE kind = ? AND state IN ('available', 'retryable', 'scheduled', 'pending') AND scheduled_at > ? AND attempted_at IS NULL`,
+	if err := s.b.pool.queryRow(ctx, qStatsNextHeld,
 		JobKind, dl.t(now)).Scan(&next); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -70,10 +69,7 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	// breaker snoozes, which leaves attempted_at set). The next retry is
 	// the earliest of those not waiting for another document.
 	var retry dbTime
-	if err := s.b.pool.queryRow(ctx, `SELECT count(*), min(CASE WHEN coalesce(d.wait_reason, '') = '' THEN j.scheduled_at END)
-		FROM river_job j LEFT JOIN deliveries d ON d.job_id = j.id
-		WHERE j.kind = ? AND j.state IN ('available', 'retryable', 'scheduled', 'pending', 'running') AND j.attempted_at IS NOT NULL
-		AND coalesce(d.state, 'queued') = 'queued'`,
+	if err := s.b.pool.queryRow(ctx, qStatsRetrying,
 		JobKind).Scan(&st.Retrying, &retry); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -107,10 +103,7 @@ type HeldCount struct {
 // Held counts the deliveries never attempted and held until a later date,
 // by archive and date, earliest first.
 func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
-	rows, err := s.b.pool.query(ctx, `SELECT coalesce(l.archive, ''), j.scheduled_at, d.held, count(*)
-		FROM river_job j JOIN deliveries d ON d.job_id = j.id LEFT JOIN ledger l ON l.entry_id = d.entry_id AND l.revision = d.revision
-		WHERE j.kind = ? AND j.state = 'scheduled' AND j.attempted_at IS NULL AND d.state = 'queued'
-		GROUP BY coalesce(l.archive, ''), j.scheduled_at, d.held`, JobKind)
+	rows, err := s.b.pool.query(ctx, qHeld, JobKind)
 	if err != nil {
 		return nil, fmt.Errorf("queue: held: %w", err)
 	}
