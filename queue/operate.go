@@ -326,8 +326,10 @@ func (s *store[TTx]) riverUI(prefix string, log *slog.Logger) (*riverui.Handler,
 }
 
 // RiverUI is River's own web UI over q's River client, served under
-// prefix. It must be started (Handler.Start) before it serves.
-func RiverUI(q Queue, prefix string, log *slog.Logger) (*riverui.Handler, error) {
+// prefix. It must be started (Handler.Start) before it serves. It takes
+// the Operator role (River's UI retries, cancels and deletes jobs) of a
+// queue this package opened.
+func RiverUI(q Operator, prefix string, log *slog.Logger) (*riverui.Handler, error) {
 	p, ok := q.(riverUIProvider)
 	if !ok {
 		return nil, fmt.Errorf("queue: %T has no River client", q)
