@@ -21,7 +21,7 @@ import (
 func init() { extraCommands = append(extraCommands, (*app).queueCommand, (*app).auditCommand) }
 
 // withQueue opens the configured queue for inspection only.
-func (a *app) withQueue(fn func(ctx context.Context, q queue.Queue) error) error {
+func (a *app) withQueue(fn func(ctx context.Context, q queue.Operator) error) error {
 	if err := a.load(); err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (a *app) queueCommand() *cobra.Command {
 			if state != "" && !validState(state) {
 				return usageErr(fmt.Errorf("--state %q: one of %s", state, strings.Join(queue.States, ", ")))
 			}
-			return a.withQueue(func(ctx context.Context, q queue.Queue) error {
+			return a.withQueue(func(ctx context.Context, q queue.Operator) error {
 				jobs, err := q.Jobs(ctx, queue.JobFilter{State: state, EntryID: entry, Limit: limit})
 				if err != nil {
 					return err
@@ -92,7 +92,7 @@ func (a *app) queueCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withQueue(func(ctx context.Context, q queue.Queue) error {
+			return a.withQueue(func(ctx context.Context, q queue.Operator) error {
 				j, err := q.Job(ctx, id)
 				if err != nil {
 					return notFound(err, id)
@@ -138,7 +138,7 @@ func (a *app) queueCommand() *cobra.Command {
 			if allDead == (len(args) == 1) {
 				return usageErr(errors.New("give a job ID or --all-dead"))
 			}
-			return a.withQueue(func(ctx context.Context, q queue.Queue) error {
+			return a.withQueue(func(ctx context.Context, q queue.Operator) error {
 				if allDead {
 					n, err := q.RetryAllDead(ctx)
 					if err != nil {
@@ -168,7 +168,7 @@ func (a *app) queueCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withQueue(func(ctx context.Context, q queue.Queue) error {
+			return a.withQueue(func(ctx context.Context, q queue.Operator) error {
 				if err := q.Cancel(ctx, id); err != nil {
 					return notFound(err, id)
 				}
@@ -310,7 +310,7 @@ func (a *app) auditCommand() *cobra.Command {
 			if (hetu == "") == (entry == "") {
 				return usageErr(errors.New("give exactly one of --hetu or --entry"))
 			}
-			return a.withQueue(func(ctx context.Context, q queue.Queue) error {
+			return a.withQueue(func(ctx context.Context, q queue.Operator) error {
 				evs, err := q.Audit(ctx, queue.AuditQuery{Hetu: hetu, EntryID: entry, Limit: limit})
 				if err != nil {
 					return err

@@ -36,9 +36,16 @@ const Prefix = "/console/"
 // RiverPrefix is where River's UI is served.
 const RiverPrefix = Prefix + "river"
 
+// Queue is what the console asks of the queue: operators' views and
+// actions (River's UI among them), and the reports of its front page.
+type Queue interface {
+	queue.Operator
+	queue.Reporter
+}
+
 // Source is what the console shows, from the running daemon.
 type Source struct {
-	Queue    queue.Queue
+	Queue    Queue
 	Location *time.Location
 	// Now is the gateway's clock.
 	Now func() time.Time

@@ -39,7 +39,7 @@ type Ingester struct {
 	cfg     *config.Config
 	policy  *documents.Policy
 	builder *Builder
-	queue   queue.Queue
+	queue   queue.Ingester
 	// ledger is what the decide step reads: the queue when ingesting,
 	// plan's memory of its own input in a dry run (see Planner).
 	ledger decideLedger
@@ -56,7 +56,7 @@ type Ingester struct {
 	openQuarantine func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
-func NewIngester(cfg *config.Config, b *Builder, q queue.Queue, c clock.Clock, log *slog.Logger, h Hooks) *Ingester {
+func NewIngester(cfg *config.Config, b *Builder, q queue.Ingester, c clock.Clock, log *slog.Logger, h Hooks) *Ingester {
 	b.onBuilt = h.Built
 	return &Ingester{cfg: cfg, policy: cfg.PolicyEngine(), builder: b, queue: q, ledger: q, clock: c, log: log, hooks: h}
 }

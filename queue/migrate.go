@@ -117,7 +117,7 @@ CREATE INDEX deliveries_after_set ON deliveries (after_set, route) WHERE after_s
 	// River: unfinished jobs of an earlier release get River's ceiling
 	// (riverAttemptCeiling), or River would discard them at their old
 	// bound while their delivery stays queued
-	`UPDATE river_job SET max_attempts = 30000 WHERE kind = 'kanta_delivery' AND state NOT IN ('completed', 'cancelled', 'discarded') AND max_attempts < 30000`,
+	qMigrationAttemptCeiling,
 	// 5: where a rejection or skip was read (batch file and line), so a
 	// batch read again after a crash does not repeat its audit rows
 	`ALTER TABLE audit ADD COLUMN source TEXT NOT NULL DEFAULT '';

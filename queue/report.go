@@ -4,62 +4,86 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
-	"riverqueue.com/riverui"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 )
 
-// What the operators' console asks of the queue beyond the queue
-// commands: the held backlog at a glance, the replicas seen, operator
-// actions with who did them, and River's own UI over the same client.
-
-// actorKey carries who acts (WithActor) to Retry and Cancel.
-type actorKey struct{}
-
-// WithActor names who acts for the audit trail: Retry and Cancel on a
-// context carrying an actor write an operator event naming it ("console:
-// alice", "cli:root"), in the same transaction as the action.
-func WithActor(ctx context.Context, actor string) context.Context {
-	return context.WithValue(ctx, actorKey{}, actor)
+// Stats summarise the queue.
+type Stats struct {
+	Depth map[string]int // by job state (States)
+	// OldestDue is how long the oldest due job (available or retryable) has
+	// waited; zero when none.
+	OldestDue time.Duration
+	// NextScheduled is the earliest future run of a held job (one never
+	// attempted, e.g. waiting for its go-live); zero when none.
+	NextScheduled time.Time
+	Dead          int
+	// Retrying counts deliveries that were attempted and are neither
+	// acknowledged nor dead: due, left for a later retry (or waiting
+	// behind one). NextRetry is the earliest of their next attempts (on
+	// the gateway's clock); zero when none is scheduled.
+	Retrying  int
+	NextRetry time.Time
 }
 
-// ActorOf is the actor WithActor put in ctx ("" when none).
-func ActorOf(ctx context.Context) string {
-	s, _ := ctx.Value(actorKey{}).(string)
-	return s
-}
-
-// Operator events in the audit trail (AuditEvent.Actor says who).
-const (
-	EventOperatorRetry  = "operator_retry"
-	EventOperatorCancel = "operator_cancel"
-)
-
-// qAuditOperator writes an operator's action on one job: the delivery's
-// entry and document, the ledger's register and author role (and identity
-// code, so `audit --hetu` shows it too), and who acted.
-const qAuditOperator = `INSERT INTO audit (time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu, actor)
-	SELECT ?, ?, d.entry_id, d.revision, d.document_id, d.version, coalesce(l.archive, ''), coalesce(l.register, ''), coalesce(l.role, ''), '', coalesce(l.hetu, ''), ?
-	FROM deliveries d LEFT JOIN ledger l ON l.entry_id = d.entry_id AND l.revision = d.revision WHERE d.job_id = ?`
-
-// auditOperator records an operator action on job id when ctx names an
-// actor.
-func (s *store[TTx]) auditOperator(ctx context.Context, x execer, event string, id int64) error {
-	actor := ActorOf(ctx)
-	if actor == "" {
-		return nil
+func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{Depth: make(map[string]int, len(States))}
+	for _, name := range States {
+		st.Depth[name] = 0
 	}
-	if _, err := x.exec(ctx, qAuditOperator, s.now(), event, actor, id); err != nil {
-		return fmt.Errorf("queue: audit %s of job %d: %w", event, id, err)
+	rows, err := s.b.pool.query(ctx, qStatsDepth, JobKind)
+	if err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	for rows.Next() {
+		var rs, ds string
+		var n int
+		if err := rows.Scan(&rs, &ds, &n); err != nil {
+			return st, fmt.Errorf("queue: stats: %w", err)
+		}
+		st.Depth[jobState(rivertype.JobState(rs), ds)] += n
+	}
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	st.Dead = st.Depth[StateDead]
+	now := time.Now()
+	dl := s.b.dialect
+	var oldest, next dbTime
+	if err := s.b.pool.queryRow(ctx, qStatsOldestDue,
+		JobKind, dl.t(now)).Scan(&oldest); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if err := s.b.pool.queryRow(ctx, qStatsNextHeld,
+		JobKind, dl.t(now)).Scan(&next); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	// Attempted and not finished: a retry is due later (a refusal by the
+	// breaker snoozes, which leaves attempted_at set). The next retry is
+	// the earliest of those not waiting for another document.
+	var retry dbTime
+	if err := s.b.pool.queryRow(ctx, qStatsRetrying,
+		JobKind).Scan(&st.Retrying, &retry); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	if !retry.IsZero() {
+		st.NextRetry = s.o.Clock.Now().Add(retry.Sub(now))
+	}
+	if !oldest.IsZero() {
+		st.OldestDue = max(now.Sub(oldest.Time), 0)
+	}
+	if !next.IsZero() {
+		// Back on the gateway's clock.
+		st.NextScheduled = s.o.Clock.Now().Add(next.Sub(now))
+	}
+	return st, nil
 }
 
 // HeldCount is how many deliveries are held until one instant, per
@@ -79,10 +103,7 @@ type HeldCount struct {
 // Held counts the deliveries never attempted and held until a later date,
 // by archive and date, earliest first.
 func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
-	rows, err := s.b.pool.query(ctx, `SELECT coalesce(l.archive, ''), j.scheduled_at, d.held, count(*)
-		FROM river_job j JOIN deliveries d ON d.job_id = j.id LEFT JOIN ledger l ON l.entry_id = d.entry_id AND l.revision = d.revision
-		WHERE j.kind = ? AND j.state = 'scheduled' AND j.attempted_at IS NULL AND d.state = 'queued'
-		GROUP BY coalesce(l.archive, ''), j.scheduled_at, d.held`, JobKind)
+	rows, err := s.b.pool.query(ctx, qHeld, JobKind)
 	if err != nil {
 		return nil, fmt.Errorf("queue: held: %w", err)
 	}
@@ -169,32 +190,4 @@ func (s *store[TTx]) Replicas(ctx context.Context) ([]Replica, error) {
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
-}
-
-// riverUIProvider is implemented by every Queue this package opens.
-type riverUIProvider interface {
-	riverUI(prefix string, log *slog.Logger) (*riverui.Handler, error)
-}
-
-func (s *store[TTx]) riverUI(prefix string, log *slog.Logger) (*riverui.Handler, error) {
-	return riverui.NewHandler(&riverui.HandlerOpts{
-		Endpoints: riverui.NewEndpoints(s.client, nil),
-		Logger:    log,
-		Prefix:    prefix,
-		// The list shows a delivery's ids and state; its arguments carry
-		// no personal data (only ids and codes), but an old job may still
-		// hold its payload inline, so the list does not show arguments
-		// unless a user asks for them.
-		JobListHideArgsByDefault: true,
-	})
-}
-
-// RiverUI is River's own web UI over q's River client, served under
-// prefix. It must be started (Handler.Start) before it serves.
-func RiverUI(q Queue, prefix string, log *slog.Logger) (*riverui.Handler, error) {
-	p, ok := q.(riverUIProvider)
-	if !ok {
-		return nil, fmt.Errorf("queue: %T has no River client", q)
-	}
-	return p.riverUI(prefix, log)
 }
