@@ -17,10 +17,9 @@ package hl7
 const (
 	// NamespaceV3 is HL7 V3's: the CDA document and the archive frames.
 	NamespaceV3 = "urn:hl7-org:v3"
-	// NamespaceFI is HL7 Finland's, of the local headers (prefix hl7fi).
+	// NamespaceFI is HL7 Finland's, of the local headers (the builders
+	// bind it to the prefix hl7fi; readers match it whatever the prefix).
 	NamespaceFI = "urn:hl7finland"
-	// PrefixFI is the prefix the CDA builders declare for NamespaceFI.
-	PrefixFI = "hl7fi"
 )
 
 // Interactions of the archive requests and their answers.
@@ -88,6 +87,7 @@ const (
 	SystemStorage         = "1.2.246.537.5.40116.2006" // KanTa-palvelut - Dokumentin arkistointikoodi
 	SystemSignatureType   = "1.2.246.537.5.40127.2006" // signatureDescription/@code
 	SystemYesNo           = "1.2.246.537.6.112.2007"   // AR/YDIN - Kyllä/Ei/Ei tietoa
+	SystemServiceUnit     = "1.2.246.537.6.202.2008"   // THL - SOTE-organisaatiorekisteri: a service unit by its OID
 )
 
 // Code systems of social welfare documents (SHARK) and their frames.
