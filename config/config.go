@@ -15,6 +15,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -246,7 +247,7 @@ func Default() Config {
 			BreakerFailures:      20,
 			BreakerOpenFor:       30 * time.Second,
 			SenderOID:            "1.2.246.10.2012566.10.0.13.2.1",
-			ReceiverOID:          "1.2.246.556.18007.2",
+			ReceiverOID:          hl7.OIDKantaDevice,
 			Envelope:             "none",
 			QueryInteraction:     wire.DefaultQueryInteraction, // unconfirmed placeholder
 			MaxUnreadableAnswers: 5,

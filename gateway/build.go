@@ -14,6 +14,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -224,7 +225,7 @@ func (b *Builder) signAndFrame(doc *cda.Document, o organiser, archive documents
 		// SP17 for a client document; SP1 for a relationship document.
 		SocialServiceRequest: doc.ServiceRequest,
 	}
-	if doc.Interaction == wire.InteractionReplaceHealth {
+	if doc.Interaction == hl7.InteractionReplaceHealth {
 		in.CorrectionReason = b.code("frame.correction_reason", "1")
 	}
 	if frame, err = wire.BuildMessage(in); err != nil {

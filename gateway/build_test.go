@@ -14,6 +14,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -79,7 +80,7 @@ func TestFrameFromTreeEqualsFrameFromBytes(t *testing.T) {
 					Author: wire.FrameAuthor{Hetu: it.Entry.Author.Hetu, RegistrationNumber: it.Entry.Author.RegistrationNumber,
 						Given: it.Entry.Author.Given, Family: it.Entry.Author.Family},
 				}
-				if in.Interaction == wire.InteractionReplaceHealth {
+				if in.Interaction == hl7.InteractionReplaceHealth {
 					in.CorrectionReason = b.code("frame.correction_reason", "1")
 				}
 				fromBytes, err := wire.BuildMessage(in)

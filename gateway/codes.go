@@ -9,6 +9,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // frameCodes are the codes the archive message frame takes from
@@ -59,7 +60,7 @@ func CodeTable(codes map[string]string) ([]CodeRow, error) {
 		if o, ok := codes[name]; ok {
 			v = o
 		}
-		rows[name] = CodeRow{Name: name, Value: v, System: "1.2.246.537.5.40178.2008", Builder: "frame", Confirmed: true}
+		rows[name] = CodeRow{Name: name, Value: v, System: hl7.SystemCorrectionReason, Builder: "frame", Confirmed: true}
 	}
 	for name, v := range codes {
 		r, ok := rows[name]

@@ -13,8 +13,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
-	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
 // welfareLine is a final school welfare officer entry: entry id, client
@@ -98,7 +98,7 @@ func TestIngestQueuesRelationshipDocumentsOnce(t *testing.T) {
 			t.Fatalf("relationship document %s queued %d times", id, len(jobs[id]))
 		}
 		j := jobs[id][0]
-		if j.Delivery.After != "" || !j.Delivery.Shared || j.Delivery.Interaction != wire.InteractionSocial || j.Delivery.Route != queue.RouteCDA {
+		if j.Delivery.After != "" || !j.Delivery.Shared || j.Delivery.Interaction != hl7.InteractionSocial || j.Delivery.Route != queue.RouteCDA {
 			t.Errorf("relationship job %+v", j.Delivery)
 		}
 	}

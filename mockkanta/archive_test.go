@@ -19,6 +19,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -61,12 +62,12 @@ func TestAcceptsSignedDocuments(t *testing.T) {
 		sigType     string
 	}{
 		{"health care, system signature", spec{entry: psy, decision: decide(psy, true)},
-			documents.ArchivePatient, wire.InteractionNewHealth, "3"},
+			documents.ArchivePatient, hl7.InteractionNewHealth, "3"},
 		{"social welfare, system signature", spec{entry: kur, decision: decide(kur, true)},
-			documents.ArchiveSocial, wire.InteractionSocial, "3"},
+			documents.ArchiveSocial, hl7.InteractionSocial, "3"},
 		{"health care, professional's card", spec{entry: card, decision: decide(card, true),
 			identity: testPKI.card, sigType: signing.TypeProfessional},
-			documents.ArchivePatient, wire.InteractionNewHealth, "1"},
+			documents.ArchivePatient, hl7.InteractionNewHealth, "1"},
 	} {
 		b := build(t, tt.s)
 		ack := submit(t, hs.URL, b.message)
@@ -129,7 +130,7 @@ func TestChecks(t *testing.T) {
 		}, wire.AckRejected, wire.DetailMalformedFrame},
 		{"unknown interaction", func() []byte {
 			b := build(t, withSpec(psy("CHK-INT"), nil)).message
-			return bytes.ReplaceAll(b, []byte(wire.InteractionNewHealth), []byte("RCMR_IN999999FI01"))
+			return bytes.ReplaceAll(b, []byte(hl7.InteractionNewHealth), []byte("RCMR_IN999999FI01"))
 		}, wire.AckRejected, wire.DetailUnknownInteraction},
 		{"production processing code in test", func() []byte {
 			return build(t, withSpec(psy("CHK-PC"), func(s *spec) { s.processingCode = "P" })).message
@@ -170,11 +171,11 @@ func TestChecks(t *testing.T) {
 		}, wire.AckRejected, wire.DetailSignatureTypeMismatch},
 		{"health document in the social welfare interaction", func() []byte {
 			b := build(t, withSpec(psy("CHK-ARCH"), nil)).message
-			return bytes.ReplaceAll(b, []byte(wire.InteractionNewHealth), []byte(wire.InteractionSocial))
+			return bytes.ReplaceAll(b, []byte(hl7.InteractionNewHealth), []byte(hl7.InteractionSocial))
 		}, wire.AckRejected, wire.DetailInteractionMismatch},
 		{"new health document as a replacement", func() []byte {
 			b := build(t, withSpec(psy("CHK-RPLC"), nil)).message
-			b = bytes.ReplaceAll(b, []byte(wire.InteractionNewHealth), []byte(wire.InteractionReplaceHealth))
+			b = bytes.ReplaceAll(b, []byte(hl7.InteractionNewHealth), []byte(hl7.InteractionReplaceHealth))
 			// A replacing frame carries its correction reason (else it is malformed).
 			return bytes.Replace(b, []byte("<languageCode"), []byte(`<reasonCode code="1" codeSystem="1.2.246.537.5.40178.2008"/><languageCode`), 1)
 		}, wire.AckRejected, wire.DetailInteractionMismatch},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/fhir"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -105,8 +106,8 @@ type fhirInspector struct {
 // System URIs the profile requires (documents/fhir writes them).
 const (
 	systemURI          = "urn:ietf:rfc:3986"
-	systemHetu         = "urn:oid:" + oidHetu
-	systemRegistration = "urn:oid:1.2.246.537.26"
+	systemHetu         = "urn:oid:" + hl7.OIDHetu
+	systemRegistration = "urn:oid:" + hl7.OIDRegistration
 )
 
 func refuseFHIR(detail string, diagnostics ...string) fhirInspection {
@@ -199,7 +200,7 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 		return refuseFHIR(wire.DetailSignatureTypeMismatch,
 			"/signature: the signer certificate's serialNumber must be the custodian organisation's OID")
 	}
-	if detail := f.env.identityDetail(sum.Hetu, oidHetu); detail != "" {
+	if detail := f.env.identityDetail(sum.Hetu, hl7.OIDHetu); detail != "" {
 		return refuseFHIR(detail, "Patient.identifier: "+detailText(detail))
 	}
 	if f.env == EnvironmentTest && jsonHasNonTestHetu(parsed) {

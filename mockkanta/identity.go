@@ -8,6 +8,8 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
 // Kela's test environment refuses a non-test identity code (individual
@@ -100,7 +102,7 @@ func cdaHasNonTestHetu(frame, document []byte, tree *etree.Document) bool {
 		if found {
 			return
 		}
-		if el.SelectAttrValue("representation", "") == "B64" || (el.Tag == "json" && el.NamespaceURI() == "urn:hl7finland") {
+		if el.SelectAttrValue("representation", "") == "B64" || hl7xml.Is(el, hl7.NamespaceFI, "json") {
 			if b, ok := decodeBase64(el.Text()); ok && hasNonTestHetu(b) {
 				found = true
 				return

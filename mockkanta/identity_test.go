@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -114,7 +115,7 @@ func TestNonTestIdentityCodeAnywhereIsRefused(t *testing.T) {
 	authorID := func(d *etree.Document) {
 		aa := d.Root().SelectElement("author").SelectElement("assignedAuthor")
 		id := etree.NewElement("id")
-		id.CreateAttr("root", oidHetu)
+		id.CreateAttr("root", hl7.OIDHetu)
 		id.CreateAttr("extension", real)
 		aa.InsertChildAt(0, id)
 	}
@@ -123,7 +124,7 @@ func TestNonTestIdentityCodeAnywhereIsRefused(t *testing.T) {
 		bt := p.SelectElement("birthTime")
 		g := etree.NewElement("guardian")
 		g.CreateElement("id").CreateAttr("extension", real)
-		g.SelectElement("id").CreateAttr("root", oidHetu)
+		g.SelectElement("id").CreateAttr("root", hl7.OIDHetu)
 		g.CreateElement("guardianPerson").CreateElement("name").CreateElement("family").SetText("Huoltaja")
 		p.InsertChildAt(bt.Index()+1, g)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -44,7 +46,7 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 	refuse := func(detail string) inspection { res.detail = detail; return res }
 
 	switch msg.Interaction {
-	case wire.InteractionNewHealth, wire.InteractionReplaceHealth, wire.InteractionSocial:
+	case hl7.InteractionNewHealth, hl7.InteractionReplaceHealth, hl7.InteractionSocial:
 	default:
 		return refuse(wire.DetailUnknownInteraction)
 	}
@@ -150,9 +152,6 @@ func (c *cdaInspector) inspect(raw []byte) inspection {
 	return res
 }
 
-// oidHetu is the root of the henkilötunnus.
-const oidHetu = "1.2.246.21"
-
 // identityDetail checks the client's id. A henkilötunnus (root 1.2.246.21)
 // must be valid, and a test code exactly in the test environment. Any other
 // root is an organisation's temporary patient identifier (as in Kanta's own
@@ -160,7 +159,7 @@ const oidHetu = "1.2.246.21"
 // it and production, where the gateway only ever sends henkilötunnus,
 // refuses it.
 func (env Environment) identityDetail(id, root string) string {
-	if root != oidHetu {
+	if root != hl7.OIDHetu {
 		if id == "" || env == EnvironmentProduction {
 			return wire.DetailInvalidIdentity
 		}
@@ -220,12 +219,12 @@ func signerFits(s signing.SignatureInfo, h *cda.Header, facts documentFacts) boo
 func interactionFits(interaction string, h *cda.Header) bool {
 	switch h.Archive {
 	case documents.ArchiveSocial:
-		return interaction == wire.InteractionSocial
+		return interaction == hl7.InteractionSocial
 	case documents.ArchivePatient:
 		if h.Version == 1 {
-			return interaction == wire.InteractionNewHealth
+			return interaction == hl7.InteractionNewHealth
 		}
-		return interaction == wire.InteractionReplaceHealth
+		return interaction == hl7.InteractionReplaceHealth
 	}
 	return false
 }
@@ -242,8 +241,8 @@ type documentFacts struct {
 // the frame).
 func readFacts(root *etree.Element, organiser string) documentFacts {
 	var f documentFacts
-	for _, id := range elems(root, "recordTarget", "patientRole", "id") {
-		if r := id.SelectAttrValue("root", ""); f.patientIDRoot == "" || r == oidHetu {
+	for _, id := range hl7xml.ByLocalName(root, "recordTarget", "patientRole", "id") {
+		if r := id.SelectAttrValue("root", ""); f.patientIDRoot == "" || r == hl7.OIDHetu {
 			f.patientIDRoot = r
 		}
 	}
@@ -255,26 +254,13 @@ func readFacts(root *etree.Element, organiser string) documentFacts {
 		{"localHeader", "outsourcingServiceCustomer"},
 		{"localSocialHeader", "outsourcingServiceCustomer"},
 	} {
-		for _, el := range elems(root, p...) {
+		for _, el := range hl7xml.ByLocalName(root, p...) {
 			if el.SelectAttrValue("root", "") == organiser {
 				f.organiserSeen = true
 			}
 		}
 	}
 	return f
-}
-
-// elems returns the elements at the path of local names below el.
-func elems(el *etree.Element, names ...string) []*etree.Element {
-	level := []*etree.Element{el}
-	for _, n := range names {
-		var next []*etree.Element
-		for _, e := range level {
-			next = append(next, e.SelectElements(n)...)
-		}
-		level = next
-	}
-	return level
 }
 
 // minorOn reports whether the client was under 18 on the document's date.

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -398,7 +399,7 @@ func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
 // nextAckID mints the acknowledgement's own message id under Kanta's device.
 func (s *Server) nextAckID() string {
-	return wire.KantaDeviceOID + ".1." + strconv.FormatInt(s.now().Unix(), 10) + "." + strconv.FormatUint(s.ackSeq.Add(1), 10)
+	return hl7.OIDKantaDevice + ".1." + strconv.FormatInt(s.now().Unix(), 10) + "." + strconv.FormatUint(s.ackSeq.Add(1), 10)
 }
 
 // handleArchive is the archive interface: faults first (they model the

@@ -13,6 +13,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -27,7 +29,6 @@ import (
 const (
 	ServiceRequestRelationship   = cda.ServiceRequestRelationship   // SP1 Asiakkuusasiakirjan arkistointi
 	ServiceRequestClientDocument = cda.ServiceRequestClientDocument // SP17 Asiakasasiakirjan arkistointi
-	systemSocialServiceRequest   = "1.2.246.537.6.1503.201601"
 )
 
 // groupOfRequest is the document group (1.2.246.537.6.1505.201601) each
@@ -41,7 +42,7 @@ var groupOfRequest = map[string]string{
 // ("" when it names none).
 func serviceRequestOf(msg *wire.Message) string {
 	for _, rc := range msg.ReasonCodes {
-		if rc.CodeSystem == systemSocialServiceRequest {
+		if rc.CodeSystem == hl7.SystemSocialRequest {
 			return rc.Code
 		}
 	}
@@ -167,7 +168,7 @@ func structuredFactsOf(raw []byte) (structuredFacts, error) {
 // custodianOf is the document's register keeper
 // (custodian/assignedCustodian/representedCustodianOrganization/id@root).
 func custodianOf(root *etree.Element) string {
-	for _, id := range elems(root, "custodian", "assignedCustodian", "representedCustodianOrganization", "id") {
+	for _, id := range hl7xml.ByLocalName(root, "custodian", "assignedCustodian", "representedCustodianOrganization", "id") {
 		if r := id.SelectAttrValue("root", ""); r != "" {
 			return r
 		}

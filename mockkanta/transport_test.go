@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	gwsubmit "github.com/helsinki-student-welfare/kanta-gateway/submit"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
@@ -43,7 +44,7 @@ func TestAcceptAckSwapsDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	ack := submit(t, hs.URL, b.message)
-	if ack.Code != wire.AckCommitAccept || ack.Interaction != wire.InteractionAck ||
+	if ack.Code != wire.AckCommitAccept || ack.Interaction != hl7.InteractionAck ||
 		ack.SenderOID != req.ReceiverOID || ack.ReceiverOID != req.SenderOID || ack.TargetMessageID != req.MessageID {
 		t.Fatalf("ack %+v for request %+v", ack, req)
 	}

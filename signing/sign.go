@@ -12,6 +12,9 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
 // Signer adds Kanta signatures to CDA documents with one identity.
@@ -144,7 +147,7 @@ func (s *Signer) sign(doc *etree.Document, bodyID string, at time.Time) error {
 	}
 	var collection *etree.Element
 	created := false
-	switch cs := childElems(header, nsHL7FI, "signatureCollection"); len(cs) {
+	switch cs := hl7xml.Children(header, hl7.NamespaceFI, "signatureCollection"); len(cs) {
 	case 0:
 		collection, created = header.CreateElement(tag("signatureCollection")), true
 	case 1:
@@ -157,7 +160,7 @@ func (s *Signer) sign(doc *etree.Document, bodyID string, at time.Time) error {
 	signature.CreateAttr(idAttr, sigID)
 	desc := signature.CreateElement(tag("signatureDescription"))
 	desc.CreateAttr("code", sigType)
-	desc.CreateAttr("codeSystem", signatureTypeCodeSystem)
+	desc.CreateAttr("codeSystem", hl7.SystemSignatureType)
 	timestamp := signature.CreateElement(tag("signatureTimestamp"))
 	timestamp.CreateAttr(idAttr, tsID)
 	timestamp.SetText(at.UTC().Format("2006-01-02T15:04:05Z"))

@@ -18,6 +18,8 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
@@ -208,11 +210,11 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	collection, err := oneChild(header, nsHL7FI, "signatureCollection")
+	collection, err := oneChild(header, hl7.NamespaceFI, "signatureCollection")
 	if err != nil {
 		return nil, withKind(ErrSignatureMissing, fmt.Errorf("verify: %w", err))
 	}
-	sigs := childElems(collection, nsHL7FI, "signature")
+	sigs := hl7xml.Children(collection, hl7.NamespaceFI, "signature")
 	if len(sigs) == 0 {
 		return nil, withKind(ErrSignatureMissing, errors.New("verify: signatureCollection holds no signature"))
 	}
@@ -234,18 +236,18 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) ([]SignatureInfo, error
 func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*etree.Element, opts VerifyOptions) (SignatureInfo, error) {
 	info := SignatureInfo{SignatureID: sigEl.SelectAttrValue(idAttr, ""), BodyID: bodyID}
 
-	desc, err := oneChild(sigEl, nsHL7FI, "signatureDescription")
+	desc, err := oneChild(sigEl, hl7.NamespaceFI, "signatureDescription")
 	if err != nil {
 		return info, err
 	}
 	info.SignatureType = desc.SelectAttrValue("code", "")
-	if cs := desc.SelectAttrValue("codeSystem", ""); cs != signatureTypeCodeSystem {
-		return info, fmt.Errorf("signatureDescription codeSystem %q, want %s", cs, signatureTypeCodeSystem)
+	if cs := desc.SelectAttrValue("codeSystem", ""); cs != hl7.SystemSignatureType {
+		return info, fmt.Errorf("signatureDescription codeSystem %q, want %s", cs, hl7.SystemSignatureType)
 	}
 	if info.SignatureType != TypeSystem && info.SignatureType != TypeProfessional {
 		return info, fmt.Errorf("unknown signature type %q", info.SignatureType)
 	}
-	tsEl, err := oneChild(sigEl, nsHL7FI, "signatureTimestamp")
+	tsEl, err := oneChild(sigEl, hl7.NamespaceFI, "signatureTimestamp")
 	if err != nil {
 		return info, err
 	}
@@ -276,7 +278,7 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 	// The references must name exactly this signature's timestamp and the
 	// document body, and the IDs must resolve to those very elements: a
 	// reference to anything else (a copied body, a moved ID) is wrapping.
-	refs := childElems(signedInfo, nsDSig, dsig.ReferenceTag)
+	refs := hl7xml.Children(signedInfo, nsDSig, dsig.ReferenceTag)
 	if len(refs) != 2 {
 		return info, fmt.Errorf("SignedInfo has %d references, want 2 (timestamp and body)", len(refs))
 	}
@@ -306,7 +308,7 @@ func verifyOne(root, sigEl, body *etree.Element, bodyID string, ids map[string]*
 		return info, err
 	}
 	var certs []*x509.Certificate
-	for _, c := range childElems(x509Data, nsDSig, dsig.X509CertificateTag) {
+	for _, c := range hl7xml.Children(x509Data, nsDSig, dsig.X509CertificateTag) {
 		cert, err := opts.Chains.parse(stripSpace(c.Text()))
 		if err != nil {
 			return info, err
@@ -387,7 +389,7 @@ func checkReference(ref, target *etree.Element) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTransforms(childElems(transforms, nsDSig, dsig.TransformTag)); err != nil {
+	if err := checkTransforms(hl7xml.Children(transforms, nsDSig, dsig.TransformTag)); err != nil {
 		return err
 	}
 	// enveloped-signature removes the ds:Signature holding the reference
@@ -537,10 +539,10 @@ func CheckSystemSigner(doc *etree.Document, s SignatureInfo) error {
 }
 
 func namesOrganisation(root *etree.Element, oid string) bool {
-	for _, c := range childElems(root, nsHL7, "custodian") {
-		for _, ac := range childElems(c, nsHL7, "assignedCustodian") {
-			for _, org := range childElems(ac, nsHL7, "representedCustodianOrganization") {
-				for _, id := range childElems(org, nsHL7, "id") {
+	for _, c := range hl7xml.Children(root, hl7.NamespaceV3, "custodian") {
+		for _, ac := range hl7xml.Children(c, hl7.NamespaceV3, "assignedCustodian") {
+			for _, org := range hl7xml.Children(ac, hl7.NamespaceV3, "representedCustodianOrganization") {
+				for _, id := range hl7xml.Children(org, hl7.NamespaceV3, "id") {
 					if id.SelectAttrValue("root", "") == oid {
 						return true
 					}
@@ -549,8 +551,8 @@ func namesOrganisation(root *etree.Element, oid string) bool {
 		}
 	}
 	for _, h := range [...]string{"localHeader", "localSocialHeader"} {
-		for _, lh := range childElems(root, nsHL7FI, h) {
-			for _, o := range childElems(lh, nsHL7FI, "outsourcingServiceCustomer") {
+		for _, lh := range hl7xml.Children(root, hl7.NamespaceFI, h) {
+			for _, o := range hl7xml.Children(lh, hl7.NamespaceFI, "outsourcingServiceCustomer") {
 				if o.SelectAttrValue("root", "") == oid {
 					return true
 				}
@@ -561,9 +563,9 @@ func namesOrganisation(root *etree.Element, oid string) bool {
 }
 
 func authorHasID(root *etree.Element, extension string) bool {
-	for _, author := range childElems(root, nsHL7, "author") {
-		for _, aa := range childElems(author, nsHL7, "assignedAuthor") {
-			for _, id := range childElems(aa, nsHL7, "id") {
+	for _, author := range hl7xml.Children(root, hl7.NamespaceV3, "author") {
+		for _, aa := range hl7xml.Children(author, hl7.NamespaceV3, "assignedAuthor") {
+			for _, id := range hl7xml.Children(aa, hl7.NamespaceV3, "id") {
 				if id.SelectAttrValue("extension", "") == extension {
 					return true
 				}

@@ -5,18 +5,17 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
-// Namespaces of the Finnish CDA profile and XML-DSig.
+// XML-DSig's namespace and names are its library's; the profile's
+// namespaces and the signature type code system are package hl7's.
 const (
-	nsHL7   = "urn:hl7-org:v3"
-	nsHL7FI = "urn:hl7finland"
-	nsDSig  = dsig.Namespace
-
-	// signatureTypeCodeSystem is the code system of signatureDescription/@code.
-	signatureTypeCodeSystem = "1.2.246.537.5.40127.2006"
-	digestSHA256            = "http://www.w3.org/2001/04/xmlenc#sha256"
-	idAttr                  = dsig.DefaultIdAttr
+	nsDSig       = dsig.Namespace
+	digestSHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+	idAttr       = dsig.DefaultIdAttr
 )
 
 // Signature types (signatureDescription/@code).
@@ -28,25 +27,10 @@ const (
 // excC14N is stateless, so one instance serves all goroutines.
 var excC14N = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
 
-func isElem(el *etree.Element, ns, local string) bool {
-	return el != nil && el.Tag == local && el.NamespaceURI() == ns
-}
-
-// childElems returns el's direct children with the given namespace and local name.
-func childElems(el *etree.Element, ns, local string) []*etree.Element {
-	var out []*etree.Element
-	for c := range el.ChildElementsSeq() {
-		if isElem(c, ns, local) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // oneChild returns the only child named ns:local, or an error naming what is
 // missing or repeated.
 func oneChild(el *etree.Element, ns, local string) (*etree.Element, error) {
-	cs := childElems(el, ns, local)
+	cs := hl7xml.Children(el, ns, local)
 	switch len(cs) {
 	case 1:
 		return cs[0], nil
@@ -62,7 +46,7 @@ func oneChild(el *etree.Element, ns, local string) (*etree.Element, error) {
 func localHeader(root *etree.Element) (*etree.Element, error) {
 	var found []*etree.Element
 	for c := range root.ChildElementsSeq() {
-		if isElem(c, nsHL7FI, "localHeader") || isElem(c, nsHL7FI, "localSocialHeader") {
+		if hl7xml.Is(c, hl7.NamespaceFI, "localHeader") || hl7xml.Is(c, hl7.NamespaceFI, "localSocialHeader") {
 			found = append(found, c)
 		}
 	}
@@ -80,16 +64,16 @@ func localHeader(root *etree.Element) (*etree.Element, error) {
 // child of ClinicalDocument/component: the only element a body reference may
 // point at.
 func documentBody(root *etree.Element) (*etree.Element, error) {
-	if !isElem(root, nsHL7, "ClinicalDocument") {
-		return nil, fmt.Errorf("root element is %s, want ClinicalDocument in %s", root.Tag, nsHL7)
+	if !hl7xml.Is(root, hl7.NamespaceV3, "ClinicalDocument") {
+		return nil, fmt.Errorf("root element is %s, want ClinicalDocument in %s", root.Tag, hl7.NamespaceV3)
 	}
-	comp, err := oneChild(root, nsHL7, "component")
+	comp, err := oneChild(root, hl7.NamespaceV3, "component")
 	if err != nil {
 		return nil, err
 	}
 	var bodies []*etree.Element
 	for c := range comp.ChildElementsSeq() {
-		if isElem(c, nsHL7, "structuredBody") || isElem(c, nsHL7, "nonXMLBody") {
+		if hl7xml.Is(c, hl7.NamespaceV3, "structuredBody") || hl7xml.Is(c, hl7.NamespaceV3, "nonXMLBody") {
 			bodies = append(bodies, c)
 		}
 	}

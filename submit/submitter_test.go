@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -162,7 +163,7 @@ func TestQueryBeforeResend(t *testing.T) {
 			}
 			q := f.queries[0]
 			if q.DocumentID != documentID || q.MessageID != requestID || q.Extension != "query-2" ||
-				q.SenderOID != senderOID || q.ReceiverOID != wire.KantaDeviceOID || q.ProcessingCode != "D" {
+				q.SenderOID != senderOID || q.ReceiverOID != hl7.OIDKantaDevice || q.ProcessingCode != "D" {
 				t.Errorf("query %+v", q)
 			}
 		})

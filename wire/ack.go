@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // The acknowledgements Kanta may answer an archive request with. Section
@@ -85,13 +87,6 @@ func (c AckCode) In(f AckFamily) AckCode {
 	}
 	return map[AckOutcome]AckCode{OutcomeDone: AckAccepted, OutcomeRetry: AckError, OutcomePermanent: AckRejected}[o]
 }
-
-// InteractionAck is the interaction id of the accept acknowledgement.
-const InteractionAck = "MCCI_IN000002UV01"
-
-// KantaDeviceOID is the receiver device of archive requests and so the
-// sender of acknowledgements.
-const KantaDeviceOID = "1.2.246.556.18007.2"
 
 // AckDetailCodeSystemName names the detail code table below. It is ours, not
 // Kanta's (whose table is not public), hence a name and no OID.
@@ -321,7 +316,7 @@ func header(interaction, messageID, extension, processing, acceptAck, receiver, 
 		ID:                 xmlII{Root: messageID, Extension: extension},
 		CreationTime:       xmlValue{ackTime().UTC().Format("20060102150405")},
 		VersionCode:        xmlCode{Code: "V3-2006"},
-		InteractionID:      xmlII{Root: oidInteractionID, Extension: interaction},
+		InteractionID:      xmlII{Root: hl7.OIDInteractionID, Extension: interaction},
 		ProcessingCode:     xmlCode{Code: processing},
 		ProcessingModeCode: xmlCode{Code: "T"},
 		AcceptAckCode:      xmlCode{Code: acceptAck},
@@ -341,11 +336,11 @@ func BuildAck(a Ack) []byte {
 	}
 	sender := a.SenderOID
 	if sender == "" {
-		sender = KantaDeviceOID
+		sender = hl7.OIDKantaDevice
 	}
 	m := xmlAckMessage{
-		XMLName:   xml.Name{Space: nsHL7, Local: InteractionAck},
-		xmlHeader: header(InteractionAck, a.MessageID, "", a.ProcessingCode, "NE", a.ReceiverOID, sender),
+		XMLName:   xml.Name{Space: hl7.NamespaceV3, Local: hl7.InteractionAck},
+		xmlHeader: header(hl7.InteractionAck, a.MessageID, "", a.ProcessingCode, "NE", a.ReceiverOID, sender),
 		Acknowledgement: &xmlAcknowledgement{
 			TypeCode: string(a.Code),
 			Target:   xmlII{Root: a.TargetMessageID},
@@ -385,7 +380,7 @@ func ParseAck(raw []byte) (*Ack, error) {
 	if err := decodeBody(raw, &m); err != nil {
 		return nil, err
 	}
-	if m.XMLName.Space != nsHL7 {
+	if m.XMLName.Space != hl7.NamespaceV3 {
 		return nil, fmt.Errorf("%w: root element %s is not in urn:hl7-org:v3", ErrNotAck, m.XMLName.Local)
 	}
 	if m.Acknowledgement == nil {
@@ -397,8 +392,8 @@ func ParseAck(raw []byte) (*Ack, error) {
 	}
 	sender, hasSender := m.Sender.oid()
 	receiver, hasReceiver := m.Receiver.oid()
-	if m.XMLName.Local == InteractionAck && (!hasSender || !hasReceiver) {
-		return nil, fmt.Errorf("%w: %s without sender and receiver devices", ErrNotAck, InteractionAck)
+	if m.XMLName.Local == hl7.InteractionAck && (!hasSender || !hasReceiver) {
+		return nil, fmt.Errorf("%w: %s without sender and receiver devices", ErrNotAck, hl7.InteractionAck)
 	}
 	a := &Ack{
 		Code:            c,

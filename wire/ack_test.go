@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 const (
@@ -17,8 +19,8 @@ func TestAckRoundTripBothFamilies(t *testing.T) {
 			a := NewAck(d.Code, "1.2.246.556.18007.2.9.1", testRequestID)
 			a.Code = a.Code.In(family)
 			a.ProcessingCode = "D"
-			a.SenderOID, a.ReceiverOID = KantaDeviceOID, testSender
-			a.Interaction = InteractionAck
+			a.SenderOID, a.ReceiverOID = hl7.OIDKantaDevice, testSender
+			a.Interaction = hl7.InteractionAck
 			raw := BuildAck(a)
 			got, err := ParseAck(raw)
 			if err != nil {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -386,12 +387,12 @@ func TestFramesHaveTheRealStructure(t *testing.T) {
 		name, doc, interaction, request string
 		real                            realFrame
 	}{
-		{"health new", "health_new", wire.InteractionNewHealth, "", realHealthNew},
-		{"health correction", "health_correction", wire.InteractionReplaceHealth, "", realHealthCorrection},
-		{"social SP17", "social", wire.InteractionSocial, "SP17", realSocialSP17},
+		{"health new", "health_new", hl7.InteractionNewHealth, "", realHealthNew},
+		{"health correction", "health_correction", hl7.InteractionReplaceHealth, "", realHealthCorrection},
+		{"social SP17", "social", hl7.InteractionSocial, "SP17", realSocialSP17},
 		// The SP1 frame around a social CDA: the frame's structure is what
 		// is compared, not the CDA's content.
-		{"social SP1", "social", wire.InteractionSocial, "SP1", realSocialSP1},
+		{"social SP1", "social", hl7.InteractionSocial, "SP1", realSocialSP1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := ourFrame(t, tc.doc, tc.interaction, tc.request)
@@ -513,7 +514,7 @@ func TestFrameLocalHeaderIsAnExplicitList(t *testing.T) {
 		t.Fatal("the golden document no longer has the places this test inserts at")
 	}
 	d := etree.NewDocument()
-	if err := d.ReadFromBytes(build(t, input([]byte(withAll), wire.InteractionNewHealth))); err != nil {
+	if err := d.ReadFromBytes(build(t, input([]byte(withAll), hl7.InteractionNewHealth))); err != nil {
 		t.Fatal(err)
 	}
 	h := d.FindElement("//clinicalDocument/localHeader")
@@ -542,7 +543,7 @@ func TestFrameLocalHeaderIsAnExplicitList(t *testing.T) {
 // by registration number (1.2.246.537.26) otherwise; FrameAuthor never
 // prints the identity code.
 func TestFrameAuthorIdentity(t *testing.T) {
-	for _, doc := range []struct{ name, interaction string }{{"health_new", wire.InteractionNewHealth}, {"social", wire.InteractionSocial}} {
+	for _, doc := range []struct{ name, interaction string }{{"health_new", hl7.InteractionNewHealth}, {"social", hl7.InteractionSocial}} {
 		in := input(readDoc(t, doc.name), doc.interaction)
 		ids := func(in wire.MessageInput) []string {
 			d := etree.NewDocument()
@@ -559,7 +560,7 @@ func TestFrameAuthorIdentity(t *testing.T) {
 		}
 		in.Author = wire.FrameAuthor{Hetu: frameAuthorHetu, RegistrationNumber: "20200123456"}
 		want := []string{"1.2.246.21|" + frameAuthorHetu}
-		if doc.interaction == wire.InteractionSocial {
+		if doc.interaction == hl7.InteractionSocial {
 			want = append(want, want[0]) // the social authorOrPerformer names the person too
 		}
 		if got := ids(in); !slices.Equal(got, want) {
@@ -571,7 +572,7 @@ func TestFrameAuthorIdentity(t *testing.T) {
 			t.Errorf("%s without identity code: author ids %v, want the document's registration number", doc.name, got)
 		}
 	}
-	in := input(readDoc(t, "health_new"), wire.InteractionNewHealth)
+	in := input(readDoc(t, "health_new"), hl7.InteractionNewHealth)
 	in.Author = wire.FrameAuthor{Hetu: frameAuthorHetu, Given: "Pirjo", Family: "Psykologi"}
 	for _, s := range []string{fmt.Sprint(in), fmt.Sprintf("%+v", in), fmt.Sprintf("%#v", in), fmt.Sprintf("%v", &in)} {
 		if strings.Contains(s, frameAuthorHetu) || strings.Contains(s, "Psykologi") {
@@ -583,8 +584,8 @@ func TestFrameAuthorIdentity(t *testing.T) {
 // TestParseRefusesWhatNoRealFrameHas: each refusal wraps ErrFrameStructure
 // and ErrMalformedFrame (the mock answers AR MALFORMED_FRAME).
 func TestParseRefusesWhatNoRealFrameHas(t *testing.T) {
-	correction := build(t, input(readDoc(t, "health_correction"), wire.InteractionReplaceHealth))
-	social := build(t, input(readDoc(t, "social"), wire.InteractionSocial))
+	correction := build(t, input(readDoc(t, "health_correction"), hl7.InteractionReplaceHealth))
+	social := build(t, input(readDoc(t, "social"), hl7.InteractionSocial))
 	edit := func(raw []byte, f func(cd, act *etree.Element)) []byte {
 		return mutate(t, raw, func(r *etree.Element) {
 			f(r.FindElement("controlActProcess/subject/clinicalDocument"), r.FindElement("controlActProcess"))
@@ -726,7 +727,7 @@ func TestParseAcceptsTheRealCorrectionStructure(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a frame of the real correction's structure is refused: %v", err)
 	}
-	if m.Interaction != wire.InteractionReplaceHealth || m.DocumentID != docID || m.Version != 2 ||
+	if m.Interaction != hl7.InteractionReplaceHealth || m.DocumentID != docID || m.Version != 2 ||
 		m.CorrectionReason != (wire.Code{Code: "1", CodeSystem: "1.2.246.537.5.40178.2008"}) ||
 		m.CustodianOID != "1.2.246.537.10.15675350.19.0" || len(m.ReasonCodes) != 1 || m.ReasonCodes[0].Code != "PP1" {
 		t.Errorf("parsed %+v", m)

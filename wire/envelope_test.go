@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 func TestEnvelopeWrapOpen(t *testing.T) {
@@ -16,7 +18,7 @@ func TestEnvelopeWrapOpen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Open: %v", env, err)
 		}
-		if o.Envelope != env || o.Root.Local != InteractionAck || o.Root.Space != nsHL7 || o.Fault != nil {
+		if o.Envelope != env || o.Root.Local != hl7.InteractionAck || o.Root.Space != hl7.NamespaceV3 || o.Fault != nil {
 			t.Errorf("%s: Open = env %s root %v fault %v", env, o.Envelope, o.Root, o.Fault)
 		}
 		if want := stripDeclaration(msg); env != EnvelopeNone && !bytes.Equal(o.Body, want) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
@@ -58,7 +59,7 @@ func sameParse(t *testing.T, raw []byte) *Message {
 }
 
 func TestLiftPackageAgreesWithParser(t *testing.T) {
-	own := frameOf(t, "health_new", InteractionNewHealth)
+	own := frameOf(t, "health_new", hl7.InteractionNewHealth)
 	sample := kantasample.Message()
 	// where the package text starts and ends in our own frame
 	start := bytes.Index(own, []byte(packageStart)) + len(packageStart)
@@ -74,8 +75,8 @@ func TestLiftPackageAgreesWithParser(t *testing.T) {
 		lifts bool
 	}{
 		{"own health frame", own, true},
-		{"own correction frame", frameOf(t, "health_correction", InteractionReplaceHealth), true},
-		{"own social frame", frameOf(t, "social", InteractionSocial), true},
+		{"own correction frame", frameOf(t, "health_correction", hl7.InteractionReplaceHealth), true},
+		{"own social frame", frameOf(t, "social", hl7.InteractionSocial), true},
 		{"real sample", sample, true},
 		{"a comment in the frame", bytes.Replace(own, []byte("<controlActProcess"), []byte("<!-- note --><controlActProcess"), 1), false},
 		{"the package in a CDATA section", replaceText("<![CDATA[" + strings.ReplaceAll(strings.ReplaceAll(pkg, "&lt;", "<"), "&gt;", ">") + "]]>"), false},

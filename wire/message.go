@@ -20,57 +20,24 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
-)
-
-// Interactions of the archive requests.
-const (
-	InteractionNewHealth     = "RCMR_IN100002FI01" // new health care document
-	InteractionReplaceHealth = "RCMR_IN100016FI01" // replacing (corrected) health care document
-	InteractionSocial        = "RCMR_IN200002FI01" // social welfare document (new or replacing)
 )
 
 // Fixed values of the frame. The frames follow the real public ones
 // (kanta-domain.md 8.1; the facts and their sources are in
 // conformance_test.go): two health frames of 2017 and Helsinki's social
-// welfare frame of 2026.
+// welfare frame of 2026. The namespaces, interactions, triggers and code
+// systems are package hl7's.
 const (
-	nsHL7   = "urn:hl7-org:v3"
-	nsHL7FI = "urn:hl7finland"
-
-	kantaReceiverOID = "1.2.246.556.18007.2"
-
-	oidInteractionID = "2.16.840.1.113883.1.6"
-	oidTriggerEvent  = "2.16.840.1.113883.1.18"
-	oidHetu          = "1.2.246.21"
-	oidRegistration  = "1.2.246.537.26"
-
-	triggerNewHealth     = "RCMR_TE000102UV01"
-	triggerReplaceHealth = "RCMR_TE000910UV01"
-	// The social frames name the new-document trigger; whether a replacing
-	// social document names another one is not public.
-	triggerSocial = "RCMR_TE000102UV01"
-
 	// Health service request PP1: archive the provider's own documents.
-	systemHealthRequest = "1.2.246.537.5.40157.2008"
-	codeHealthRequest   = "PP1"
-	// Social welfare service request (SP17 client document, SP1 client
-	// relationship document) and the register it goes to (1 = organiser's own).
-	systemSocialRequest  = "1.2.246.537.6.1503.201601"
-	systemSocialRegister = "1.2.246.537.6.1289.201901"
-	// Correction reason of a replacing health care document.
-	systemCorrectionReason = "1.2.246.537.5.40178.2008"
-	// The frame's clinicalDocument/code of a social welfare document: the
-	// social welfare client register.
-	systemSocialRegisterType = "1.2.246.537.6.1264.201701"
-
-	systemCompletion = "1.2.246.537.5.40115.2006"
-	systemStorage    = "1.2.246.537.5.40116.2006"
+	codeHealthRequest = "PP1"
 )
 
 // healthProfileIDs are the frame profiles both real health frames name
 // after interactionId; the first is also the clinicalDocument's templateId.
-var healthProfileIDs = []string{"1.2.246.777.11.2015.5", "1.2.246.777.11.2008.10"}
+var healthProfileIDs = []string{hl7.ProfileHealthFrame, hl7.ProfileHealthFrame2008}
 
 // Errors of ParseMessage and BuildMessage; the returned errors wrap one of
 // them with the detail, so a caller can map them to acknowledgement codes.
@@ -184,23 +151,23 @@ func readDocument(cdaXML []byte) (*docMeta, error) {
 // readTree reads the metadata of a parsed document.
 func readTree(doc *etree.Document) (*docMeta, error) {
 	root := doc.Root()
-	if !is(root, nsHL7, "ClinicalDocument") {
+	if !hl7xml.Is(root, hl7.NamespaceV3, "ClinicalDocument") {
 		return nil, errors.New("document root is not ClinicalDocument in urn:hl7-org:v3")
 	}
 	m := &docMeta{doc: doc, root: root}
-	m.id = attr(child(root, nsHL7, "id"), "root")
-	m.setID = attr(child(root, nsHL7, "setId"), "root")
+	m.id = hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "id"), "root")
+	m.setID = hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "setId"), "root")
 	if m.id == "" || m.setID == "" {
 		return nil, errors.New("document has no id or setId")
 	}
-	v, err := strconv.Atoi(attr(child(root, nsHL7, "versionNumber"), "value"))
+	v, err := strconv.Atoi(hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "versionNumber"), "value"))
 	if err != nil || v < 1 {
 		return nil, errors.New("document versionNumber is not a positive integer")
 	}
 	m.version = v
-	m.hetu = patientID(path(root, "recordTarget", "patientRole"))
-	m.localHeader = child(root, nsHL7FI, "localHeader")
-	m.localSocialHeader = child(root, nsHL7FI, "localSocialHeader")
+	m.hetu = patientID(hl7xml.Path(root, hl7.NamespaceV3, "recordTarget", "patientRole"))
+	m.localHeader = hl7xml.Child(root, hl7.NamespaceFI, "localHeader")
+	m.localSocialHeader = hl7xml.Child(root, hl7.NamespaceFI, "localSocialHeader")
 	m.social = m.localSocialHeader != nil
 	if m.localHeader == nil && m.localSocialHeader == nil {
 		return nil, errors.New("document has no hl7fi:localHeader or hl7fi:localSocialHeader")
@@ -214,14 +181,14 @@ func patientID(role *etree.Element) string {
 	if role == nil {
 		return ""
 	}
-	ids := children(role, nsHL7, "id")
+	ids := hl7xml.Children(role, hl7.NamespaceV3, "id")
 	for _, id := range ids {
-		if attr(id, "root") == oidHetu {
-			return attr(id, "extension")
+		if hl7xml.Attr(id, "root") == hl7.OIDHetu {
+			return hl7xml.Attr(id, "extension")
 		}
 	}
 	if len(ids) > 0 {
-		return attr(ids[0], "extension")
+		return hl7xml.Attr(ids[0], "extension")
 	}
 	return ""
 }
@@ -246,24 +213,24 @@ func BuildMessage(in MessageInput) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	want := InteractionSocial
+	want := hl7.InteractionSocial
 	if !m.social {
-		want = InteractionNewHealth
+		want = hl7.InteractionNewHealth
 		if m.version > 1 {
-			want = InteractionReplaceHealth
+			want = hl7.InteractionReplaceHealth
 		}
 	}
 	if in.Interaction != want {
 		return nil, fmt.Errorf("%w: interaction %s does not fit a document of version %d (want %s)", ErrInvalidInput, in.Interaction, m.version, want)
 	}
 	f := &frame{in: in, m: m, social: m.social}
-	if f.custodian = path(m.root, "custodian", "assignedCustodian", "representedCustodianOrganization"); attr(child(f.custodian, nsHL7, "id"), "root") == "" {
+	if f.custodian = hl7xml.Path(m.root, hl7.NamespaceV3, "custodian", "assignedCustodian", "representedCustodianOrganization"); hl7xml.Attr(hl7xml.Child(f.custodian, hl7.NamespaceV3, "id"), "root") == "" {
 		return nil, fmt.Errorf("%w: document has no custodian id", ErrInvalidInput)
 	}
 
 	root := etree.NewElement(in.Interaction)
 	root.CreateAttr("ITSVersion", "XML_1.0")
-	root.CreateAttr("xmlns", nsHL7)
+	root.CreateAttr("xmlns", hl7.NamespaceV3)
 	f.header(root)
 	act := root.CreateElement("controlActProcess")
 	f.controlAct(act)
@@ -292,7 +259,7 @@ type frame struct {
 	custodian *etree.Element // the document's representedCustodianOrganization
 }
 
-func (f *frame) replacesHealth() bool { return f.in.Interaction == InteractionReplaceHealth }
+func (f *frame) replacesHealth() bool { return f.in.Interaction == hl7.InteractionReplaceHealth }
 
 // header: the transmission wrapper, in the order of every real frame.
 // Health frames name their profiles after interactionId; social frames have
@@ -303,7 +270,7 @@ func (f *frame) header(root *etree.Element) {
 	root.CreateElement("versionCode").CreateAttr("code", "V3-2006")
 	iid := root.CreateElement("interactionId")
 	iid.CreateAttr("extension", f.in.Interaction)
-	iid.CreateAttr("root", oidInteractionID)
+	iid.CreateAttr("root", hl7.OIDInteractionID)
 	if !f.social {
 		for _, p := range healthProfileIDs {
 			root.CreateElement("profileId").CreateAttr("root", p)
@@ -314,7 +281,7 @@ func (f *frame) header(root *etree.Element) {
 	root.CreateElement("acceptAckCode").CreateAttr("code", "ER")
 	receiver := f.in.ReceiverOID
 	if receiver == "" {
-		receiver = kantaReceiverOID
+		receiver = hl7.OIDKantaDevice
 	}
 	f.device(root, "receiver", "RCV", receiver)
 	f.device(root, "sender", "SND", f.in.SenderOID)
@@ -339,7 +306,7 @@ func (f *frame) controlAct(act *etree.Element) {
 	if f.social {
 		act.CreateAttr("classCode", "CACT")
 		act.CreateAttr("moodCode", "EVN")
-		code(act, "code", triggerSocial, oidTriggerEvent, "", "")
+		hl7xml.CD(act, "code", hl7.TriggerSocial, hl7.OIDTriggerEvent, "", "")
 		act.CreateElement("priorityCode").CreateAttr("code", "R")
 		request, display := f.in.SocialServiceRequest, "Asiakasasiakirjan arkistointi"
 		if request == "" {
@@ -348,16 +315,16 @@ func (f *frame) controlAct(act *etree.Element) {
 		if request == "SP1" {
 			display = "Asiakkuusasiakirjan arkistointi"
 		}
-		code(act, "reasonCode", request, systemSocialRequest, "Sosiaalihuolto - Arkistosanomien palvelupyynnöt", display)
-		code(act, "reasonCode", "1", systemSocialRegister, "Sosiaalihuolto - Asiakastiedon arkiston käyttötilanne", "Palvelunjärjestäjän rekisterin oma käyttö")
+		hl7xml.CD(act, "reasonCode", request, hl7.SystemSocialRequest, "Sosiaalihuolto - Arkistosanomien palvelupyynnöt", display)
+		hl7xml.CD(act, "reasonCode", "1", hl7.SystemSocialArchiveUse, "Sosiaalihuolto - Asiakastiedon arkiston käyttötilanne", "Palvelunjärjestäjän rekisterin oma käyttö")
 	} else {
 		act.CreateAttr("moodCode", "RQO")
-		trigger := triggerNewHealth
+		trigger := hl7.TriggerNewHealth
 		if f.replacesHealth() {
-			trigger = triggerReplaceHealth
+			trigger = hl7.TriggerReplaceHealth
 		}
-		code(act, "code", trigger, oidTriggerEvent, "", "")
-		code(act, "reasonCode", codeHealthRequest, systemHealthRequest, "eArkisto - Arkistosanomien palvelupyynnöt 2008", "Arkistoi palvelujen antajan omia asiakirjoja")
+		hl7xml.CD(act, "code", trigger, hl7.OIDTriggerEvent, "", "")
+		hl7xml.CD(act, "reasonCode", codeHealthRequest, hl7.SystemHealthRequest, "eArkisto - Arkistosanomien palvelupyynnöt 2008", "Arkistoi palvelujen antajan omia asiakirjoja")
 	}
 	f.authorOrPerformer(act)
 }
@@ -384,10 +351,10 @@ func (f *frame) authorOrPerformer(act *etree.Element) {
 // organiserOID is the organisation a health frame's request comes from: the
 // document's responsible party (the organiser), else its custodian.
 func (f *frame) organiserOID() string {
-	if id := attr(path(f.m.root, "componentOf", "encompassingEncounter", "responsibleParty", "assignedEntity", "representedOrganization", "id"), "root"); id != "" {
+	if id := hl7xml.Attr(hl7xml.Path(f.m.root, hl7.NamespaceV3, "componentOf", "encompassingEncounter", "responsibleParty", "assignedEntity", "representedOrganization", "id"), "root"); id != "" {
 		return id
 	}
-	return attr(child(f.custodian, nsHL7, "id"), "root")
+	return hl7xml.Attr(hl7xml.Child(f.custodian, hl7.NamespaceV3, "id"), "root")
 }
 
 // authorID writes the professional's id: the personal identity code when
@@ -396,22 +363,22 @@ func (f *frame) organiserOID() string {
 func (f *frame) authorID(parent *etree.Element) {
 	switch {
 	case f.in.Author.Hetu != "":
-		ii(parent, "id", oidHetu, f.in.Author.Hetu)
+		hl7xml.II(parent, "id", hl7.OIDHetu, f.in.Author.Hetu)
 		return
 	case f.in.Author.RegistrationNumber != "":
-		ii(parent, "id", oidRegistration, f.in.Author.RegistrationNumber)
+		hl7xml.II(parent, "id", hl7.OIDRegistration, f.in.Author.RegistrationNumber)
 		return
 	}
-	aa := path(f.m.root, "author", "assignedAuthor")
-	ids := children(aa, nsHL7, "id")
+	aa := hl7xml.Path(f.m.root, hl7.NamespaceV3, "author", "assignedAuthor")
+	ids := hl7xml.Children(aa, hl7.NamespaceV3, "id")
 	for _, id := range ids {
-		if attr(id, "root") == oidRegistration {
-			parent.AddChild(rehome(id, ""))
+		if hl7xml.Attr(id, "root") == hl7.OIDRegistration {
+			parent.AddChild(hl7xml.Rehome(id, ""))
 			return
 		}
 	}
 	for _, id := range ids {
-		parent.AddChild(rehome(id, ""))
+		parent.AddChild(hl7xml.Rehome(id, ""))
 	}
 	if len(ids) == 0 {
 		parent.CreateElement("id").CreateAttr("nullFlavor", "NA")
@@ -421,8 +388,8 @@ func (f *frame) authorID(parent *etree.Element) {
 // authorName writes the professional's name: the document author's, else
 // the input's.
 func (f *frame) authorName(person *etree.Element) {
-	if n := path(f.m.root, "author", "assignedAuthor", "assignedPerson", "name"); n != nil {
-		person.AddChild(rehome(n, ""))
+	if n := hl7xml.Path(f.m.root, hl7.NamespaceV3, "author", "assignedAuthor", "assignedPerson", "name"); n != nil {
+		person.AddChild(hl7xml.Rehome(n, ""))
 		return
 	}
 	n := person.CreateElement("name")
@@ -436,9 +403,9 @@ func (f *frame) authorName(person *etree.Element) {
 
 // custodianOrganisation writes the register keeper's id and name into org.
 func (f *frame) custodianOrganisation(org *etree.Element) {
-	org.AddChild(rehome(child(f.custodian, nsHL7, "id"), ""))
-	if n := child(f.custodian, nsHL7, "name"); n != nil {
-		org.AddChild(rehome(n, ""))
+	org.AddChild(hl7xml.Rehome(hl7xml.Child(f.custodian, hl7.NamespaceV3, "id"), ""))
+	if n := hl7xml.Child(f.custodian, hl7.NamespaceV3, "name"); n != nil {
+		org.AddChild(hl7xml.Rehome(n, ""))
 	}
 }
 
@@ -449,16 +416,16 @@ func (f *frame) clinicalDocument(cd *etree.Element) {
 	if f.social {
 		cd.CreateAttr("classCode", "DOCCLIN")
 		cd.CreateAttr("moodCode", "EVN")
-		copyChild(cd, root, "realmCode")
-		copyChild(cd, root, "typeId")
+		hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "realmCode")
+		hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "typeId")
 	} else {
 		cd.CreateElement("templateId").CreateAttr("root", healthProfileIDs[0])
 	}
-	copyChild(cd, root, "id")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "id")
 	if f.social {
-		code(cd, "code", "1", systemSocialRegisterType, "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri")
+		hl7xml.CD(cd, "code", "1", hl7.SystemSocialRegister, "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri")
 	} else {
-		copyChild(cd, root, "code")
+		hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "code")
 	}
 	text := cd.CreateElement("text")
 	text.CreateAttr("mediaType", "multipart/related")
@@ -471,8 +438,8 @@ func (f *frame) clinicalDocument(cd *etree.Element) {
 	} else {
 		cd.CreateElement("statusCode").CreateAttr("code", "completed")
 	}
-	copyChild(cd, root, "effectiveTime")
-	copyChild(cd, root, "confidentialityCode")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "effectiveTime")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "confidentialityCode")
 	if f.replacesHealth() {
 		reason, display := f.in.CorrectionReason, ""
 		if reason == "" {
@@ -481,22 +448,22 @@ func (f *frame) clinicalDocument(cd *etree.Element) {
 		if reason == "1" {
 			display = "Korjaus"
 		}
-		code(cd, "reasonCode", reason, systemCorrectionReason, "eArkisto - Asiakirjan korvauksen syy 2008", display)
+		hl7xml.CD(cd, "reasonCode", reason, hl7.SystemCorrectionReason, "eArkisto - Asiakirjan korvauksen syy 2008", display)
 	}
-	copyChild(cd, root, "languageCode")
-	copyChild(cd, root, "setId")
-	copyChild(cd, root, "versionNumber")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "languageCode")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "setId")
+	hl7xml.CopyChild(cd, root, hl7.NamespaceV3, "versionNumber")
 	if f.social {
-		code(cd, "completionCode", "LA", systemCompletion, "KanTa-palvelut - Dokumentin valmiusaste", "Legally authenticated")
-		code(cd, "storageCode", "AC", systemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage)", "Active")
+		hl7xml.CD(cd, "completionCode", "LA", hl7.SystemCompletion, "KanTa-palvelut - Dokumentin valmiusaste", "Legally authenticated")
+		hl7xml.CD(cd, "storageCode", "AC", hl7.SystemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage)", "Active")
 	} else {
-		code(cd, "completionCode", "LA", systemCompletion, "KanTa-palvelut - Dokumentin valmiusaste 2006", "Legally authenticated")
-		code(cd, "storageCode", "AC", systemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage) 2006", "Active")
+		hl7xml.CD(cd, "completionCode", "LA", hl7.SystemCompletion, "KanTa-palvelut - Dokumentin valmiusaste 2006", "Legally authenticated")
+		hl7xml.CD(cd, "storageCode", "AC", hl7.SystemStorage, "KanTa-palvelut - Dokumentin arkistointikoodi (DocumentStorage) 2006", "Active")
 	}
 	f.recordTarget(cd)
 	f.author(cd)
 	f.frameCustodian(cd)
-	for _, rel := range children(root, nsHL7, "relatedDocument") {
+	for _, rel := range hl7xml.Children(root, hl7.NamespaceV3, "relatedDocument") {
 		cd.AddChild(f.relatedDocument(rel))
 	}
 	f.componentOf(cd)
@@ -509,7 +476,7 @@ func (f *frame) clinicalDocument(cd *etree.Element) {
 // statusCode, patientPerson). Health frames say the patient is "active",
 // social frames "normal" and give the structural codes.
 func (f *frame) recordTarget(cd *etree.Element) {
-	role := path(f.m.root, "recordTarget", "patientRole")
+	role := hl7xml.Path(f.m.root, hl7.NamespaceV3, "recordTarget", "patientRole")
 	if role == nil {
 		return
 	}
@@ -521,8 +488,8 @@ func (f *frame) recordTarget(cd *etree.Element) {
 		patient.CreateAttr("classCode", "PAT")
 		status = "normal"
 	}
-	for _, id := range children(role, nsHL7, "id") {
-		patient.AddChild(rehome(id, ""))
+	for _, id := range hl7xml.Children(role, hl7.NamespaceV3, "id") {
+		patient.AddChild(hl7xml.Rehome(id, ""))
 	}
 	patient.CreateElement("statusCode").CreateAttr("code", status)
 	person := patient.CreateElement("patientPerson")
@@ -530,10 +497,10 @@ func (f *frame) recordTarget(cd *etree.Element) {
 		person.CreateAttr("classCode", "PSN")
 		person.CreateAttr("determinerCode", "INSTANCE")
 	}
-	p := child(role, nsHL7, "patient")
+	p := hl7xml.Child(role, hl7.NamespaceV3, "patient")
 	for _, name := range []string{"name", "administrativeGenderCode", "birthTime"} {
-		for _, c := range children(p, nsHL7, name) {
-			person.AddChild(rehome(c, ""))
+		for _, c := range hl7xml.Children(p, hl7.NamespaceV3, name) {
+			person.AddChild(hl7xml.Rehome(c, ""))
 		}
 	}
 }
@@ -578,13 +545,13 @@ func (f *frame) frameCustodian(cd *etree.Element) {
 // structural codes as in the real correction frame.
 func (f *frame) relatedDocument(rel *etree.Element) *etree.Element {
 	out := etree.NewElement("relatedDocument")
-	out.CreateAttr("typeCode", attr(rel, "typeCode"))
+	out.CreateAttr("typeCode", hl7xml.Attr(rel, "typeCode"))
 	parent := out.CreateElement("parentDocument")
 	parent.CreateAttr("classCode", "DOCCLIN")
 	parent.CreateAttr("moodCode", "EVN")
-	src := child(rel, nsHL7, "parentDocument")
+	src := hl7xml.Child(rel, hl7.NamespaceV3, "parentDocument")
 	for _, name := range []string{"id", "setId", "versionNumber"} {
-		copyChild(parent, src, name)
+		hl7xml.CopyChild(parent, src, hl7.NamespaceV3, name)
 	}
 	return out
 }
@@ -593,7 +560,7 @@ func (f *frame) relatedDocument(rel *etree.Element) *etree.Element {
 // encounterEvent; Helsinki's social frame writes an encounterEvent of
 // null values with an empty location, whatever the document says.
 func (f *frame) componentOf(cd *etree.Element) {
-	enc := path(f.m.root, "componentOf", "encompassingEncounter")
+	enc := hl7xml.Path(f.m.root, hl7.NamespaceV3, "componentOf", "encompassingEncounter")
 	if enc == nil {
 		return
 	}
@@ -611,8 +578,8 @@ func (f *frame) componentOf(cd *etree.Element) {
 		return
 	}
 	for _, name := range []string{"id", "effectiveTime", "location"} {
-		for _, c := range children(enc, nsHL7, name) {
-			ev.AddChild(rehome(c, ""))
+		for _, c := range hl7xml.Children(enc, hl7.NamespaceV3, name) {
+			ev.AddChild(hl7xml.Rehome(c, ""))
 		}
 	}
 }
@@ -648,10 +615,10 @@ func (f *frame) localHeader(cd *etree.Element) {
 		return
 	}
 	h := cd.CreateElement("localHeader")
-	h.CreateAttr("xmlns", nsHL7FI)
+	h.CreateAttr("xmlns", hl7.NamespaceFI)
 	for _, names := range frameLocalHeader {
-		for _, c := range children(f.m.localHeader, nsHL7FI, names[0]) {
-			el := rehome(c, "")
+		for _, c := range hl7xml.Children(f.m.localHeader, hl7.NamespaceFI, names[0]) {
+			el := hl7xml.Rehome(c, "")
 			el.Tag = names[1]
 			h.AddChild(el)
 		}
@@ -690,7 +657,7 @@ func spliceBody(frame, document []byte) ([]byte, error) {
 
 func (in MessageInput) check() error {
 	switch in.Interaction {
-	case InteractionNewHealth, InteractionReplaceHealth, InteractionSocial:
+	case hl7.InteractionNewHealth, hl7.InteractionReplaceHealth, hl7.InteractionSocial:
 	default:
 		return fmt.Errorf("%w %q", ErrUnknownInteraction, in.Interaction)
 	}
@@ -720,60 +687,6 @@ func (in MessageInput) check() error {
 	return nil
 }
 
-// code writes a coded value; codeSystemName and displayName as the real
-// frames give them, when known.
-func code(parent *etree.Element, tag, c, system, systemName, display string) {
-	el := parent.CreateElement(tag)
-	el.CreateAttr("code", c)
-	el.CreateAttr("codeSystem", system)
-	if systemName != "" {
-		el.CreateAttr("codeSystemName", systemName)
-	}
-	if display != "" {
-		el.CreateAttr("displayName", display)
-	}
-}
-
-// ii writes an instance identifier.
-func ii(parent *etree.Element, tag, root, extension string) {
-	el := parent.CreateElement(tag)
-	if extension != "" {
-		el.CreateAttr("extension", extension)
-	}
-	el.CreateAttr("root", root)
-}
-
-func copyChild(dst, src *etree.Element, name string) {
-	if c := child(src, nsHL7, name); c != nil {
-		dst.AddChild(rehome(c, ""))
-	}
-}
-
-// rehome copies an element tree without namespace prefixes and declarations,
-// for placing under a parent whose default namespace is the element's own.
-// Children named skip are left out.
-func rehome(src *etree.Element, skip string) *etree.Element {
-	dst := etree.NewElement(src.Tag)
-	for _, a := range src.Attr {
-		if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-			continue
-		}
-		dst.CreateAttr(a.FullKey(), a.Value)
-	}
-	for _, t := range src.Child {
-		switch c := t.(type) {
-		case *etree.Element:
-			if skip != "" && c.Tag == skip {
-				continue
-			}
-			dst.AddChild(rehome(c, skip))
-		case *etree.CharData:
-			dst.AddChild(etree.NewText(c.Data))
-		}
-	}
-	return dst
-}
-
 // mimeBoundary is derived from the document id, so the same document always
 // gets the same package.
 func mimeBoundary(documentID string) string {
@@ -794,52 +707,4 @@ func mimeEnvelope(messageID, documentID string) (head, tail string) {
 		"Content-ID: <" + documentID + ">\n\n"
 	tail = "\n--" + boundary + "--\n"
 	return head, tail
-}
-
-// --- element helpers --------------------------------------------------------
-
-func is(el *etree.Element, ns, local string) bool {
-	return el != nil && el.Tag == local && el.NamespaceURI() == ns
-}
-
-func child(el *etree.Element, ns, local string) *etree.Element {
-	if el == nil {
-		return nil
-	}
-	for c := range el.ChildElementsSeq() {
-		if is(c, ns, local) {
-			return c
-		}
-	}
-	return nil
-}
-
-func children(el *etree.Element, ns, local string) []*etree.Element {
-	var out []*etree.Element
-	if el == nil {
-		return nil
-	}
-	for c := range el.ChildElementsSeq() {
-		if is(c, ns, local) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// path follows HL7-namespace children.
-func path(el *etree.Element, names ...string) *etree.Element {
-	for _, n := range names {
-		if el = child(el, nsHL7, n); el == nil {
-			return nil
-		}
-	}
-	return el
-}
-
-func attr(el *etree.Element, key string) string {
-	if el == nil {
-		return ""
-	}
-	return el.SelectAttrValue(key, "")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
@@ -54,7 +55,7 @@ func TestParseRealSample(t *testing.T) {
 	if m.DocumentID != "1.2.246.537.10.15675350.10.1.11220.19098" || m.SetID != m.DocumentID || m.Version != 1 {
 		t.Errorf("document %s %s %d", m.DocumentID, m.SetID, m.Version)
 	}
-	if m.Interaction != wire.InteractionNewHealth || m.ProcessingCode != "D" || m.MessageID != "1.2.246.537.10.15675350.10.0.13.2.1.1506082558936.1901" {
+	if m.Interaction != hl7.InteractionNewHealth || m.ProcessingCode != "D" || m.MessageID != "1.2.246.537.10.15675350.10.0.13.2.1.1506082558936.1901" {
 		t.Errorf("frame %+v", m)
 	}
 	if m.ReceiverOID != "1.2.246.556.18007.2" || m.SenderOID != "1.2.246.537.10.15675350.10.0.13.2.1" {
@@ -76,11 +77,11 @@ func TestBuildParseRoundTrip(t *testing.T) {
 		doc, interaction string
 		reasons          []wire.Code
 	}{
-		{"health_new", wire.InteractionNewHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
+		{"health_new", hl7.InteractionNewHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
 		// The correction reason is the clinicalDocument's (Message.CorrectionReason), not a request reason.
-		{"health_correction", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
-		{"health_entered_in_error", wire.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
-		{"social", wire.InteractionSocial, []wire.Code{{"SP17", "1.2.246.537.6.1503.201601"}, {"1", "1.2.246.537.6.1289.201901"}}},
+		{"health_correction", hl7.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
+		{"health_entered_in_error", hl7.InteractionReplaceHealth, []wire.Code{{"PP1", "1.2.246.537.5.40157.2008"}}},
+		{"social", hl7.InteractionSocial, []wire.Code{{"SP17", "1.2.246.537.6.1503.201601"}, {"1", "1.2.246.537.6.1289.201901"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.doc, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 				}
 			}
 			wantCorrection := wire.Code{}
-			if tc.interaction == wire.InteractionReplaceHealth {
+			if tc.interaction == hl7.InteractionReplaceHealth {
 				wantCorrection = wire.Code{Code: "1", CodeSystem: "1.2.246.537.5.40178.2008"}
 			}
 			if m.CorrectionReason != wantCorrection {
@@ -143,7 +144,7 @@ func TestBuildParseRoundTrip(t *testing.T) {
 }
 
 func TestSocialServiceRequestSP1(t *testing.T) {
-	in := input(readDoc(t, "social"), wire.InteractionSocial)
+	in := input(readDoc(t, "social"), hl7.InteractionSocial)
 	in.SocialServiceRequest = "SP1"
 	m, err := wire.ParseMessage(build(t, in))
 	if err != nil {
@@ -161,25 +162,25 @@ func TestBuildMessageRefusals(t *testing.T) {
 		want error
 	}{
 		"unknown interaction":            {input(health, "RCMR_IN999999FI01"), wire.ErrUnknownInteraction},
-		"new interaction, version 2":     {input(correction, wire.InteractionNewHealth), wire.ErrInvalidInput},
-		"replace interaction, version 1": {input(health, wire.InteractionReplaceHealth), wire.ErrInvalidInput},
-		"health interaction for social":  {input(social, wire.InteractionNewHealth), wire.ErrInvalidInput},
-		"social interaction for health":  {input(health, wire.InteractionSocial), wire.ErrInvalidInput},
-		"not a document":                 {input([]byte("<x/>"), wire.InteractionNewHealth), wire.ErrInvalidInput},
+		"new interaction, version 2":     {input(correction, hl7.InteractionNewHealth), wire.ErrInvalidInput},
+		"replace interaction, version 1": {input(health, hl7.InteractionReplaceHealth), wire.ErrInvalidInput},
+		"health interaction for social":  {input(social, hl7.InteractionNewHealth), wire.ErrInvalidInput},
+		"social interaction for health":  {input(health, hl7.InteractionSocial), wire.ErrInvalidInput},
+		"not a document":                 {input([]byte("<x/>"), hl7.InteractionNewHealth), wire.ErrInvalidInput},
 	}
-	bad := input(health, wire.InteractionNewHealth)
+	bad := input(health, hl7.InteractionNewHealth)
 	bad.ProcessingCode = "T"
 	tests["processing code"] = struct {
 		in   wire.MessageInput
 		want error
 	}{bad, wire.ErrInvalidInput}
-	bad = input(health, wire.InteractionNewHealth)
+	bad = input(health, hl7.InteractionNewHealth)
 	bad.CreationTime = time.Time{}
 	tests["no creation time"] = struct {
 		in   wire.MessageInput
 		want error
 	}{bad, wire.ErrInvalidInput}
-	bad = input(social, wire.InteractionSocial)
+	bad = input(social, hl7.InteractionSocial)
 	bad.SocialServiceRequest = "SP2"
 	tests["service request"] = struct {
 		in   wire.MessageInput
@@ -226,9 +227,9 @@ func setText(t *testing.T, f func(string) string) func(*etree.Element) {
 
 func TestParseMessageErrors(t *testing.T) {
 	health := readDoc(t, "health_new")
-	raw := build(t, input(health, wire.InteractionNewHealth))
+	raw := build(t, input(health, hl7.InteractionNewHealth))
 	otherDoc := readDoc(t, "health_correction")
-	otherRaw := build(t, input(otherDoc, wire.InteractionReplaceHealth))
+	otherRaw := build(t, input(otherDoc, hl7.InteractionReplaceHealth))
 	d := etree.NewDocument()
 	_ = d.ReadFromBytes(health)
 	docID := d.FindElement("/ClinicalDocument/id").SelectAttrValue("root", "")
@@ -302,7 +303,7 @@ func TestParseMessageErrors(t *testing.T) {
 // the headers and trailing blanks on delimiter lines; two parts are refused.
 func TestParseMessageMIMELayouts(t *testing.T) {
 	health := readDoc(t, "health_new")
-	raw := build(t, input(health, wire.InteractionNewHealth))
+	raw := build(t, input(health, hl7.InteractionNewHealth))
 	for name, edit := range map[string]func(string) string{
 		"CRLF":           func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") },
 		"indented":       func(s string) string { return "\n\t\t" + s },
@@ -333,8 +334,8 @@ func TestParseMessageMIMELayouts(t *testing.T) {
 
 func TestInteractionConstantsMatchSample(t *testing.T) {
 	raw := kantasample.Message()
-	if !bytes.HasPrefix(raw, []byte("<"+wire.InteractionNewHealth+" ")) {
-		t.Fatal("sample is not a " + wire.InteractionNewHealth)
+	if !bytes.HasPrefix(raw, []byte("<"+hl7.InteractionNewHealth+" ")) {
+		t.Fatal("sample is not a " + hl7.InteractionNewHealth)
 	}
 }
 
@@ -343,7 +344,7 @@ func BenchmarkBuildMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := input(doc, wire.InteractionNewHealth)
+	in := input(doc, hl7.InteractionNewHealth)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := wire.BuildMessage(in); err != nil {
@@ -357,7 +358,7 @@ func BenchmarkParseMessage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	raw, err := wire.BuildMessage(input(doc, wire.InteractionNewHealth))
+	raw, err := wire.BuildMessage(input(doc, hl7.InteractionNewHealth))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -377,7 +378,7 @@ func TestBodyMarkInDocumentTextStaysText(t *testing.T) {
 	if bytes.Equal(doc, readDoc(t, "health_new")) {
 		t.Fatal("golden document has no given name Aino to replace")
 	}
-	raw := build(t, input(doc, wire.InteractionNewHealth))
+	raw := build(t, input(doc, hl7.InteractionNewHealth))
 	if !bytes.Contains(raw, []byte("&lt;?kanta-mime-body?&gt;")) {
 		t.Fatal("the frame does not carry the escaped name")
 	}

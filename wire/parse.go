@@ -11,6 +11,8 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
@@ -50,46 +52,46 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 		return nil, fmt.Errorf("%w: no root element", ErrNotXML)
 	}
 	switch root.Tag {
-	case InteractionNewHealth, InteractionReplaceHealth, InteractionSocial:
+	case hl7.InteractionNewHealth, hl7.InteractionReplaceHealth, hl7.InteractionSocial:
 	default:
 		return nil, fmt.Errorf("%w: root element %s", ErrUnknownInteraction, root.Tag)
 	}
-	if root.NamespaceURI() != nsHL7 {
+	if root.NamespaceURI() != hl7.NamespaceV3 {
 		return nil, fmt.Errorf("%w: root element is not in urn:hl7-org:v3", ErrMalformedFrame)
 	}
 	m := &Message{Interaction: root.Tag}
-	if got := attr(child(root, nsHL7, "interactionId"), "extension"); got != root.Tag {
+	if got := hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "interactionId"), "extension"); got != root.Tag {
 		return nil, fmt.Errorf("%w: interactionId %q does not match root element %s", ErrUnknownInteraction, got, root.Tag)
 	}
 	if err := checkHeader(root); err != nil {
 		return nil, err
 	}
-	m.MessageID = attr(child(root, nsHL7, "id"), "root")
-	m.ProcessingCode = attr(child(root, nsHL7, "processingCode"), "code")
-	m.ReceiverOID = attr(path(root, "receiver", "device", "id"), "root")
-	m.SenderOID = attr(path(root, "sender", "device", "id"), "root")
-	act := child(root, nsHL7, "controlActProcess")
+	m.MessageID = hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "id"), "root")
+	m.ProcessingCode = hl7xml.Attr(hl7xml.Child(root, hl7.NamespaceV3, "processingCode"), "code")
+	m.ReceiverOID = hl7xml.Attr(hl7xml.Path(root, hl7.NamespaceV3, "receiver", "device", "id"), "root")
+	m.SenderOID = hl7xml.Attr(hl7xml.Path(root, hl7.NamespaceV3, "sender", "device", "id"), "root")
+	act := hl7xml.Child(root, hl7.NamespaceV3, "controlActProcess")
 	if act == nil {
 		return nil, fmt.Errorf("%w: missing controlActProcess", ErrMalformedFrame)
 	}
-	for _, rc := range children(act, nsHL7, "reasonCode") {
-		if attr(rc, "codeSystem") == systemCorrectionReason {
+	for _, rc := range hl7xml.Children(act, hl7.NamespaceV3, "reasonCode") {
+		if hl7xml.Attr(rc, "codeSystem") == hl7.SystemCorrectionReason {
 			// Both real health frames: controlActProcess carries only the
 			// service request; the correction reason is the document's.
-			return nil, fmt.Errorf("%w: %w: correction reason (%s) under controlActProcess; it belongs in subject/clinicalDocument/reasonCode", ErrMalformedFrame, ErrFrameStructure, systemCorrectionReason)
+			return nil, fmt.Errorf("%w: %w: correction reason (%s) under controlActProcess; it belongs in subject/clinicalDocument/reasonCode", ErrMalformedFrame, ErrFrameStructure, hl7.SystemCorrectionReason)
 		}
-		m.ReasonCodes = append(m.ReasonCodes, Code{Code: attr(rc, "code"), CodeSystem: attr(rc, "codeSystem")})
+		m.ReasonCodes = append(m.ReasonCodes, Code{Code: hl7xml.Attr(rc, "code"), CodeSystem: hl7xml.Attr(rc, "codeSystem")})
 	}
-	cd := path(act, "subject", "clinicalDocument")
+	cd := hl7xml.Path(act, hl7.NamespaceV3, "subject", "clinicalDocument")
 	if cd == nil {
 		return nil, fmt.Errorf("%w: missing controlActProcess/subject/clinicalDocument", ErrMalformedFrame)
 	}
-	m.DocumentID = attr(child(cd, nsHL7, "id"), "root")
-	m.SetID = attr(child(cd, nsHL7, "setId"), "root")
+	m.DocumentID = hl7xml.Attr(hl7xml.Child(cd, hl7.NamespaceV3, "id"), "root")
+	m.SetID = hl7xml.Attr(hl7xml.Child(cd, hl7.NamespaceV3, "setId"), "root")
 	if m.DocumentID == "" || m.SetID == "" {
 		return nil, fmt.Errorf("%w: clinicalDocument lacks id or setId", ErrMalformedFrame)
 	}
-	v, err := strconv.Atoi(attr(child(cd, nsHL7, "versionNumber"), "value"))
+	v, err := strconv.Atoi(hl7xml.Attr(hl7xml.Child(cd, hl7.NamespaceV3, "versionNumber"), "value"))
 	if err != nil || v < 1 {
 		return nil, fmt.Errorf("%w: clinicalDocument versionNumber is not a positive integer", ErrMalformedFrame)
 	}
@@ -97,17 +99,17 @@ func parseFrame(raw []byte, lifted *string) (*Message, error) {
 	if err := readFrameDocument(m, cd); err != nil {
 		return nil, err
 	}
-	if p := path(cd, "recordTarget", "patient"); p != nil {
+	if p := hl7xml.Path(cd, hl7.NamespaceV3, "recordTarget", "patient"); p != nil {
 		m.Hetu = patientID(p)
 	} else {
-		m.Hetu = patientID(path(cd, "recordTarget", "patientRole"))
+		m.Hetu = patientID(hl7xml.Path(cd, hl7.NamespaceV3, "recordTarget", "patientRole"))
 	}
 
-	text := child(cd, nsHL7, "text")
+	text := hl7xml.Child(cd, hl7.NamespaceV3, "text")
 	if text == nil {
 		return nil, fmt.Errorf("%w: clinicalDocument has no text", ErrMIMEPart)
 	}
-	if mt := attr(text, "mediaType"); mt != "multipart/related" {
+	if mt := hl7xml.Attr(text, "mediaType"); mt != "multipart/related" {
 		return nil, fmt.Errorf("%w: text mediaType is %q, want multipart/related", ErrMIMEPart, mt)
 	}
 	pkg := text.Text()
@@ -164,12 +166,12 @@ var headerElements = []struct {
 }
 
 func checkHeader(root *etree.Element) error {
-	social := root.Tag == InteractionSocial
+	social := root.Tag == hl7.InteractionSocial
 	for _, h := range headerElements {
 		if h.healthOnly && social {
 			continue
 		}
-		if attr(path(root, h.path...), h.attr) == "" {
+		if hl7xml.Attr(hl7xml.Path(root, hl7.NamespaceV3, h.path...), h.attr) == "" {
 			return fmt.Errorf("%w: %w: missing %s/@%s", ErrMalformedFrame, ErrFrameStructure, strings.Join(h.path, "/"), h.attr)
 		}
 	}
@@ -180,26 +182,26 @@ func checkHeader(root *etree.Element) error {
 // besides the ids: its custodian and, in a replacing health document, the
 // correction reason.
 func readFrameDocument(m *Message, cd *etree.Element) error {
-	cust := child(cd, nsHL7, "custodian")
+	cust := hl7xml.Child(cd, hl7.NamespaceV3, "custodian")
 	if cust == nil {
 		return fmt.Errorf("%w: %w: clinicalDocument has no custodian", ErrMalformedFrame, ErrFrameStructure)
 	}
-	if path(cust, "assignedCustodian", "representedCustodianOrganization") != nil {
+	if hl7xml.Path(cust, hl7.NamespaceV3, "assignedCustodian", "representedCustodianOrganization") != nil {
 		return fmt.Errorf("%w: %w: custodian is the document's representedCustodianOrganization; a frame names assignedCustodian/representedOrganization", ErrMalformedFrame, ErrFrameStructure)
 	}
-	if m.CustodianOID = attr(path(cust, "assignedCustodian", "representedOrganization", "id"), "root"); m.CustodianOID == "" {
+	if m.CustodianOID = hl7xml.Attr(hl7xml.Path(cust, hl7.NamespaceV3, "assignedCustodian", "representedOrganization", "id"), "root"); m.CustodianOID == "" {
 		return fmt.Errorf("%w: %w: custodian lacks assignedCustodian/representedOrganization/id", ErrMalformedFrame, ErrFrameStructure)
 	}
-	if m.Interaction != InteractionReplaceHealth {
+	if m.Interaction != hl7.InteractionReplaceHealth {
 		return nil
 	}
-	for _, rc := range children(cd, nsHL7, "reasonCode") {
-		if attr(rc, "codeSystem") == systemCorrectionReason && attr(rc, "code") != "" {
-			m.CorrectionReason = Code{Code: attr(rc, "code"), CodeSystem: systemCorrectionReason}
+	for _, rc := range hl7xml.Children(cd, hl7.NamespaceV3, "reasonCode") {
+		if hl7xml.Attr(rc, "codeSystem") == hl7.SystemCorrectionReason && hl7xml.Attr(rc, "code") != "" {
+			m.CorrectionReason = Code{Code: hl7xml.Attr(rc, "code"), CodeSystem: hl7.SystemCorrectionReason}
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %w: %s has no subject/clinicalDocument/reasonCode of %s", ErrMalformedFrame, ErrFrameStructure, InteractionReplaceHealth, systemCorrectionReason)
+	return fmt.Errorf("%w: %w: %s has no subject/clinicalDocument/reasonCode of %s", ErrMalformedFrame, ErrFrameStructure, hl7.InteractionReplaceHealth, hl7.SystemCorrectionReason)
 }
 
 // The package text of a frame is ~17 KB of base64, and encoding/xml reads

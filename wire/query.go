@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // The "is this document stored?" query. Both archives offer queries
@@ -168,10 +170,10 @@ func BuildStoredQuery(q StoredQuery) []byte {
 	}
 	receiver := q.ReceiverOID
 	if receiver == "" {
-		receiver = KantaDeviceOID
+		receiver = hl7.OIDKantaDevice
 	}
 	m := xmlQueryMessage{
-		XMLName:   xml.Name{Space: nsHL7, Local: interaction},
+		XMLName:   xml.Name{Space: hl7.NamespaceV3, Local: interaction},
 		xmlHeader: header(interaction, q.MessageID, q.Extension, q.ProcessingCode, "AL", receiver, q.SenderOID),
 		ControlAct: &xmlControlAct{ClassCode: "CACT", MoodCode: "EVN", QueryByParameter: &xmlQueryByParameter{
 			QueryID:              xmlII{Root: q.MessageID, Extension: q.Extension},
@@ -205,7 +207,7 @@ func ParseStoredQuery(raw []byte, interaction string) (*StoredQuery, error) {
 	if err := xml.Unmarshal(o.Body, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotQuery, err)
 	}
-	if m.XMLName.Space != nsHL7 || m.XMLName.Local != interaction || m.InteractionID.Extension != interaction {
+	if m.XMLName.Space != hl7.NamespaceV3 || m.XMLName.Local != interaction || m.InteractionID.Extension != interaction {
 		return nil, fmt.Errorf("%w: root %s, interactionId %q", ErrNotQuery, m.XMLName.Local, m.InteractionID.Extension)
 	}
 	if m.ControlAct == nil || m.ControlAct.QueryByParameter == nil {
@@ -246,7 +248,7 @@ func BuildStoredAnswer(a StoredAnswer) []byte {
 	}
 	sender := a.SenderOID
 	if sender == "" {
-		sender = KantaDeviceOID
+		sender = hl7.OIDKantaDevice
 	}
 	ackCode := AckAccepted
 	switch a.ResponseCode {
@@ -268,7 +270,7 @@ func BuildStoredAnswer(a StoredAnswer) []byte {
 	}
 	ca.QueryAck.ResultTotal, ca.QueryAck.ResultCurrent, ca.QueryAck.ResultRemaining = xmlValue{n}, xmlValue{n}, xmlValue{"0"}
 	m := xmlQueryMessage{
-		XMLName:         xml.Name{Space: nsHL7, Local: interaction},
+		XMLName:         xml.Name{Space: hl7.NamespaceV3, Local: interaction},
 		xmlHeader:       header(interaction, a.MessageID, "", a.ProcessingCode, "NE", a.ReceiverOID, sender),
 		Acknowledgement: &xmlAcknowledgement{TypeCode: string(ackCode), Target: xmlII{Root: a.TargetMessageID, Extension: a.TargetExtension}},
 		ControlAct:      ca,
@@ -296,7 +298,7 @@ func ParseStoredAnswer(raw []byte) (*StoredAnswer, error) {
 	if err := xml.Unmarshal(o.Body, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotQueryAnswer, err)
 	}
-	if m.XMLName.Space != nsHL7 || m.ControlAct == nil || m.ControlAct.QueryAck == nil {
+	if m.XMLName.Space != hl7.NamespaceV3 || m.ControlAct == nil || m.ControlAct.QueryAck == nil {
 		return nil, fmt.Errorf("%w: %s has no controlActProcess/queryAck", ErrNotQueryAnswer, m.XMLName.Local)
 	}
 	qa := m.ControlAct.QueryAck

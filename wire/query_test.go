@@ -4,11 +4,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 func TestStoredQueryRoundTrip(t *testing.T) {
 	q := StoredQuery{MessageID: testRequestID, Extension: "query-2", ProcessingCode: "D",
-		SenderOID: testSender, ReceiverOID: KantaDeviceOID, DocumentID: "1.2.246.10.2012566.10.1.5.1"}
+		SenderOID: testSender, ReceiverOID: hl7.OIDKantaDevice, DocumentID: "1.2.246.10.2012566.10.1.5.1"}
 	raw := BuildStoredQuery(q)
 	for _, env := range []Envelope{EnvelopeNone, EnvelopeSOAP11, EnvelopeSOAP12} {
 		got, err := ParseStoredQuery(env.Wrap(raw), "")
@@ -72,7 +74,7 @@ func TestStoredAnswerRoundTrip(t *testing.T) {
 				t.Fatalf("%s %s: %v", code, env, err)
 			}
 			want := a
-			want.Interaction, want.SenderOID = DefaultQueryAnswerInteraction, KantaDeviceOID
+			want.Interaction, want.SenderOID = DefaultQueryAnswerInteraction, hl7.OIDKantaDevice
 			if *got != want || got.Stored() != (code == QueryFound) {
 				t.Errorf("%s %s: got %+v\nwant %+v", code, env, *got, want)
 			}
@@ -96,7 +98,7 @@ func TestReadHeader(t *testing.T) {
 		`<receiver typeCode="RCV"><device classCode="DEV" determinerCode="INSTANCE"><id root="1.2.246.556.18007.2"/></device></receiver>` +
 		`<sender typeCode="SND"><device classCode="DEV" determinerCode="INSTANCE"><id root="` + testSender + `"/></device></sender>` +
 		`<controlActProcess classCode="CACT" moodCode="EVN"><subject/></controlActProcess></RCMR_IN200002FI01>`
-	want := Header{Interaction: InteractionSocial, MessageID: testRequestID, ProcessingCode: "D", SenderOID: testSender, ReceiverOID: KantaDeviceOID}
+	want := Header{Interaction: hl7.InteractionSocial, MessageID: testRequestID, ProcessingCode: "D", SenderOID: testSender, ReceiverOID: hl7.OIDKantaDevice}
 	for _, env := range []Envelope{EnvelopeNone, EnvelopeSOAP11} {
 		h, err := ReadHeader(env.Wrap([]byte(frame)))
 		if err != nil || h != want {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
@@ -30,7 +31,7 @@ var notWellFormed = []struct {
 // The frame parser refuses a frame that is not one well-formed document,
 // on the lifted fast path (the mock's) and on the parser's own path alike.
 func TestParseMessageRefusesFrameNotWellFormed(t *testing.T) {
-	own := frameOf(t, "health_new", InteractionNewHealth)
+	own := frameOf(t, "health_new", hl7.InteractionNewHealth)
 	if !bytes.HasPrefix(own, []byte(`<?xml version="1.0" encoding="UTF-8"?>`)) {
 		t.Fatalf("frame does not start with the UTF-8 declaration the cases edit: %.60s", own)
 	}
@@ -59,7 +60,7 @@ func TestParseMessageRefusesDocumentNotWellFormed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own := frameOf(t, "health_new", InteractionNewHealth)
+	own := frameOf(t, "health_new", hl7.InteractionNewHealth)
 	for _, tc := range notWellFormed {
 		edited := tc.edit(doc)
 		if bytes.Equal(edited, doc) {

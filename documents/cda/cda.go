@@ -21,18 +21,12 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
-	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
-// Namespaces and fixed OIDs of the profile.
+// Fixed values of the profile; its namespaces and OIDs are package hl7's.
 const (
-	NamespaceHL7   = "urn:hl7-org:v3"
-	NamespaceHL7FI = "urn:hl7finland"
-
-	oidHetu         = "1.2.246.21"
-	oidRegistration = "1.2.246.537.26"
-	oidCDATypeID    = "2.16.840.1.113883.1.3"
-
 	// softwareSupport describes the producing system. The version is fixed
 	// (not the build's) so rebuilding after an upgrade stays byte-identical.
 	softwareModerator = "Helsingin kaupunki"
@@ -123,7 +117,7 @@ type Document struct {
 	Version     int // the entry revision
 	BodyID      string
 	Archive     documents.Archive
-	Interaction string // the wire.Interaction* value the frame must use
+	Interaction string // the hl7.Interaction* value the frame must use
 	Replaces    *Related
 	// ServiceRequest is the social welfare service request the frame
 	// carries (wire.MessageInput.SocialServiceRequest): "SP17" for a client
@@ -252,14 +246,14 @@ func Build(e *documents.Entry, d documents.Decision, org documents.Organisation,
 	switch d.Archive {
 	case documents.ArchivePatient:
 		doc.BodyID = "OID" + b.id + ".0"
-		doc.Interaction = wire.InteractionNewHealth
+		doc.Interaction = hl7.InteractionNewHealth
 		if b.replaces != nil {
-			doc.Interaction = wire.InteractionReplaceHealth
+			doc.Interaction = hl7.InteractionReplaceHealth
 		}
 		doc.Tree, err = b.health(doc.BodyID)
 	case documents.ArchiveSocial:
 		doc.BodyID = "OID" + b.id
-		doc.Interaction = wire.InteractionSocial
+		doc.Interaction = hl7.InteractionSocial
 		doc.ServiceRequest = ServiceRequestClientDocument
 		doc.Tree, doc.ContentSpecificationID, doc.Structured, err = b.social(doc.BodyID)
 	default:
@@ -288,16 +282,16 @@ type builder struct {
 // share up to versionNumber.
 func (b *builder) newRoot(templates string, code Code, title string, confidentiality Code) *etree.Element {
 	root := etree.NewElement("ClinicalDocument")
-	root.CreateAttr("xmlns", NamespaceHL7)
-	root.CreateAttr("xmlns:hl7fi", NamespaceHL7FI)
+	root.CreateAttr("xmlns", hl7.NamespaceV3)
+	root.CreateAttr("xmlns:hl7fi", hl7.NamespaceFI)
 	root.CreateElement("realmCode").CreateAttr("code", "FI")
 	typeID := root.CreateElement("typeId")
-	typeID.CreateAttr("root", oidCDATypeID)
-	typeID.CreateAttr("extension", "POCD_HD000040")
+	typeID.CreateAttr("root", hl7.OIDCDATypeID)
+	typeID.CreateAttr("extension", hl7.CDATypeIDExtension)
 	for _, t := range strings.Fields(templates) {
 		root.CreateElement("templateId").CreateAttr("root", t)
 	}
-	ii(root, "id", b.id, "")
+	hl7xml.II(root, "id", b.id, "")
 	cv(root, "code", code)
 	if title != "" {
 		root.CreateElement("title").SetText(title)
@@ -315,7 +309,7 @@ func (b *builder) newRoot(templates string, code Code, title string, confidentia
 	}
 	cv(root, "confidentialityCode", confidentiality)
 	root.CreateElement("languageCode").CreateAttr("code", b.language())
-	ii(root, "setId", b.setID, "")
+	hl7xml.II(root, "setId", b.setID, "")
 	root.CreateElement("versionNumber").CreateAttr("value", strconv.Itoa(b.e.Revision))
 	return root
 }
@@ -330,7 +324,7 @@ func (b *builder) language() string {
 // recordTarget: the client by identity code, with name, gender and birth date.
 func (b *builder) recordTarget(root *etree.Element) {
 	role := root.CreateElement("recordTarget").CreateElement("patientRole")
-	ii(role, "id", oidHetu, b.e.Client.Hetu)
+	hl7xml.II(role, "id", hl7.OIDHetu, b.e.Client.Hetu)
 	patient := role.CreateElement("patient")
 	personName(patient, b.e.Client.Given, b.e.Client.Family)
 	if info, err := documents.ParseHetu(b.e.Client.Hetu); err == nil {
@@ -351,11 +345,11 @@ func (b *builder) author(root *etree.Element, profession Code) {
 	author := root.CreateElement("author")
 	author.CreateElement("time").CreateAttr("value", ts(b.effective))
 	aa := author.CreateElement("assignedAuthor")
-	ii(aa, "id", oidRegistration, b.e.Author.RegistrationNumber)
+	hl7xml.II(aa, "id", hl7.OIDRegistration, b.e.Author.RegistrationNumber)
 	cv(aa, "code", profession)
 	personName(aa.CreateElement("assignedPerson"), b.e.Author.Given, b.e.Author.Family)
 	org := aa.CreateElement("representedOrganization")
-	ii(org, "id", b.e.Service.UnitOID, "")
+	hl7xml.II(org, "id", b.e.Service.UnitOID, "")
 	org.CreateElement("name").SetText(b.e.Service.UnitName)
 }
 
@@ -363,7 +357,7 @@ func (b *builder) author(root *etree.Element, profession Code) {
 func (b *builder) custodian(root *etree.Element) {
 	org := root.CreateElement("custodian").CreateElement("assignedCustodian").CreateElement("representedCustodianOrganization")
 	oid, name := b.org.Custodian()
-	ii(org, "id", oid, "")
+	hl7xml.II(org, "id", oid, "")
 	if name != "" {
 		org.CreateElement("name").SetText(name)
 	}
@@ -377,8 +371,8 @@ func (b *builder) relatedDocument(root *etree.Element) {
 	rel := root.CreateElement("relatedDocument")
 	rel.CreateAttr("typeCode", "RPLC")
 	parent := rel.CreateElement("parentDocument")
-	ii(parent, "id", b.replaces.ID, "")
-	ii(parent, "setId", b.replaces.SetID, "")
+	hl7xml.II(parent, "id", b.replaces.ID, "")
+	hl7xml.II(parent, "setId", b.replaces.SetID, "")
 	parent.CreateElement("versionNumber").CreateAttr("value", strconv.Itoa(b.replaces.Version))
 }
 
@@ -401,7 +395,7 @@ func (b *builder) responsibleParty(enc *etree.Element) {
 	ae := enc.CreateElement("responsibleParty").CreateElement("assignedEntity")
 	ae.CreateElement("id").CreateAttr("nullFlavor", "NA")
 	org := ae.CreateElement("representedOrganization")
-	ii(org, "id", b.org.OID, "")
+	hl7xml.II(org, "id", b.org.OID, "")
 	if b.org.Name != "" {
 		org.CreateElement("name").SetText(b.org.Name)
 	}
@@ -413,7 +407,7 @@ func (b *builder) outsourcing(h *etree.Element) {
 	if !b.e.Service.Outsourced() {
 		return
 	}
-	ii(h, "hl7fi:outsourcingServiceCustomer", b.e.Service.OrganiserOID, "")
+	hl7xml.II(h, "hl7fi:outsourcingServiceCustomer", b.e.Service.OrganiserOID, "")
 	if b.org.Name != "" && b.org.OID == b.e.Service.OrganiserOID {
 		h.CreateElement("hl7fi:outsourcingServiceCustomerName").SetText(b.org.Name)
 	}
@@ -428,26 +422,9 @@ func softwareSupport(h *etree.Element) {
 
 // --- small element helpers -------------------------------------------------
 
-func ii(parent *etree.Element, tag, root, extension string) *etree.Element {
-	el := parent.CreateElement(tag)
-	if extension != "" {
-		el.CreateAttr("extension", extension)
-	}
-	el.CreateAttr("root", root)
-	return el
-}
-
+// cv writes a coded value of the code table.
 func cv(parent *etree.Element, tag string, c Code) *etree.Element {
-	el := parent.CreateElement(tag)
-	el.CreateAttr("code", c.Code)
-	el.CreateAttr("codeSystem", c.System)
-	if c.SystemName != "" {
-		el.CreateAttr("codeSystemName", c.SystemName)
-	}
-	if c.Display != "" {
-		el.CreateAttr("displayName", c.Display)
-	}
-	return el
+	return hl7xml.CD(parent, tag, c.Code, c.System, c.SystemName, c.Display)
 }
 
 func personName(parent *etree.Element, given, family string) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // Code is one coded value the builders emit: a code in a national code set.
@@ -76,8 +77,8 @@ const (
 // defaultCodes is the single table of every code value. Confirmed=false marks
 // our own choices (see DESIGN.md); they are overridable by name.
 var defaultCodes = map[string]Code{
-	CodeHealthRegister:        {"2", "1.2.246.537.5.40150.2009", "KanTa-palvelut - Potilasasiakirjan rekisteritunnus 2009", "Julkinen terveydenhuolto", true},
-	CodeHealthConfidentiality: {"5", "1.2.246.777.5.99902.2006", "KanTa-palvelut - Asiakirjan luottamuksellisuus 2008", "Terveydenhuollon salassapidettävä", true},
+	CodeHealthRegister:        {"2", hl7.SystemHealthRegister, "KanTa-palvelut - Potilasasiakirjan rekisteritunnus 2009", "Julkinen terveydenhuolto", true},
+	CodeHealthConfidentiality: {"5", hl7.SystemConfidentiality, "KanTa-palvelut - Asiakirjan luottamuksellisuus 2008", "Terveydenhuollon salassapidettävä", true},
 	// The spec versions the real 2017 sample names; the current spec version
 	// ids of a 2026 conformance test are not public.
 	CodeHealthTemplateIDs: {"1.2.246.777.11.2015.29 1.2.246.777.11.2015.23 1.2.246.777.11.2015.10", "", "", "", false},
@@ -85,81 +86,80 @@ var defaultCodes = map[string]Code{
 	// documents); the psychologist's code is not public. "000" is a
 	// placeholder that names no profession, so that joint testing refuses it
 	// rather than filing entries under a wrong profession.
-	CodeProfessionPsychologist: {"000", "1.2.246.537.6.140.2008", "Terhikki - Ammattioikeudet", "Psykologi", false},
+	CodeProfessionPsychologist: {"000", hl7.SystemProfession, "Terhikki - Ammattioikeudet", "Psykologi", false},
 	// View codes are numbers with the abbreviation as display name (102
 	// "RTG"); the psychology view's number is not public: placeholder "000"
 	// for the same reason.
-	CodeHealthViewPsychology: {"000", "1.2.246.537.6.12.2002", "AR/YDIN - Näkymät", "PSY", false},
-	CodeHealthFileFormat:     {"1", "1.2.246.537.5.40179.2008", "eArkisto - Asiakirjan tiedostomuoto 2008", "CDA R2", true},
-	CodeHealthDocumentType:   {"1", "1.2.246.537.5.5001.2011", "eArkisto - Asiakirjatyyppi", "Kertomusteksti", true},
-	CodeHealthFunction:       {"06.00", "1.2.246.537.6.300.2010", "STM - Terveydenhuollon tehtäväluokitus 2010", "Palveluprosessin hallinta", true},
-	CodeRecordStatusReady:    {"3", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila 2008", "Arkistointivalmis", true},
+	CodeHealthViewPsychology: {"000", hl7.SystemViews, "AR/YDIN - Näkymät", "PSY", false},
+	CodeHealthFileFormat:     {"1", hl7.SystemFileFormat, "eArkisto - Asiakirjan tiedostomuoto 2008", "CDA R2", true},
+	CodeHealthDocumentType:   {"1", hl7.SystemDocumentType, "eArkisto - Asiakirjatyyppi", "Kertomusteksti", true},
+	CodeHealthFunction:       {"06.00", hl7.SystemHealthFunction, "STM - Terveydenhuollon tehtäväluokitus 2010", "Palveluprosessin hallinta", true},
+	CodeRecordStatusReady:    {"3", hl7.SystemRecordStatus, "eArkisto - Asiakirjan valmistumisen tila 2008", "Arkistointivalmis", true},
 	// The domain notes name 1.2.246.537.5.40172; real documents carry the
 	// versioned OID 1.2.246.537.5.40172.2008, which we follow.
-	CodeHealthCustodianType:  {"1", "1.2.246.537.5.40172.2008", "eArkisto - Rekisteripitäjän laji 2008", "Julkinen", true},
-	CodeHealthRetentionClass: {"2", "1.2.246.537.5.40158.2008", "eArkisto - Säilytysaikaluokka 2008", "12 v. potilaan kuolemasta tai 120 v. syntymästä", true},
+	CodeHealthCustodianType:  {"1", hl7.SystemCustodianType, "eArkisto - Rekisteripitäjän laji 2008", "Julkinen", true},
+	CodeHealthRetentionClass: {"2", hl7.SystemHealthRetention, "eArkisto - Säilytysaikaluokka 2008", "12 v. potilaan kuolemasta tai 120 v. syntymästä", true},
 	// Where a health care document says "not shown to the patient" is not
 	// public: we use hl7fi:sensitiveDocument coded with the entry's reason
 	// from the MyKanta restriction reasons of the social profile.
-	CodeHealthViewingRestricted: {"", "1.2.246.537.6.1288.201901", "Kanta - Omakanta-näkyvyyden rajoittamisen peruste", "", false},
+	CodeHealthViewingRestricted: {"", hl7.SystemViewingRestriction, "Kanta - Omakanta-näkyvyyden rajoittamisen peruste", "", false},
 	// Code set and displays: FHIR FI base value set fi-base-restriction-parent-vs
 	// (values 1-4); display names follow the code (guardianDisplay).
-	CodeHealthGuardianNotCapable:  {"1", oidGuardianDisclosure, guardianSystemName, "", true},
-	CodeHealthGuardianGranted:     {"2", oidGuardianDisclosure, guardianSystemName, "", true},
-	CodeHealthGuardianRefused:     {"3", oidGuardianDisclosure, guardianSystemName, "", true},
-	CodeHealthGuardianNotAssessed: {"4", oidGuardianDisclosure, guardianSystemName, "", true},
+	CodeHealthGuardianNotCapable:  {"1", hl7.SystemHealthGuardian, guardianSystemName, "", true},
+	CodeHealthGuardianGranted:     {"2", hl7.SystemHealthGuardian, guardianSystemName, "", true},
+	CodeHealthGuardianRefused:     {"3", hl7.SystemHealthGuardian, guardianSystemName, "", true},
+	CodeHealthGuardianNotAssessed: {"4", hl7.SystemHealthGuardian, guardianSystemName, "", true},
 	// No code for "a professional forbids" was seen. 4 ("capability
 	// unknown, not disclosed") says "not disclosed" without claiming that
 	// the minor decided, as 3 would.
-	CodeHealthGuardianProfProhibited: {"4", oidGuardianDisclosure, guardianSystemName, "", false},
+	CodeHealthGuardianProfProhibited: {"4", hl7.SystemHealthGuardian, guardianSystemName, "", false},
 	// Kela's KantaCDA-API test configuration (testi_arkisto.properties):
 	// MITATOINTI recordStatus 7 "Poistettu"; body codes 99 and 76. It pairs
 	// 76 "Muu merkintä" with 1.2.246.537.6.13.2006 under the name
 	// "AR/YDIN - Otsikot"; we follow it, unconfirmed.
-	CodeHealthInvalidatedStatus: {"7", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila 2008", "Poistettu", true},
-	CodeHealthInvalidationPhase: {"99", "1.2.246.537.6.13.2006", "AR/YDIN - Hoitoprosessin vaihe", "Määrittämätön hoitoprosessin vaihe", true},
-	CodeHealthInvalidationTitle: {"76", "1.2.246.537.6.13.2006", "AR/YDIN - Otsikot", "Muu merkintä", false},
-	CodeGender:                  {"", "1.2.246.537.5.1.1997", "AR/YDIN - Sukupuoli", "", true},
+	CodeHealthInvalidatedStatus: {"7", hl7.SystemRecordStatus, "eArkisto - Asiakirjan valmistumisen tila 2008", "Poistettu", true},
+	CodeHealthInvalidationPhase: {"99", hl7.SystemCareProcessPhase, "AR/YDIN - Hoitoprosessin vaihe", "Määrittämätön hoitoprosessin vaihe", true},
+	CodeHealthInvalidationTitle: {"76", hl7.SystemCareProcessPhase, "AR/YDIN - Otsikot", "Muu merkintä", false},
+	CodeGender:                  {"", hl7.SystemGender, "AR/YDIN - Sukupuoli", "", true},
 
 	// Social welfare rows: code systems, names and confirmed values as the
 	// real Apotti documents carry them (Warc0ck/SH-Kanta-validator "asia ja
 	// rajoitukset testi S.xml" and "Testiasiakirjat/Asiakkuusasiakirja_S.xml",
 	// kanta-domain.md 8.2, 8.3).
-	CodeSocialRegister:        {"1", "1.2.246.537.6.1264.201701", "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri", true},
-	CodeSocialConfidentiality: {"6", "1.2.246.777.5.99902.2006", "KanTa-palvelut - Asiakirjan luottamuksellisuus", "Sosiaalihuollon salassapidettävä", true},
+	CodeSocialRegister:        {"1", hl7.SystemSocialRegister, "Sosiaalihuolto - Asiakirjan rekisteritunnus", "Sosiaalihuollon asiakasrekisteri", true},
+	CodeSocialConfidentiality: {"6", hl7.SystemConfidentiality, "KanTa-palvelut - Asiakirjan luottamuksellisuus", "Sosiaalihuollon salassapidettävä", true},
 	// 19 is very probably the general type of a client record entry
 	// (Apotti pairs general 15 with specific 15007): medium confidence.
-	CodeSocialDocumentType:         {"19", "1.2.246.537.6.1506.201701", "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Asiakaskertomusmerkintä", false},
-	CodeSocialSpecificDocType:      {"19005", "1.2.246.537.6.1506.201701", "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Merkintä tapaamisesta tai yhteydenotosta", true},
-	CodeSocialDocumentGroup:        {"5", "1.2.246.537.6.1505.201601", "Sosiaalihuolto - Asiakirjaryhmä", "Toisen tai myöhemmän vaiheen asiakasasiakirja", true},
-	CodeSocialRelationshipGroup:    {"1", "1.2.246.537.6.1505.201601", "Sosiaalihuolto - Asiakirjaryhmä", "Asiakkuusasiakirja", true},
-	CodeSocialFileFormat:           {"2", "1.2.246.537.6.1502.201601", "Sosiaalihuolto - Asiakirjan näyttömuodon formaatti", "XHTML_1.1", true},
-	CodeSocialStructuredFileFormat: {"5", "1.2.246.537.5.40179.2008", "eArkisto - Asiakirjan tiedostomuoto", "JSON", true},
+	CodeSocialDocumentType:         {"19", hl7.SystemSocialDocumentType, "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Asiakaskertomusmerkintä", false},
+	CodeSocialSpecificDocType:      {"19005", hl7.SystemSocialDocumentType, "Sosiaalihuolto - Asiakasasiakirjatyyppi", "Merkintä tapaamisesta tai yhteydenotosta", true},
+	CodeSocialDocumentGroup:        {"5", hl7.SystemSocialDocumentGroup, "Sosiaalihuolto - Asiakirjaryhmä", "Toisen tai myöhemmän vaiheen asiakasasiakirja", true},
+	CodeSocialRelationshipGroup:    {"1", hl7.SystemSocialDocumentGroup, "Sosiaalihuolto - Asiakirjaryhmä", "Asiakkuusasiakirja", true},
+	CodeSocialFileFormat:           {"2", hl7.SystemSocialDisplayFormat, "Sosiaalihuolto - Asiakirjan näyttömuodon formaatti", "XHTML_1.1", true},
+	CodeSocialStructuredFileFormat: {"5", hl7.SystemFileFormat, "eArkisto - Asiakirjan tiedostomuoto", "JSON", true},
 	// School social work's service task code is not public (8.3).
-	CodeSocialServiceTask:    {"13", "1.2.246.537.6.1221.201601", "Sosiaalihuolto - Palvelutehtävä", "Opiskeluhuollon kuraattoripalvelut", false},
-	CodeSocialRetentionClass: {"1", "1.2.246.537.6.1258.201601", "Sosiaalihuolto - asiakirjan kokonaissäilytysaika", "Säilytetään pysyvästi", true},
+	CodeSocialServiceTask:    {"13", hl7.SystemSocialServiceTask, "Sosiaalihuolto - Palvelutehtävä", "Opiskeluhuollon kuraattoripalvelut", false},
+	CodeSocialRetentionClass: {"1", hl7.SystemSocialRetention, "Sosiaalihuolto - asiakirjan kokonaissäilytysaika", "Säilytetään pysyvästi", true},
 	// K/E are confirmed values; what makes a document "special" is not
 	// public. The plan with a MyKanta restriction says K, the relationship
 	// document without one E: we map restricted → K, otherwise E.
-	CodeSocialSpecialContentNone:  {"E", "1.2.246.537.6.112.2007", "AR/YDIN - Kyllä/EI/Ei tietoa", "Ei", false},
-	CodeSocialSpecialContentRestr: {"K", "1.2.246.537.6.112.2007", "AR/YDIN - Kyllä/EI/Ei tietoa", "Kyllä", false},
+	CodeSocialSpecialContentNone:  {"E", hl7.SystemYesNo, "AR/YDIN - Kyllä/EI/Ei tietoa", "Ei", false},
+	CodeSocialSpecialContentRestr: {"K", hl7.SystemYesNo, "AR/YDIN - Kyllä/EI/Ei tietoa", "Kyllä", false},
 	// Only 3 "Asiakkuuden suunnittelu" (a plan) is confirmed; an entry about
 	// a meeting belongs to carrying out the services, whose code and name
 	// are not public here: our choice, without a display name.
-	CodeSocialServiceProcess: {"4", "1.2.246.537.6.1277.201701", "Sosiaalihuolto - Sosiaalihuollon palveluprosessi", "", false},
+	CodeSocialServiceProcess: {"4", hl7.SystemSocialServiceProcess, "Sosiaalihuolto - Sosiaalihuollon palveluprosessi", "", false},
 	// Kela's own builder invalidates a patient-archive document with
 	// recordStatus 7; the social archive's way is not public.
-	CodeSocialRecordStatusRemoved: {"7", "1.2.246.537.5.40154.2008", "eArkisto - Asiakirjan valmistumisen tila", "Poistettu", false},
-	CodeSocialGuardianAllowed:     {"1", "1.2.246.537.6.1286.201901", "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Alaikäisen asiakkaan asiakirja voidaan luovuttaa huoltajille ja muille tiedonsaantiin oikeutetuille, koska alaikäinen ei kiellä asiakirjan luovuttamista", true},
-	CodeSocialGuardianDenied:      {"2", "1.2.246.537.6.1286.201901", "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Ei saa luovuttaa", false},
-	CodeSocialInaccessibleBasis:   {"", "1.2.246.537.6.1288.201901", "Sosiaalihuolto - Perustelut asiakirjan näyttämisen rajaamiselle Omakannassa", "", true},
+	CodeSocialRecordStatusRemoved: {"7", hl7.SystemRecordStatus, "eArkisto - Asiakirjan valmistumisen tila", "Poistettu", false},
+	CodeSocialGuardianAllowed:     {"1", hl7.SystemSocialGuardian, "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Alaikäisen asiakkaan asiakirja voidaan luovuttaa huoltajille ja muille tiedonsaantiin oikeutetuille, koska alaikäinen ei kiellä asiakirjan luovuttamista", true},
+	CodeSocialGuardianDenied:      {"2", hl7.SystemSocialGuardian, "Sosiaalihuolto - Alaikäisen asiakastietojen luovuttaminen huoltajille", "Ei saa luovuttaa", false},
+	CodeSocialInaccessibleBasis:   {"", hl7.SystemViewingRestriction, "Sosiaalihuolto - Perustelut asiakirjan näyttämisen rajaamiselle Omakannassa", "", true},
 }
 
 // The health care guardian disclosure code set (THL - Alaikäisen
 // potilastietojen luovuttaminen huoltajille).
 const (
-	oidGuardianDisclosure = "1.2.246.537.5.40202.201901"
-	guardianSystemName    = "THL - Alaikäisen potilastietojen luovuttaminen huoltajille"
+	guardianSystemName = "THL - Alaikäisen potilastietojen luovuttaminen huoltajille"
 )
 
 // guardianDisplay is the display name of each code of the guardian
@@ -220,7 +220,7 @@ func (o Options) table() (map[string]Code, error) {
 		t[name] = c
 	}
 	for name, c := range t {
-		if c.System == oidGuardianDisclosure {
+		if c.System == hl7.SystemHealthGuardian {
 			c.Display = guardianDisplay[c.Code]
 			t[name] = c
 		}

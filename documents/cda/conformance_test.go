@@ -22,6 +22,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
@@ -478,13 +479,13 @@ func TestHealthDocumentsHaveTheRealStructure(t *testing.T) {
 			// (capital C) in both real documents; the frames spell it
 			// custodianTypecode (wire/conformance_test.go).
 			t.Run("local header", func(t *testing.T) {
-				if h := root.FindElement("./localHeader"); h.NamespaceURI() != cda.NamespaceHL7FI || h.FindElement("custodianTypeCode") == nil || h.FindElement("custodianTypecode") != nil {
+				if h := root.FindElement("./localHeader"); h.NamespaceURI() != hl7.NamespaceFI || h.FindElement("custodianTypeCode") == nil || h.FindElement("custodianTypecode") != nil {
 					t.Error("localHeader is not urn:hl7finland or does not spell custodianTypeCode")
 				}
 			})
 			t.Run("signature namespace", func(t *testing.T) {
 				for _, p := range []string{"signatureDescription", "signatureTimestamp", "signature"} {
-					if el := root.FindElement(".//signatureCollection//" + p); el == nil || el.NamespaceURI() != cda.NamespaceHL7FI {
+					if el := root.FindElement(".//signatureCollection//" + p); el == nil || el.NamespaceURI() != hl7.NamespaceFI {
 						t.Errorf("%s is not in urn:hl7finland", p)
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
@@ -52,10 +53,11 @@ func TestGoldenFrames(t *testing.T) {
 	}
 }
 
-// The cda package names the interactions without importing wire.
-func TestInteractionsAreWireConstants(t *testing.T) {
+// Each document names the interaction it travels in, from package hl7,
+// which wire's frames check against (cda does not import wire).
+func TestInteractionsAreHL7Constants(t *testing.T) {
 	cs := cases()
-	want := map[string]string{"health_new": wire.InteractionNewHealth, "health_correction": wire.InteractionReplaceHealth, "social": wire.InteractionSocial}
+	want := map[string]string{"health_new": hl7.InteractionNewHealth, "health_correction": hl7.InteractionReplaceHealth, "social": hl7.InteractionSocial}
 	for _, c := range cs {
 		if w, ok := want[c.name]; ok {
 			if got := build(t, c).Interaction; got != w {

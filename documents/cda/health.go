@@ -6,6 +6,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
 // Texts of an invalidating (entered-in-error) version's body.
@@ -54,11 +55,11 @@ func (b *builder) health(bodyID string) (*etree.Document, error) {
 	kela := b.enteredInError && b.invalidation != InvalidationMarker
 
 	enc := root.CreateElement("componentOf").CreateElement("encompassingEncounter")
-	ii(enc, "id", b.e.Service.OrganiserOID, b.e.Encounter.ID)
+	hl7xml.II(enc, "id", b.e.Service.OrganiserOID, b.e.Encounter.ID)
 	b.encounterTime(enc, "effectiveTime")
 	b.responsibleParty(enc)
 	facility := enc.CreateElement("location").CreateElement("healthCareFacility")
-	ii(facility, "id", b.e.Service.UnitOID, "")
+	hl7xml.II(facility, "id", b.e.Service.UnitOID, "")
 	facility.CreateElement("location").CreateElement("name").SetText(b.e.Service.UnitName)
 
 	h := root.CreateElement("hl7fi:localHeader")

@@ -11,6 +11,8 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 	"github.com/helsinki-student-welfare/kanta-gateway/xmlcheck"
 )
 
@@ -29,50 +31,37 @@ func parse(cdaXML []byte) (*etree.Element, error) {
 // rootOf returns the ClinicalDocument root of a parsed document.
 func rootOf(doc *etree.Document) (*etree.Element, error) {
 	root := doc.Root()
-	if root == nil || root.Tag != "ClinicalDocument" || root.NamespaceURI() != NamespaceHL7 {
+	if !hl7xml.Is(root, hl7.NamespaceV3, "ClinicalDocument") {
 		return nil, errors.New("cda: root element is not ClinicalDocument in urn:hl7-org:v3")
 	}
 	return root, nil
 }
 
-// child returns the first child element with the local name, in the HL7
-// namespace or, for "hl7fi:" names, in urn:hl7finland; nil when absent.
-func child(el *etree.Element, name string) *etree.Element {
-	if el == nil {
-		return nil
-	}
-	ns := NamespaceHL7
+// profileChild returns the first child element with the local name, in
+// the HL7 V3 namespace or, for "hl7fi:" names, in urn:hl7finland; nil when
+// absent. The profile's tables of required elements are written in this
+// form (requiredCommon and the others), hence a name syntax of its own
+// over hl7xml.Child.
+func profileChild(el *etree.Element, name string) *etree.Element {
 	if local, ok := strings.CutPrefix(name, "hl7fi:"); ok {
-		ns, name = NamespaceHL7FI, local
+		return hl7xml.Child(el, hl7.NamespaceFI, local)
 	}
-	for c := range el.ChildElementsSeq() {
-		if c.Tag == name && c.NamespaceURI() == ns {
-			return c
-		}
-	}
-	return nil
+	return hl7xml.Child(el, hl7.NamespaceV3, name)
 }
 
-// path follows child elements separated by '/'.
-func path(el *etree.Element, p string) *etree.Element {
+// profilePath follows profileChild names separated by '/'.
+func profilePath(el *etree.Element, p string) *etree.Element {
 	for _, seg := range strings.Split(p, "/") {
-		if el = child(el, seg); el == nil {
+		if el = profileChild(el, seg); el == nil {
 			return nil
 		}
 	}
 	return el
 }
 
-func attr(el *etree.Element, key string) string {
-	if el == nil {
-		return ""
-	}
-	return el.SelectAttrValue(key, "")
-}
-
 // localHeaderOf returns the profile's local header and the archive it implies.
 func localHeaderOf(root *etree.Element) (*etree.Element, documents.Archive, error) {
-	h, s := child(root, "hl7fi:localHeader"), child(root, "hl7fi:localSocialHeader")
+	h, s := profileChild(root, "hl7fi:localHeader"), profileChild(root, "hl7fi:localSocialHeader")
 	switch {
 	case h != nil && s != nil:
 		return nil, "", errors.New("cda: document has both hl7fi:localHeader and hl7fi:localSocialHeader")
@@ -106,11 +95,11 @@ func InspectTree(doc *etree.Document) (*Header, error) {
 func inspect(root *etree.Element) (*Header, error) {
 	var err error
 	h := &Header{}
-	if h.DocumentID = attr(child(root, "id"), "root"); h.DocumentID == "" {
+	if h.DocumentID = hl7xml.Attr(profileChild(root, "id"), "root"); h.DocumentID == "" {
 		return nil, errors.New("cda: missing ClinicalDocument/id")
 	}
-	h.SetID = attr(child(root, "setId"), "root")
-	if v := attr(child(root, "versionNumber"), "value"); v != "" {
+	h.SetID = hl7xml.Attr(profileChild(root, "setId"), "root")
+	if v := hl7xml.Attr(profileChild(root, "versionNumber"), "value"); v != "" {
 		if h.Version, err = strconv.Atoi(v); err != nil || h.Version < 1 {
 			return nil, errors.New("cda: versionNumber is not a positive integer")
 		}
@@ -125,46 +114,46 @@ func inspect(root *etree.Element) (*Header, error) {
 		h.AuthorRole = documents.RoleSchoolWelfareOfficer
 	}
 
-	if role := path(root, "recordTarget/patientRole"); role != nil {
-		ids := childrenNamed(role, "id")
+	if role := profilePath(root, "recordTarget/patientRole"); role != nil {
+		ids := hl7xml.Children(role, hl7.NamespaceV3, "id")
 		for _, id := range ids {
-			if attr(id, "root") == oidHetu {
-				h.Hetu = attr(id, "extension")
+			if hl7xml.Attr(id, "root") == hl7.OIDHetu {
+				h.Hetu = hl7xml.Attr(id, "extension")
 			}
 		}
 		if h.Hetu == "" && len(ids) > 0 {
-			h.Hetu = attr(ids[0], "extension")
+			h.Hetu = hl7xml.Attr(ids[0], "extension")
 		}
-		if bt := attr(path(role, "patient/birthTime"), "value"); len(bt) >= 8 {
+		if bt := hl7xml.Attr(profilePath(role, "patient/birthTime"), "value"); len(bt) >= 8 {
 			if d, err := documents.ParseDate(bt[0:4] + "-" + bt[4:6] + "-" + bt[6:8]); err == nil {
 				h.BirthDate = d
 			}
 		}
 	}
-	if aa := path(root, "author/assignedAuthor"); aa != nil {
-		for _, id := range childrenNamed(aa, "id") {
-			if attr(id, "root") == oidRegistration {
-				h.AuthorRegistration = attr(id, "extension")
+	if aa := profilePath(root, "author/assignedAuthor"); aa != nil {
+		for _, id := range hl7xml.Children(aa, hl7.NamespaceV3, "id") {
+			if hl7xml.Attr(id, "root") == hl7.OIDRegistration {
+				h.AuthorRegistration = hl7xml.Attr(id, "extension")
 			}
 		}
 	}
-	h.Confidentiality = attr(child(root, "confidentialityCode"), "code")
-	if v := attr(child(root, "effectiveTime"), "value"); v != "" {
+	h.Confidentiality = hl7xml.Attr(profileChild(root, "confidentialityCode"), "code")
+	if v := hl7xml.Attr(profileChild(root, "effectiveTime"), "value"); v != "" {
 		if h.EffectiveTime, err = parseTS(v); err != nil {
 			return nil, fmt.Errorf("cda: effectiveTime: %w", err)
 		}
 	}
-	for _, rel := range childrenNamed(root, "relatedDocument") {
-		if attr(rel, "typeCode") != "RPLC" {
+	for _, rel := range hl7xml.Children(root, hl7.NamespaceV3, "relatedDocument") {
+		if hl7xml.Attr(rel, "typeCode") != "RPLC" {
 			continue
 		}
-		p := child(rel, "parentDocument")
-		r := &Related{ID: attr(child(p, "id"), "root"), SetID: attr(child(p, "setId"), "root")}
-		r.Version, _ = strconv.Atoi(attr(child(p, "versionNumber"), "value"))
+		p := profileChild(rel, "parentDocument")
+		r := &Related{ID: hl7xml.Attr(profileChild(p, "id"), "root"), SetID: hl7xml.Attr(profileChild(p, "setId"), "root")}
+		r.Version, _ = strconv.Atoi(hl7xml.Attr(profileChild(p, "versionNumber"), "value"))
 		h.Replaces = r
 	}
 
-	if v := attr(child(header, "hl7fi:releaseDateForPatientViewing"), "value"); v != "" {
+	if v := hl7xml.Attr(profileChild(header, "hl7fi:releaseDateForPatientViewing"), "value"); v != "" {
 		if len(v) < 8 {
 			return nil, errors.New("cda: releaseDateForPatientViewing is not a date")
 		}
@@ -172,7 +161,7 @@ func inspect(root *etree.Element) (*Header, error) {
 			return nil, fmt.Errorf("cda: releaseDateForPatientViewing: %w", err)
 		}
 	}
-	if d := child(header, "hl7fi:description"); d != nil {
+	if d := profileChild(header, "hl7fi:description"); d != nil {
 		h.EnteredInError = strings.TrimSpace(d.Text()) == enteredInErrorMarker
 	}
 	// Kela's form of an invalidation: recordStatus 7 "Poistettu" (both
@@ -181,32 +170,32 @@ func inspect(root *etree.Element) (*Header, error) {
 	if archive == documents.ArchiveSocial {
 		deleted = defaultCodes[CodeSocialRecordStatusRemoved]
 	}
-	if rs := child(header, "hl7fi:recordStatus"); attr(rs, "codeSystem") == deleted.System && attr(rs, "code") == deleted.Code {
+	if rs := profileChild(header, "hl7fi:recordStatus"); hl7xml.Attr(rs, "codeSystem") == deleted.System && hl7xml.Attr(rs, "code") == deleted.Code {
 		h.EnteredInError = true
 	}
 
 	switch archive {
 	case documents.ArchivePatient:
-		h.Concealed = child(header, "hl7fi:sensitiveDocument") != nil && h.ReleaseDate.IsZero()
+		h.Concealed = profileChild(header, "hl7fi:sensitiveDocument") != nil && h.ReleaseDate.IsZero()
 		// Disclosed unless the guardian code says otherwise: 1 and 2 of
 		// 1.2.246.537.5.40202.201901 disclose, every other code does not.
 		h.GuardianDisclosure = true
-		for _, a := range childrenNamed(root, "authorization") {
-			if code := path(a, "consent/code"); attr(code, "codeSystem") == oidGuardianDisclosure {
-				c := attr(code, "code")
+		for _, a := range hl7xml.Children(root, hl7.NamespaceV3, "authorization") {
+			if code := profilePath(a, "consent/code"); hl7xml.Attr(code, "codeSystem") == hl7.SystemHealthGuardian {
+				c := hl7xml.Attr(code, "code")
 				h.GuardianDisclosure = c == defaultCodes[CodeHealthGuardianNotCapable].Code || c == defaultCodes[CodeHealthGuardianGranted].Code
 			}
 		}
 	case documents.ArchiveSocial:
-		h.Concealed = child(header, "hl7fi:inaccessibleArgument") != nil && h.ReleaseDate.IsZero()
-		h.DocumentGroup = attr(child(header, "hl7fi:documentGroup"), "code")
-		h.SpecificDocumentType = attr(child(header, "hl7fi:specificDocumentType"), "code")
-		h.ServiceTask = attr(child(header, "hl7fi:functionCode"), "code")
-		h.RelationshipID = attr(child(header, "hl7fi:encompassingClientRelationship"), "root")
-		if cs := child(header, "hl7fi:contentSpecificationId"); cs != nil {
+		h.Concealed = profileChild(header, "hl7fi:inaccessibleArgument") != nil && h.ReleaseDate.IsZero()
+		h.DocumentGroup = hl7xml.Attr(profileChild(header, "hl7fi:documentGroup"), "code")
+		h.SpecificDocumentType = hl7xml.Attr(profileChild(header, "hl7fi:specificDocumentType"), "code")
+		h.ServiceTask = hl7xml.Attr(profileChild(header, "hl7fi:functionCode"), "code")
+		h.RelationshipID = hl7xml.Attr(profileChild(header, "hl7fi:encompassingClientRelationship"), "root")
+		if cs := profileChild(header, "hl7fi:contentSpecificationId"); cs != nil {
 			h.ContentSpecificationID = strings.TrimSpace(cs.Text())
 		}
-		if j := child(bodyOf(root), "hl7fi:json"); j != nil {
+		if j := profileChild(bodyOf(root), "hl7fi:json"); j != nil {
 			raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(j.Text()), ""))
 			if err != nil {
 				return nil, errors.New("cda: nonXMLBody/hl7fi:json is not base64")
@@ -214,36 +203,26 @@ func inspect(root *etree.Element) (*Header, error) {
 			h.Structured = raw
 		}
 		allowed := defaultCodes[CodeSocialGuardianAllowed]
-		for _, a := range childrenNamed(root, "authorization") {
-			code := path(a, "consent/code")
-			if attr(code, "codeSystem") == allowed.System {
-				h.GuardianDisclosure = attr(code, "code") == allowed.Code
+		for _, a := range hl7xml.Children(root, hl7.NamespaceV3, "authorization") {
+			code := profilePath(a, "consent/code")
+			if hl7xml.Attr(code, "codeSystem") == allowed.System {
+				h.GuardianDisclosure = hl7xml.Attr(code, "code") == allowed.Code
 			}
 		}
 	}
 	if body := bodyOf(root); body != nil {
-		h.BodyID = attr(body, "ID")
+		h.BodyID = hl7xml.Attr(body, "ID")
 	}
 	return h, nil
 }
 
-func childrenNamed(el *etree.Element, name string) []*etree.Element {
-	var out []*etree.Element
-	for c := range el.ChildElementsSeq() {
-		if c.Tag == name && c.NamespaceURI() == NamespaceHL7 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // bodyOf returns the structuredBody or nonXMLBody under ClinicalDocument/component.
 func bodyOf(root *etree.Element) *etree.Element {
-	comp := child(root, "component")
-	if b := child(comp, "structuredBody"); b != nil {
+	comp := profileChild(root, "component")
+	if b := profileChild(comp, "structuredBody"); b != nil {
 		return b
 	}
-	return child(comp, "nonXMLBody")
+	return profileChild(comp, "nonXMLBody")
 }
 
 // parseTS parses an HL7 TS: YYYYMMDD[HHMM[SS[.S+]]][+/-ZZZZ]; no offset means UTC.
@@ -401,7 +380,7 @@ func checkProfile(root *etree.Element) error {
 		return err
 	}
 	relationship := archive == documents.ArchiveSocial &&
-		attr(child(header, "hl7fi:documentGroup"), "code") == defaultCodes[CodeSocialRelationshipGroup].Code
+		hl7xml.Attr(profileChild(header, "hl7fi:documentGroup"), "code") == defaultCodes[CodeSocialRelationshipGroup].Code
 	req := make([]string, 0, len(requiredCommon)+len(requiredHealth))
 	for _, r := range requiredCommon {
 		if relaxed, ok := relaxedForRelationship[r]; ok && relationship {
@@ -424,20 +403,20 @@ func checkProfile(root *etree.Element) error {
 	}
 	for _, r := range req {
 		p, a, _ := strings.Cut(r, "@")
-		el := path(root, p)
-		if el == nil || (a != "" && attr(el, a) == "") {
+		el := profilePath(root, p)
+		if el == nil || (a != "" && hl7xml.Attr(el, a) == "") {
 			return &ProfileError{Archive: archive, Missing: r}
 		}
 	}
-	id := attr(child(root, "id"), "root")
-	version, err := strconv.Atoi(attr(child(root, "versionNumber"), "value"))
+	id := hl7xml.Attr(profileChild(root, "id"), "root")
+	version, err := strconv.Atoi(hl7xml.Attr(profileChild(root, "versionNumber"), "value"))
 	if err != nil || version < 1 {
 		return &ProfileError{Archive: archive, Reason: "versionNumber is not a positive integer"}
 	}
 	if version > 1 {
 		var rplc *etree.Element
-		for _, rel := range childrenNamed(root, "relatedDocument") {
-			if attr(rel, "typeCode") == "RPLC" {
+		for _, rel := range hl7xml.Children(root, hl7.NamespaceV3, "relatedDocument") {
+			if hl7xml.Attr(rel, "typeCode") == "RPLC" {
 				rplc = rel
 			}
 		}
@@ -446,7 +425,7 @@ func checkProfile(root *etree.Element) error {
 		}
 		for _, r := range []string{"parentDocument/id@root", "parentDocument/setId@root", "parentDocument/versionNumber@value"} {
 			p, a, _ := strings.Cut(r, "@")
-			if attr(path(rplc, p), a) == "" {
+			if hl7xml.Attr(profilePath(rplc, p), a) == "" {
 				return &ProfileError{Archive: archive, Missing: "relatedDocument/" + r}
 			}
 		}
@@ -455,10 +434,10 @@ func checkProfile(root *etree.Element) error {
 	if archive == documents.ArchivePatient {
 		wantBody += ".0"
 	}
-	if got := attr(bodyOf(root), "ID"); got != wantBody {
+	if got := hl7xml.Attr(bodyOf(root), "ID"); got != wantBody {
 		return &ProfileError{Archive: archive, Reason: fmt.Sprintf("body ID is %q, want %q", got, wantBody)}
 	}
-	if archive == documents.ArchivePatient && !sectionHasText(path(root, "component/structuredBody/component/section")) {
+	if archive == documents.ArchivePatient && !sectionHasText(profilePath(root, "component/structuredBody/component/section")) {
 		// The text is in the section itself, or (Kela's invalidation body)
 		// in a section nested in it.
 		return &ProfileError{Archive: archive, Missing: "component/structuredBody/component/section/text"}
@@ -467,7 +446,7 @@ func checkProfile(root *etree.Element) error {
 		last := -1
 		for c := range header.ChildElementsSeq() {
 			i := indexOf(socialHeaderOrder, c.Tag)
-			if i < 0 || c.NamespaceURI() != NamespaceHL7FI {
+			if i < 0 || c.NamespaceURI() != hl7.NamespaceFI {
 				return &ProfileError{Archive: archive, Reason: "unknown element hl7fi:localSocialHeader/" + c.Tag}
 			}
 			if i < last {
@@ -484,11 +463,11 @@ func sectionHasText(section *etree.Element) bool {
 	if section == nil {
 		return false
 	}
-	if child(section, "text") != nil {
+	if profileChild(section, "text") != nil {
 		return true
 	}
-	for _, comp := range childrenNamed(section, "component") {
-		if sectionHasText(child(comp, "section")) {
+	for _, comp := range hl7xml.Children(section, hl7.NamespaceV3, "component") {
+		if sectionHasText(profileChild(comp, "section")) {
 			return true
 		}
 	}

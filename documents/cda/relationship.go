@@ -10,7 +10,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
-	"github.com/helsinki-student-welfare/kanta-gateway/wire"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
 // BuildRelationship builds one version of a client relationship's document
@@ -63,18 +64,18 @@ func BuildRelationship(r documents.RelationshipDocument, org documents.Organisat
 
 	c := codes
 	root := etree.NewElement("ClinicalDocument")
-	root.CreateAttr("xmlns", NamespaceHL7)
-	root.CreateAttr("xmlns:hl7fi", NamespaceHL7FI)
+	root.CreateAttr("xmlns", hl7.NamespaceV3)
+	root.CreateAttr("xmlns:hl7fi", hl7.NamespaceFI)
 	root.CreateElement("realmCode").CreateAttr("code", "FI")
 	typeID := root.CreateElement("typeId")
-	typeID.CreateAttr("root", oidCDATypeID)
-	typeID.CreateAttr("extension", "POCD_HD000040")
-	ii(root, "id", b.id, "")
+	typeID.CreateAttr("root", hl7.OIDCDATypeID)
+	typeID.CreateAttr("extension", hl7.CDATypeIDExtension)
+	hl7xml.II(root, "id", b.id, "")
 	root.CreateElement("code").CreateAttr("nullFlavor", "NA")
 	root.CreateElement("effectiveTime").CreateAttr("value", ts(b.effective))
 	cv(root, "confidentialityCode", c[CodeSocialConfidentiality])
 	root.CreateElement("languageCode").CreateAttr("code", "fi")
-	ii(root, "setId", b.setID, "")
+	hl7xml.II(root, "setId", b.setID, "")
 	root.CreateElement("versionNumber").CreateAttr("value", strconv.Itoa(r.Version))
 	b.recordTarget(root)
 	author := root.CreateElement("author")
@@ -109,7 +110,7 @@ func BuildRelationship(r documents.RelationshipDocument, org documents.Organisat
 	tree.SetRoot(root)
 	return &Document{
 		Tree: tree, ID: b.id, SetID: b.setID, Version: r.Version, BodyID: bodyID,
-		Archive: documents.ArchiveSocial, Interaction: wire.InteractionSocial, Replaces: b.replaces,
+		Archive: documents.ArchiveSocial, Interaction: hl7.InteractionSocial, Replaces: b.replaces,
 		ServiceRequest: ServiceRequestRelationship, ContentSpecificationID: sosmeta.ClientRelationship, Structured: structured,
 	}, nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7/hl7xml"
 )
 
 // helsinki is the zone of the display form's dates and of the structured
@@ -206,7 +208,7 @@ func (b *builder) socialAuthor(root *etree.Element) {
 	author := root.CreateElement("author")
 	author.CreateElement("time").CreateAttr("value", ts(b.effective))
 	aa := author.CreateElement("assignedAuthor")
-	ii(aa, "id", oidRegistration, b.e.Author.RegistrationNumber)
+	hl7xml.II(aa, "id", hl7.OIDRegistration, b.e.Author.RegistrationNumber)
 	personName(aa.CreateElement("assignedPerson"), b.e.Author.Given, b.e.Author.Family)
 }
 
@@ -217,7 +219,7 @@ func serviceUnitParticipant(enc *etree.Element, s documents.Service) {
 	ae := participant.CreateElement("assignedEntity")
 	ae.CreateElement("id").CreateAttr("nullFlavor", "NA")
 	unit := ae.CreateElement("representedOrganization")
-	ii(unit, "id", s.UnitOID, "")
+	hl7xml.II(unit, "id", s.UnitOID, "")
 	unit.CreateElement("name").SetText(s.UnitName)
 }
 
@@ -225,7 +227,7 @@ func serviceUnitParticipant(enc *etree.Element, s documents.Service) {
 // organiser, always, even when it keeps the register itself (both real
 // documents do).
 func (b *builder) organiserAsCustomer(h *etree.Element) {
-	ii(h, "hl7fi:outsourcingServiceCustomer", b.e.Service.OrganiserOID, "")
+	hl7xml.II(h, "hl7fi:outsourcingServiceCustomer", b.e.Service.OrganiserOID, "")
 	h.CreateElement("hl7fi:outsourcingServiceCustomerName").SetText(b.org.Name)
 }
 

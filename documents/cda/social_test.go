@@ -16,6 +16,7 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/cda"
 	"github.com/helsinki-student-welfare/kanta-gateway/documents/sosmeta"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/xmltest"
 	"github.com/helsinki-student-welfare/kanta-gateway/signing"
 )
@@ -343,7 +344,7 @@ func elementPaths(root *etree.Element) []string {
 	var walk func(el *etree.Element, prefix string)
 	walk = func(el *etree.Element, prefix string) {
 		name := el.Tag
-		if el.NamespaceURI() == cda.NamespaceHL7FI {
+		if el.NamespaceURI() == hl7.NamespaceFI {
 			name = "hl7fi:" + name
 		}
 		p := prefix + name
@@ -502,9 +503,9 @@ func TestSocialDocumentsConformToRealApottiDocuments(t *testing.T) {
 func findPath(root *etree.Element, p string) *etree.Element {
 	el := root
 	for _, seg := range strings.Split(p, "/") {
-		ns, name := cda.NamespaceHL7, seg
+		ns, name := hl7.NamespaceV3, seg
 		if local, ok := strings.CutPrefix(seg, "hl7fi:"); ok {
-			ns, name = cda.NamespaceHL7FI, local
+			ns, name = hl7.NamespaceFI, local
 		}
 		var next *etree.Element
 		for c := range el.ChildElementsSeq() {

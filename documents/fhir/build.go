@@ -11,13 +11,14 @@ import (
 	models "github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // Fixed FHIR systems (not Kanta codes, so not in the code table).
 const (
 	systemURI            = "urn:ietf:rfc:3986"
-	systemHetu           = "urn:oid:1.2.246.21"
-	systemRegistration   = "urn:oid:1.2.246.537.26"
+	systemHetu           = "urn:oid:" + hl7.OIDHetu
+	systemRegistration   = "urn:oid:" + hl7.OIDRegistration
 	systemV3Confidential = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 	systemDataOperation  = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
 	systemParticipant    = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // Code-table names (all start with "fhir."). Every code or URI below that the domain notes do not
@@ -78,23 +79,23 @@ const (
 
 // defaultCodes is the code table.
 var defaultCodes = map[string]string{
-	CodeHealthCategorySystem:          "urn:oid:1.2.246.537.5.40150.2009",
+	CodeHealthCategorySystem:          "urn:oid:" + hl7.SystemHealthRegister,
 	CodeHealthCategory:                "2",
-	CodeHealthTypeSystem:              "urn:oid:1.2.246.537.6.12.2002",
+	CodeHealthTypeSystem:              "urn:oid:" + hl7.SystemViews,
 	CodeHealthType:                    "000", // the CDA route's health.view.psychology placeholder
 	CodeHealthTypeDisplay:             "PSY",
-	CodeSocialCategorySystem:          "urn:oid:1.2.246.537.6.1264.201701",
+	CodeSocialCategorySystem:          "urn:oid:" + hl7.SystemSocialRegister,
 	CodeSocialCategory:                "1",
-	CodeSocialTypeSystem:              "urn:oid:1.2.246.537.6.1506.201701",
+	CodeSocialTypeSystem:              "urn:oid:" + hl7.SystemSocialDocumentType,
 	CodeSocialType:                    "76",
 	CodeSocialTypeDisplay:             "Asiakaskertomus",
-	CodeConfidentialitySystem:         "urn:oid:1.2.246.777.5.99902.2006",
+	CodeConfidentialitySystem:         "urn:oid:" + hl7.SystemConfidentiality,
 	CodeCompositionConfidentiality:    "R",
 	CodeConcealedSystem:               "http://terminology.hl7.org/CodeSystem/v3-ActCode",
 	CodeConcealed:                     "NOPAT",
-	CodeRestrictionReasonSystemHealth: "urn:oid:1.2.246.537.6.1288.201901",
-	CodeRestrictionReasonSystemSocial: "urn:oid:1.2.246.537.6.1288.201901",
-	CodeGuardianSystem:                "urn:oid:1.2.246.537.5.40202.201901",
+	CodeRestrictionReasonSystemHealth: "urn:oid:" + hl7.SystemViewingRestriction,
+	CodeRestrictionReasonSystemSocial: "urn:oid:" + hl7.SystemViewingRestriction,
+	CodeGuardianSystem:                "urn:oid:" + hl7.SystemHealthGuardian,
 	// Same defaults as the CDA table (a test pins the equality).
 	GuardianCodeName(documents.GuardianMinorNotCapable):          "1",
 	GuardianCodeName(documents.GuardianConsentGranted):           "2",

@@ -3,6 +3,8 @@ package sosmeta
 import (
 	"fmt"
 	"sort"
+
+	"github.com/helsinki-student-welfare/kanta-gateway/hl7"
 )
 
 // Code systems as the structured content names them ("urn:oid:" + OID).
@@ -10,13 +12,13 @@ import (
 // rajoitukset testi S.xml", "Testiasiakirjat/Asiakkuusasiakirja_S.xml") and
 // the patterns of the schemas.
 const (
-	SystemHetu        = "urn:oid:1.2.246.21"
-	SystemServiceTask = "urn:oid:1.2.246.537.6.1221.201601"
+	SystemHetu        = "urn:oid:" + hl7.OIDHetu
+	SystemServiceTask = "urn:oid:" + hl7.SystemSocialServiceTask
 	// SystemServiceUnit is the SOTE organisation register (palveluyksikkö,
 	// toimintayksikkö); the code is the unit's OID.
-	SystemServiceUnit  = "urn:oid:1.2.246.537.6.202.2008"
-	SystemGender       = "urn:oid:1.2.246.537.5.1.1997"
-	SystemRegistration = "urn:oid:1.2.246.537.26"
+	SystemServiceUnit  = "urn:oid:" + hl7.SystemServiceUnit
+	SystemGender       = "urn:oid:" + hl7.SystemGender
+	SystemRegistration = "urn:oid:" + hl7.OIDRegistration
 	// SystemRelationshipID is what the real Vantaa client-relationship
 	// document names its relationship id's system (an OID as value).
 	SystemRelationshipID = "urn:oid:1.2.246.1"
