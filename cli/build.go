@@ -14,8 +14,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).buildCommand) }
-
 func (a *app) buildCommand() *cobra.Command {
 	var outDir string
 	var all bool

@@ -29,8 +29,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).demoCommand) }
-
 const demoPassword = "kanta-test"
 
 func (a *app) demoCommand() *cobra.Command {

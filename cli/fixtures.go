@@ -12,8 +12,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).fixturesCommand) }
-
 func (a *app) fixturesCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "fixtures", Short: "Generate test data: synthetic export batches and a test PKI"}
 

@@ -15,10 +15,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
 
-func init() {
-	extraCommands = append(extraCommands, (*app).runCommand, (*app).onceCommand)
-}
-
 func (a *app) runCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "run",
