@@ -1,3 +1,5 @@
+//go:build !kanta_production
+
 package cli
 
 import (
