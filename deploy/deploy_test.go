@@ -155,7 +155,7 @@ func dockerStages(t *testing.T) []string {
 // stageBody is the text of a Dockerfile stage, from its FROM line to the
 // next one.
 func stageBody(src, stage string) string {
-	loc := regexp.MustCompile(`(?mi)^FROM\s+\S+\s+AS\s+`+regexp.QuoteMeta(stage)+`\s*$`).FindStringIndex(src)
+	loc := regexp.MustCompile(`(?mi)^FROM\s+\S+\s+AS\s+` + regexp.QuoteMeta(stage) + `\s*$`).FindStringIndex(src)
 	if loc == nil {
 		return ""
 	}
