@@ -8,6 +8,12 @@
 # crypto or with BoringCrypto (GOEXPERIMENT=boringcrypto; cgo, linked
 # statically so the image stays distroless/static). DESIGN.md says why
 # the default is Go's.
+# The gateway image's binary is the production build (-tags
+# kanta_production): it has no demo and no fixtures commands and links
+# neither the mock Kanta nor the fixture generators. The fixtures image
+# carries the developer build (kanta-gateway-dev), whose fixtures command
+# makes the compose stack's test PKI and batches (DESIGN.md, "The
+# production binary").
 # The gateway is static (CGO_ENABLED=0; SQLite is modernc's pure Go one), so
 # its image is distroless: no shell, no package manager, uid 65532 (nonroot).
 # The mock validates health documents against CDA_Fi.xsd with libxml2 in
@@ -27,11 +33,12 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     case "$CRYPTO" in \
-      go) CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/kanta-gateway ./cmd/kanta-gateway ;; \
-      boringcrypto) GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go build -trimpath -tags netgo,osusergo \
+      go) CGO_ENABLED=0 go build -trimpath -tags kanta_production -ldflags "-s -w" -o /out/kanta-gateway ./cmd/kanta-gateway ;; \
+      boringcrypto) GOEXPERIMENT=boringcrypto CGO_ENABLED=1 go build -trimpath -tags kanta_production,netgo,osusergo \
           -ldflags "-s -w -linkmode external -extldflags -static" -o /out/kanta-gateway ./cmd/kanta-gateway ;; \
       *) echo "CRYPTO must be go or boringcrypto, not $CRYPTO" >&2; exit 1 ;; \
     esac && \
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/kanta-gateway-dev ./cmd/kanta-gateway && \
     CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/mock-kanta ./cmd/mock-kanta
 # The mount point of the compose `work` volume, owned by nonroot: a new named
 # volume takes the ownership of the image's directory, so the services can
@@ -42,7 +49,7 @@ RUN mkdir -p /out/work && chown 65532:65532 /out/work
 # a busybox shell, which the compose `fixtures` service needs to run several
 # commands; the long-running images below have none.
 FROM gcr.io/distroless/static:debug-nonroot AS fixtures
-COPY --from=build /out/kanta-gateway /usr/local/bin/kanta-gateway
+COPY --from=build /out/kanta-gateway-dev /usr/local/bin/kanta-gateway
 COPY --from=build --chown=65532:65532 /out/work /work
 WORKDIR /work
 ENTRYPOINT ["/busybox/sh", "-c"]

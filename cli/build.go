@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -12,8 +13,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
 	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 )
-
-func init() { extraCommands = append(extraCommands, (*app).buildCommand) }
 
 func (a *app) buildCommand() *cobra.Command {
 	var outDir string
@@ -51,15 +50,13 @@ func (a *app) build(files []string, outDir string, all bool) error {
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return err
 	}
-	sum := newPlanSummary()
 	var buildErrs []error
 	written := 0
 	write := func(name string, b []byte) error {
 		written++
 		return os.WriteFile(filepath.Join(outDir, name), b, 0o600)
 	}
-	readErr, err := a.dryRun(files, builder, func(l gateway.PlannedLine) error {
-		sum.add(planLine(l, a.cfg.Location()))
+	sum, err := gateway.DryRun(context.Background(), a.cfg, builder, a.clock, files, func(l gateway.PlannedLine) error {
 		switch {
 		case l.AlreadyRead:
 			return nil
@@ -99,10 +96,10 @@ func (a *app) build(files []string, outDir string, all bool) error {
 	if err != nil {
 		return err
 	}
-	sum.print(a.errOut, now)
+	printPlanSummary(a.errOut, sum, now, a.cfg.Location())
 	fmt.Fprintf(a.errOut, "  wrote %d files to %s\n", written, outDir)
-	if readErr != nil {
-		return &exitError{ExitFailure, readErr}
+	if sum.ReadErr != nil {
+		return &exitError{ExitFailure, sum.ReadErr}
 	}
 	if len(buildErrs) > 0 {
 		return &exitError{ExitRejected, errors.Join(buildErrs...)}

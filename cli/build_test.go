@@ -16,6 +16,9 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/internal/kantasample"
 )
 
+// testPassword is the test PKI's PKCS#12 password (demo's too).
+const testPassword = "kanta-test"
+
 var (
 	pkiOnce  sync.Once
 	pkiPaths *pki.Paths
@@ -31,7 +34,7 @@ func testPKI(t *testing.T) *pki.Paths {
 			pkiErr = err
 			return
 		}
-		pkiPaths, pkiErr = pki.Generate(dir, []pki.Organiser{{OID: "1.2.246.10.2012566.19.1", Name: "Helsingin kaupunki"}}, demoPassword, time.Now())
+		pkiPaths, pkiErr = pki.Generate(dir, []pki.Organiser{{OID: "1.2.246.10.2012566.19.1", Name: "Helsingin kaupunki"}}, testPassword, time.Now())
 	})
 	if pkiErr != nil {
 		t.Fatal(pkiErr)
@@ -44,7 +47,7 @@ func signingConfig(t *testing.T, extra string) string {
 	t.Helper()
 	p := testPKI(t)
 	s := p.Signing["1.2.246.10.2012566.19.1"]
-	cfg := "organisations:\n  - oid: 1.2.246.10.2012566.19.1\n    name: Helsingin kaupunki\n    document_root: 1.2.246.10.2012566\n    pkcs12: " + s.P12 + "\n    pkcs12_password: " + demoPassword + "\n" + extra
+	cfg := "organisations:\n  - oid: 1.2.246.10.2012566.19.1\n    name: Helsingin kaupunki\n    document_root: 1.2.246.10.2012566\n    pkcs12: " + s.P12 + "\n    pkcs12_password: " + testPassword + "\n" + extra
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -166,31 +169,5 @@ func TestBuildHoldsUntilGoLive(t *testing.T) {
 	code, _, stderr = runCLI(t, "build", "--all", "--config", cfg, "--now", "2026-08-31T12:00:00+03:00", "--out", out, "../fixtures/scenarios/welfare-officer.ndjson")
 	if files, _ := filepath.Glob(filepath.Join(out, "*.cda.xml")); code != 0 || len(files) != 12 {
 		t.Errorf("--all: exit %d, %d documents, want 12 (%s)", code, len(files), stderr)
-	}
-}
-
-func TestFixturesCommands(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "batch.ndjson")
-	if code, _, stderr := runCLI(t, "fixtures", "gen", "--n", "300", "--seed", "7", "--out", out); code != 0 {
-		t.Fatalf("gen exit %d: %s", code, stderr)
-	}
-	first, _ := os.ReadFile(out)
-	runCLI(t, "fixtures", "gen", "--n", "300", "--seed", "7", "--out", out)
-	second, _ := os.ReadFile(out)
-	if !bytes.Equal(first, second) || bytes.Count(first, []byte("\n")) != 300 {
-		t.Fatalf("gen not reproducible or wrong size (%d lines)", bytes.Count(first, []byte("\n")))
-	}
-	code, stdout, stderr := runCLI(t, "plan", "--now", "2026-11-22T12:00:00+02:00", out)
-	if code != 0 || strings.Contains(stdout, `"decision":"reject"`) {
-		t.Errorf("generated batch: exit %d, rejections in plan:\n%s", code, stderr)
-	}
-	pkiDir := filepath.Join(dir, "pki")
-	if code, stdout, stderr := runCLI(t, "fixtures", "pki", "--out", pkiDir); code != 0 || !strings.Contains(stdout, "signing 1.2.246.10.2012566.19.1") {
-		t.Fatalf("pki exit %d: %s%s", code, stdout, stderr)
-	}
-	info, err := os.Stat(filepath.Join(pkiDir, "client-key.pem"))
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Errorf("client key mode %v (%v), want 0600", info.Mode().Perm(), err)
 	}
 }

@@ -1,3 +1,5 @@
+//go:build !kanta_production
+
 package cli
 
 import (
@@ -13,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,8 +30,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 	"github.com/helsinki-student-welfare/kanta-gateway/submit"
 )
-
-func init() { extraCommands = append(extraCommands, (*app).demoCommand) }
 
 const demoPassword = "kanta-test"
 
@@ -174,7 +175,7 @@ func (a *app) demo(ctx context.Context, dir string, n int, timeout time.Duration
 	if err != nil {
 		return err
 	}
-	res.print(a, a.out)
+	onceSummary{res}.print(a, a.out)
 	return a.demoReport(ctx, base, p)
 }
 
@@ -270,4 +271,71 @@ func archiveName(a string) string {
 		return "social welfare (welfare officers)"
 	}
 	return a
+}
+
+// mockStats is the mock Kanta's GET /api/v1/stats.
+type mockStats struct {
+	Accepted   int            `json:"accepted"`
+	Duplicates int            `json:"duplicates"`
+	Rejected   map[string]int `json:"rejected"`
+	Errors     map[string]int `json:"errors"`
+	Faults     map[string]int `json:"faults"`
+	Formats    map[string]struct {
+		Accepted   int            `json:"accepted"`
+		Duplicates int            `json:"duplicates"`
+		Rejected   map[string]int `json:"rejected"`
+		Errors     map[string]int `json:"errors"`
+	} `json:"formats"`
+}
+
+// printMockTable prints the mock's counts as a table: per format, then
+// Kanta's refusals and the faults it injected by kind.
+func printMockTable(w io.Writer, body []byte) error {
+	var s mockStats
+	if err := json.Unmarshal(body, &s); err != nil {
+		return err
+	}
+	sum := func(m map[string]int) int {
+		n := 0
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	fmt.Fprintln(w, "\nmock Kanta's own count (GET /api/v1/stats):")
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  FORMAT\tACCEPTED\tDUPLICATES\tREJECTED\tERRORS")
+	formats := make([]string, 0, len(s.Formats))
+	for f := range s.Formats {
+		formats = append(formats, f)
+	}
+	sort.Strings(formats)
+	for _, f := range formats {
+		c := s.Formats[f]
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\n", f, c.Accepted, c.Duplicates, sum(c.Rejected), sum(c.Errors))
+	}
+	fmt.Fprintf(tw, "  all\t%d\t%d\t%d\t%d\n", s.Accepted, s.Duplicates, sum(s.Rejected), sum(s.Errors))
+	tw.Flush()
+	for _, part := range []struct {
+		label string
+		m     map[string]int
+	}{{"rejected", s.Rejected}, {"errors", s.Errors}, {"faults injected", s.Faults}} {
+		if len(part.m) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(part.m))
+		for k := range part.m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %d", k, part.m[k])
+		}
+		fmt.Fprintf(w, "  %s: %s\n", part.label, b.String())
+	}
+	return nil
 }

@@ -1,3 +1,5 @@
+//go:build !kanta_production
+
 package cli
 
 import (
@@ -11,8 +13,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/gen"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
 )
-
-func init() { extraCommands = append(extraCommands, (*app).fixturesCommand) }
 
 func (a *app) fixturesCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "fixtures", Short: "Generate test data: synthetic export batches and a test PKI"}

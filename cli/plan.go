@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -70,53 +69,20 @@ func (a *app) plan(files []string) error {
 	now := a.clock.Now()
 	w := bufio.NewWriterSize(a.out, 64<<10)
 	enc := json.NewEncoder(w)
-	sum := newPlanSummary()
-	builder, err := gateway.NewUnsignedBuilder(a.cfg)
-	if err != nil {
-		return usageErr(err)
-	}
-	readErr, err := a.dryRun(files, builder, func(l gateway.PlannedLine) error {
-		pl := planLine(l, a.cfg.Location())
-		sum.add(pl)
-		return enc.Encode(pl)
+	sum, err := gateway.Plan(context.Background(), a.cfg, a.clock, files, func(l gateway.PlannedLine) error {
+		return enc.Encode(planLine(l, a.cfg.Location()))
 	})
 	if err != nil {
-		return err
+		return usageErr(err)
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	sum.print(a.errOut, now)
-	if readErr != nil {
-		return &exitError{ExitFailure, readErr}
+	printPlanSummary(a.errOut, sum, now, a.cfg.Location())
+	if sum.ReadErr != nil {
+		return &exitError{ExitFailure, sum.ReadErr}
 	}
 	return nil
-}
-
-// dryRun reads the batches and decides every line at now with the
-// ingestion's own decide step (gateway.Planner), remembering in memory what
-// it took in so that a later line of the input sees it as ingestion would
-// see the queue. fn gets each line with its decision. readErr collects files
-// that could not be read to their end; err is fn's (or the planner's).
-func (a *app) dryRun(files []string, b *gateway.Builder, fn func(l gateway.PlannedLine) error) (readErr, err error) {
-	p := gateway.NewPlanner(a.cfg, b, a.clock)
-	var readErrs []error
-	var fnErr error
-	for _, f := range files {
-		err := p.PlanFile(context.Background(), f, func(l gateway.PlannedLine) error {
-			if fnErr = fn(l); fnErr != nil {
-				return fnErr
-			}
-			return nil
-		})
-		if fnErr != nil {
-			return nil, fnErr
-		}
-		if err != nil {
-			readErrs = append(readErrs, err)
-		}
-	}
-	return errors.Join(readErrs...), nil
 }
 
 // planLine is a line of plan's output for l.
@@ -124,7 +90,7 @@ func planLine(l gateway.PlannedLine, loc *time.Location) PlanLine {
 	switch {
 	case l.AlreadyRead:
 		return PlanLine{File: l.File, Line: l.Line, EntryID: l.Entry.ID, Revision: l.Entry.Revision,
-			Decision: decisionAlreadyRead, Reason: "revision already read earlier in the input: nothing is recorded", ReasonClass: decisionAlreadyRead}
+			Decision: gateway.DecisionAlreadyRead, Reason: "revision already read earlier in the input: nothing is recorded", ReasonClass: gateway.DecisionAlreadyRead}
 	case l.Entry == nil:
 		return rejectionLine(l.Rejection)
 	}
@@ -134,10 +100,6 @@ func planLine(l gateway.PlannedLine, loc *time.Location) PlanLine {
 	}
 	return pl
 }
-
-// decisionAlreadyRead is plan's decision for a revision the input repeats:
-// ingestion reads it once and counts the repeat as "already read".
-const decisionAlreadyRead = "already_read"
 
 func rejectionLine(rj *adapter.Rejection) PlanLine {
 	return PlanLine{
@@ -163,52 +125,32 @@ func decisionLine(file string, line int, e *documents.Entry, d documents.Decisio
 	return pl
 }
 
-type planSummary struct {
-	lines      int
-	byDecision map[string]int
-	byArchive  map[string]map[string]int
-	nextHold   time.Time
-}
+// planDecisions are the decisions in the order the summary names them.
+var planDecisions = []string{"submit", "hold", "invalidate", "skip", "reject", gateway.DecisionAlreadyRead}
 
-func newPlanSummary() *planSummary {
-	return &planSummary{byDecision: map[string]int{}, byArchive: map[string]map[string]int{}}
-}
-
-func (s *planSummary) add(pl PlanLine) {
-	s.lines++
-	s.byDecision[pl.Decision]++
-	if pl.Archive != "" {
-		if s.byArchive[pl.Archive] == nil {
-			s.byArchive[pl.Archive] = map[string]int{}
-		}
-		s.byArchive[pl.Archive][pl.Decision]++
-	}
-	if pl.Decision == string(documents.OutcomeHold) && pl.NotBefore != nil && (s.nextHold.IsZero() || pl.NotBefore.Before(s.nextHold)) {
-		s.nextHold = *pl.NotBefore
-	}
-}
-
-func (s *planSummary) print(w io.Writer, now time.Time) {
-	fmt.Fprintf(w, "plan at %s: %d entry revisions:", now.Format(time.RFC3339), s.lines)
-	for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject", decisionAlreadyRead} {
-		fmt.Fprintf(w, " %s %d", d, s.byDecision[d])
+// printPlanSummary prints the summary of a dry run (plan's and build's, on
+// stderr).
+func printPlanSummary(w io.Writer, s *gateway.PlanSummary, now time.Time, loc *time.Location) {
+	fmt.Fprintf(w, "plan at %s: %d entry revisions:", now.Format(time.RFC3339), s.Lines)
+	for _, d := range planDecisions {
+		fmt.Fprintf(w, " %s %d", d, s.ByDecision[d])
 	}
 	fmt.Fprintln(w)
-	archives := make([]string, 0, len(s.byArchive))
-	for a := range s.byArchive {
+	archives := make([]string, 0, len(s.ByArchive))
+	for a := range s.ByArchive {
 		archives = append(archives, a)
 	}
 	sort.Strings(archives)
 	for _, a := range archives {
 		var parts []string
-		for _, d := range []string{"submit", "hold", "invalidate", "skip", "reject", decisionAlreadyRead} {
-			if n := s.byArchive[a][d]; n > 0 {
+		for _, d := range planDecisions {
+			if n := s.ByArchive[a][d]; n > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d", d, n))
 			}
 		}
 		fmt.Fprintf(w, "  %s archive: %s\n", a, strings.Join(parts, ", "))
 	}
-	if !s.nextHold.IsZero() {
-		fmt.Fprintf(w, "  next held release: %s\n", s.nextHold.Format(time.RFC3339))
+	if !s.NextHold.IsZero() {
+		fmt.Fprintf(w, "  next held release: %s\n", s.NextHold.In(loc).Format(time.RFC3339))
 	}
 }

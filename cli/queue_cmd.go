@@ -18,8 +18,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).queueCommand, (*app).auditCommand) }
-
 // withQueue opens the configured queue for inspection only.
 func (a *app) withQueue(fn func(ctx context.Context, q queue.Operator) error) error {
 	if err := a.load(); err != nil {

@@ -90,16 +90,9 @@ func (a *app) rootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", os.Getenv("KANTA_GATEWAY_CONFIG"), "configuration file (YAML); defaults apply without one")
 	root.PersistentFlags().StringVar(&a.nowFlag, "now", os.Getenv("KANTA_GATEWAY_NOW"), "pretend the time is this RFC 3339 instant (also KANTA_GATEWAY_NOW)")
-	root.AddCommand(a.configCommand(), a.planCommand())
-	for _, extra := range extraCommands {
-		root.AddCommand(extra(a))
-	}
+	root.AddCommand(a.commands()...)
 	return root
 }
-
-// extraCommands lets later files register their commands without growing
-// rootCommand.
-var extraCommands []func(*app) *cobra.Command
 
 // untilSignal loads the configuration and runs fn with a context that
 // SIGTERM or SIGINT cancels: the long-running commands stop gracefully.

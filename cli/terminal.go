@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -185,15 +184,9 @@ type progressDisplay struct {
 	errOut        io.Writer
 }
 
-// noDisplay is the display without a terminal: nothing.
-var noDisplay = &progressDisplay{}
-
-// startDisplay starts the progress display of a run; without a terminal
-// session it does nothing.
+// startDisplay starts the progress display of a run on a terminal
+// (gateway.Progress: once calls it back as the run goes).
 func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressDisplay {
-	if a.term == nil {
-		return noDisplay
-	}
 	base, _ := svc.Queue.Stats(ctx)
 	lines := spoolLines(a.cfg.Spool.Dir)
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(a.errOut), mpb.WithWidth(40), mpb.WithRefreshRate(200*time.Millisecond))
@@ -261,13 +254,10 @@ func (a *app) startDisplay(ctx context.Context, svc *gateway.Service) *progressD
 	return d
 }
 
-// ingested marks the spool read to its end: every line of the pass,
+// Ingested marks the spool read to its end: every line of the pass,
 // including revisions read before (not counted by the metrics the bar
 // follows while it runs).
-func (d *progressDisplay) ingested(pass *gateway.SpoolPass) {
-	if d.p == nil {
-		return
-	}
+func (d *progressDisplay) Ingested(pass *gateway.SpoolPass) {
 	d.update()
 	lines := 0
 	if pass != nil {
@@ -281,11 +271,8 @@ func (d *progressDisplay) ingested(pass *gateway.SpoolPass) {
 	d.read.SetTotal(-1, true)
 }
 
-// stop draws the final state and leaves it on the screen.
-func (d *progressDisplay) stop() {
-	if d.p == nil {
-		return
-	}
+// Stop draws the final state and leaves it on the screen.
+func (d *progressDisplay) Stop() {
 	close(d.done)
 	<-d.finished
 	d.update()
@@ -429,71 +416,4 @@ func (t *terminalSession) reportLog(w io.Writer) {
 		fmt.Fprintf(w, " (also %d warnings about single documents and %d repeated warnings not shown here)", perDoc, suppressed)
 	}
 	fmt.Fprintln(w)
-}
-
-// mockStats is the mock Kanta's GET /api/v1/stats.
-type mockStats struct {
-	Accepted   int            `json:"accepted"`
-	Duplicates int            `json:"duplicates"`
-	Rejected   map[string]int `json:"rejected"`
-	Errors     map[string]int `json:"errors"`
-	Faults     map[string]int `json:"faults"`
-	Formats    map[string]struct {
-		Accepted   int            `json:"accepted"`
-		Duplicates int            `json:"duplicates"`
-		Rejected   map[string]int `json:"rejected"`
-		Errors     map[string]int `json:"errors"`
-	} `json:"formats"`
-}
-
-// printMockTable prints the mock's counts as a table: per format, then
-// Kanta's refusals and the faults it injected by kind.
-func printMockTable(w io.Writer, body []byte) error {
-	var s mockStats
-	if err := json.Unmarshal(body, &s); err != nil {
-		return err
-	}
-	sum := func(m map[string]int) int {
-		n := 0
-		for _, v := range m {
-			n += v
-		}
-		return n
-	}
-	fmt.Fprintln(w, "\nmock Kanta's own count (GET /api/v1/stats):")
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  FORMAT\tACCEPTED\tDUPLICATES\tREJECTED\tERRORS")
-	formats := make([]string, 0, len(s.Formats))
-	for f := range s.Formats {
-		formats = append(formats, f)
-	}
-	sort.Strings(formats)
-	for _, f := range formats {
-		c := s.Formats[f]
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\n", f, c.Accepted, c.Duplicates, sum(c.Rejected), sum(c.Errors))
-	}
-	fmt.Fprintf(tw, "  all\t%d\t%d\t%d\t%d\n", s.Accepted, s.Duplicates, sum(s.Rejected), sum(s.Errors))
-	tw.Flush()
-	for _, part := range []struct {
-		label string
-		m     map[string]int
-	}{{"rejected", s.Rejected}, {"errors", s.Errors}, {"faults injected", s.Faults}} {
-		if len(part.m) == 0 {
-			continue
-		}
-		keys := make([]string, 0, len(part.m))
-		for k := range part.m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var b strings.Builder
-		for i, k := range keys {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %d", k, part.m[k])
-		}
-		fmt.Fprintf(w, "  %s: %s\n", part.label, b.String())
-	}
-	return nil
 }

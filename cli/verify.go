@@ -16,8 +16,6 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/wire"
 )
 
-func init() { extraCommands = append(extraCommands, (*app).verifyCommand) }
-
 func (a *app) verifyCommand() *cobra.Command {
 	var trust []string
 	var insecure bool

@@ -152,6 +152,20 @@ func dockerStages(t *testing.T) []string {
 	return stages
 }
 
+// stageBody is the text of a Dockerfile stage, from its FROM line to the
+// next one.
+func stageBody(src, stage string) string {
+	loc := regexp.MustCompile(`(?mi)^FROM\s+\S+\s+AS\s+` + regexp.QuoteMeta(stage) + `\s*$`).FindStringIndex(src)
+	if loc == nil {
+		return ""
+	}
+	rest := src[loc[1]:]
+	if next := regexp.MustCompile(`(?mi)^FROM\s`).FindStringIndex(rest); next != nil {
+		rest = rest[:next[0]]
+	}
+	return rest
+}
+
 func TestDockerfileStages(t *testing.T) {
 	b, err := os.ReadFile(repoPath("Dockerfile"))
 	if err != nil {
@@ -172,6 +186,25 @@ func TestDockerfileStages(t *testing.T) {
 	} {
 		if !strings.Contains(src, want) {
 			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	// The gateway image runs the production build (no demo, no fixtures,
+	// neither the mock nor the generators linked: internal/archtest's
+	// TestProductionBinaryCarriesNoMockOrFixtures); the fixtures image
+	// runs the developer build, whose fixtures command it needs.
+	for _, m := range regexp.MustCompile(`go build [^\n]*?(?:\\\n[^\n]*?)?-o /out/kanta-gateway ./cmd/kanta-gateway`).FindAllString(src, -1) {
+		if !strings.Contains(m, "-tags kanta_production") {
+			t.Errorf("the gateway binary is built without -tags kanta_production: %q", m)
+		}
+	}
+	if n := strings.Count(src, "-o /out/kanta-gateway ./cmd/kanta-gateway"); n != 2 {
+		t.Errorf("%d builds of /out/kanta-gateway, want 2 (CRYPTO go and boringcrypto)", n)
+	}
+	stageCopies := map[string]string{"gateway": "/out/kanta-gateway ", "fixtures": "/out/kanta-gateway-dev "}
+	for stage, bin := range stageCopies {
+		body := stageBody(src, stage)
+		if !strings.Contains(body, "COPY --from=build "+bin+"/usr/local/bin/kanta-gateway") {
+			t.Errorf("stage %s does not copy %s as /usr/local/bin/kanta-gateway:\n%s", stage, strings.TrimSpace(bin), body)
 		}
 	}
 	// The build context must carry the sources the build needs.

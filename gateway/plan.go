@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/adapter"
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
@@ -193,4 +194,99 @@ func (m *memoryLedger) commit(c *preparedChunk) {
 	for id := range c.relationshipDocs {
 		m.stored[id] = true
 	}
+}
+
+// DecisionAlreadyRead is the decision named for a revision the input
+// repeats: ingestion reads it once and counts the repeat as "already read".
+const DecisionAlreadyRead = "already_read"
+
+// DecisionName is the line's decision as plan names it: the policy's
+// outcome, reject for every rejection, DecisionAlreadyRead for a repeat.
+func (l PlannedLine) DecisionName() string {
+	switch {
+	case l.AlreadyRead:
+		return DecisionAlreadyRead
+	case l.Entry == nil:
+		return string(documents.OutcomeReject)
+	}
+	return string(l.Decision.Outcome)
+}
+
+// PlanSummary counts a dry run's lines by decision and, for the lines an
+// archive was decided for, by archive and decision.
+type PlanSummary struct {
+	Lines      int
+	ByDecision map[string]int
+	ByArchive  map[string]map[string]int
+	// NextHold is the earliest not-before time of a held line (zero: none).
+	NextHold time.Time
+	// ReadErr names the files that could not be read to their end (every
+	// line before the failure was planned); nil when all were.
+	ReadErr error
+}
+
+// NewPlanSummary is an empty summary.
+func NewPlanSummary() *PlanSummary {
+	return &PlanSummary{ByDecision: map[string]int{}, ByArchive: map[string]map[string]int{}}
+}
+
+// Add counts one line.
+func (s *PlanSummary) Add(l PlannedLine) {
+	decision := l.DecisionName()
+	s.Lines++
+	s.ByDecision[decision]++
+	if l.AlreadyRead || l.Entry == nil {
+		return // no archive decided: a repeat or a rejection
+	}
+	if a := string(l.Decision.Archive); a != "" {
+		if s.ByArchive[a] == nil {
+			s.ByArchive[a] = map[string]int{}
+		}
+		s.ByArchive[a][decision]++
+	}
+	if l.Decision.Outcome == documents.OutcomeHold && (s.NextHold.IsZero() || l.Decision.NotBefore.Before(s.NextHold)) {
+		s.NextHold = l.Decision.NotBefore
+	}
+}
+
+// DryRun reads the batches in the order given and decides every line at
+// the clock's now with the ingestion's own decide step (Planner), built by
+// b, remembering in memory what it took in so that a later line of the
+// input sees it as ingestion would see the queue. fn gets each line with
+// its decision, after the summary has counted it. Files that could not be
+// read to their end are in the summary's ReadErr; the error is fn's (or
+// the planner's), and stops the run.
+func DryRun(ctx context.Context, cfg *config.Config, b *Builder, c clock.Clock, files []string, fn func(PlannedLine) error) (*PlanSummary, error) {
+	p := NewPlanner(cfg, b, c)
+	sum := NewPlanSummary()
+	var readErrs []error
+	var fnErr error
+	for _, f := range files {
+		err := p.PlanFile(ctx, f, func(l PlannedLine) error {
+			sum.Add(l)
+			if fnErr = fn(l); fnErr != nil {
+				return fnErr
+			}
+			return nil
+		})
+		if fnErr != nil {
+			return nil, fnErr
+		}
+		if err != nil {
+			readErrs = append(readErrs, err)
+		}
+	}
+	sum.ReadErr = errors.Join(readErrs...)
+	return sum, nil
+}
+
+// Plan is the `plan` command's dry run: DryRun with an unsigned builder,
+// which needs no signing keys and decides the same. An error building the
+// builder is the configuration's.
+func Plan(ctx context.Context, cfg *config.Config, c clock.Clock, files []string, fn func(PlannedLine) error) (*PlanSummary, error) {
+	b, err := NewUnsignedBuilder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return DryRun(ctx, cfg, b, c, files, fn)
 }

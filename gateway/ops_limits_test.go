@@ -1,4 +1,4 @@
-package cli
+package gateway
 
 import (
 	"bufio"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
-	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
 	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
 	"github.com/helsinki-student-welfare/kanta-gateway/serverlimits"
 )
@@ -28,9 +27,8 @@ func TestOpsServerCutsSlowAndIdleConnections(t *testing.T) {
 	cfg.Metrics.Listen = "127.0.0.1:0"
 	cfg.Metrics.Server = serverlimits.Limits{ReadHeaderTimeout: 200 * time.Millisecond, ReadTimeout: 300 * time.Millisecond,
 		WriteTimeout: 2 * time.Second, IdleTimeout: 300 * time.Millisecond, MaxBodyBytes: 1024, MaxConnections: 4}
-	a := &app{cfg: &cfg}
 	var ready atomic.Bool
-	srv, err := a.serveOps(&gateway.Service{Metrics: metrics.New(nil)}, &ready, &storeHealth{}, nil)
+	srv, err := serveOps(&cfg, &Service{Metrics: metrics.New(nil)}, &ready, &storeHealth{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cli
+package gateway
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/helsinki-student-welfare/kanta-gateway/gateway"
+	"github.com/helsinki-student-welfare/kanta-gateway/internal/pgtest"
 	"github.com/helsinki-student-welfare/kanta-gateway/metrics"
 	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
@@ -27,10 +26,7 @@ import (
 // session of the database is cut, so the pool reconnects into it.
 func readOnlyDatabase(t *testing.T) (string, func(readOnly bool)) {
 	t.Helper()
-	base := os.Getenv("KANTA_TEST_POSTGRES_DSN")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
+	base := pgtest.DSN(t)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, base)
 	if err != nil {
@@ -75,7 +71,7 @@ func TestReadyzFollowsAReadOnlyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	svc := &gateway.Service{Queue: q, Metrics: metrics.New(q.Stats)}
+	svc := &Service{Queue: q, Metrics: metrics.New(q.Stats)}
 	var ready atomic.Bool
 	ready.Store(true)
 	health := &storeHealth{probe: q.ProbeWrite, every: storeProbeInterval, onChange: svc.Metrics.StoreWritable, log: slog.New(slog.DiscardHandler)}

@@ -1,7 +1,6 @@
-package cli
+package gateway
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,12 +14,13 @@ import (
 	"github.com/helsinki-student-welfare/kanta-gateway/clock"
 	"github.com/helsinki-student-welfare/kanta-gateway/config"
 	"github.com/helsinki-student-welfare/kanta-gateway/fixtures/pki"
+	"github.com/helsinki-student-welfare/kanta-gateway/queue"
 )
 
-// unavailableStoreApp is an app whose SQLite queue lives under a path that
-// cannot be created: a regular file (blocker) stands where its directory
-// should be, which stops root as well as anyone.
-func unavailableStoreApp(t *testing.T) (*app, string) {
+// unavailableStoreConfig is a configuration whose SQLite queue lives under
+// a path that cannot be created: a regular file (blocker) stands where its
+// directory should be, which stops root as well as anyone.
+func unavailableStoreConfig(t *testing.T) (*config.Config, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
@@ -42,35 +42,37 @@ func unavailableStoreApp(t *testing.T) (*app, string) {
 	}
 	cfg.Metrics.Listen = ln.Addr().String()
 	ln.Close()
-	var out bytes.Buffer
-	return &app{cfg: &cfg, clock: clock.System{}, logger: slog.New(slog.DiscardHandler), out: &out, errOut: &out}, blocker
+	return &cfg, blocker
 }
 
 // A daemon whose queue store cannot be opened at start stays up, reports
-// not ready, and becomes ready once the store can be opened; `once` exits
-// with the failure status (1), not the configuration error status (2).
+// not ready, and becomes ready once the store can be opened; `once` fails
+// as a run (RunFailure: the command line's exit 1), not as a
+// configuration error (exit 2; cli's TestOnceOnAnUnavailableStore).
 func TestStoreUnavailableAtStart(t *testing.T) {
 	first := storeRetryFirst
 	storeRetryFirst = 50 * time.Millisecond
 	defer func() { storeRetryFirst = first }()
 
 	t.Run("once", func(t *testing.T) {
-		a, _ := unavailableStoreApp(t)
-		err := a.once(context.Background(), time.Second)
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.code != ExitFailure {
-			t.Fatalf("once on an unavailable store: %v, want exit %d", err, ExitFailure)
+		cfg, _ := unavailableStoreConfig(t)
+		res, err := Once(context.Background(), cfg, clock.System{}, slog.New(slog.DiscardHandler), OnceOptions{Timeout: time.Second})
+		var rf *RunFailure
+		if !errors.As(err, &rf) || !errors.Is(err, queue.ErrUnavailable) || res != nil {
+			t.Fatalf("once on an unavailable store: %v (result %+v), want a RunFailure of the unavailable store and no result", err, res)
 		}
 	})
 
 	t.Run("daemon", func(t *testing.T) {
-		a, blocker := unavailableStoreApp(t)
+		cfg, blocker := unavailableStoreConfig(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		done := make(chan error, 1)
-		go func() { done <- a.daemon(ctx) }()
+		go func() {
+			done <- RunDaemon(ctx, cfg, clock.System{}, slog.New(slog.DiscardHandler), DaemonOptions{})
+		}()
 		readyz := func() int {
-			resp, err := http.Get("http://" + a.cfg.Metrics.Listen + "/readyz")
+			resp, err := http.Get("http://" + cfg.Metrics.Listen + "/readyz")
 			if err != nil {
 				return 0
 			}
