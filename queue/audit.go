@@ -64,7 +64,7 @@ func (s *store[TTx]) Audit(ctx context.Context, q AuditQuery) ([]AuditEvent, err
 	default:
 		return nil, errors.New("queue: audit query needs an identity code, an entry id or operator events")
 	}
-	rows, err := s.b.pool.query(ctx, `SELECT time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu, actor
+	rows, err := s.b.reports.query(ctx, `SELECT time, event, entry_id, revision, document_id, version, archive, register, author_role, ack_code, hetu, actor
 		FROM audit WHERE `+where+` ORDER BY `+order+` LIMIT ?`, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: audit: %w", err)

@@ -163,7 +163,7 @@ func (s *store[TTx]) Jobs(ctx context.Context, f JobFilter) ([]JobInfo, error) {
 }
 
 func (s *store[TTx]) jobIDsOfEntry(ctx context.Context, entryID string) ([]int64, error) {
-	rows, err := s.b.pool.query(ctx, `SELECT job_id FROM deliveries WHERE entry_id = ? ORDER BY job_id`, entryID)
+	rows, err := s.b.reports.query(ctx, `SELECT job_id FROM deliveries WHERE entry_id = ? ORDER BY job_id`, entryID)
 	if err != nil {
 		return nil, fmt.Errorf("queue: jobs of entry: %w", err)
 	}
@@ -215,7 +215,7 @@ func (s *store[TTx]) jobInfo(ctx context.Context, row *rivertype.JobRow) (*JobIn
 	for _, e := range row.Errors {
 		info.Errors = append(info.Errors, AttemptError{At: e.At, Attempt: e.Attempt, Error: e.Error})
 	}
-	rows, err := s.b.pool.query(ctx, `SELECT state, ack_code, ack_detail, ack_text, wait_reason, coalesce(length(payload), 0) FROM deliveries WHERE document_id = ?`, info.Delivery.DocumentID)
+	rows, err := s.b.reports.query(ctx, `SELECT state, ack_code, ack_detail, ack_text, wait_reason, coalesce(length(payload), 0) FROM deliveries WHERE document_id = ?`, info.Delivery.DocumentID)
 	if err != nil {
 		return nil, fmt.Errorf("queue: delivery of job %d: %w", row.ID, err)
 	}
@@ -314,7 +314,7 @@ type riverUIProvider interface {
 
 func (s *store[TTx]) riverUI(prefix string, log *slog.Logger) (*riverui.Handler, error) {
 	return riverui.NewHandler(&riverui.HandlerOpts{
-		Endpoints: riverui.NewEndpoints(s.client, nil),
+		Endpoints: riverui.NewEndpoints(s.reportClient, nil),
 		Logger:    log,
 		Prefix:    prefix,
 		// The list shows a delivery's ids and state; its arguments carry

@@ -37,31 +37,37 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	for _, name := range States {
 		st.Depth[name] = 0
 	}
-	rows, err := s.b.pool.query(ctx, qStatsDepth, JobKind)
+	rows, err := s.b.reports.query(ctx, qStatsDepth, JobKind)
 	if err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var rs, ds string
+		var rs string
 		var n int
-		if err := rows.Scan(&rs, &ds, &n); err != nil {
+		if err := rows.Scan(&rs, &n); err != nil {
 			return st, fmt.Errorf("queue: stats: %w", err)
 		}
-		st.Depth[jobState(rivertype.JobState(rs), ds)] += n
+		st.Depth[jobState(rivertype.JobState(rs), "")] += n
 	}
 	if err := rows.Err(); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
+	var deadCancelled int
+	if err := s.b.reports.queryRow(ctx, qStatsDeadCancelled, JobKind, DeliveryDead).Scan(&deadCancelled); err != nil {
+		return st, fmt.Errorf("queue: stats: %w", err)
+	}
+	st.Depth[StateCancelled] -= deadCancelled
+	st.Depth[StateDead] += deadCancelled
 	st.Dead = st.Depth[StateDead]
 	now := time.Now()
 	dl := s.b.dialect
 	var oldest, next dbTime
-	if err := s.b.pool.queryRow(ctx, qStatsOldestDue,
+	if err := s.b.reports.queryRow(ctx, qStatsOldestDue,
 		JobKind, dl.t(now)).Scan(&oldest); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
-	if err := s.b.pool.queryRow(ctx, qStatsNextHeld,
+	if err := s.b.reports.queryRow(ctx, qStatsNextHeld,
 		JobKind, dl.t(now)).Scan(&next); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -69,7 +75,7 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	// breaker snoozes, which leaves attempted_at set). The next retry is
 	// the earliest of those not waiting for another document.
 	var retry dbTime
-	if err := s.b.pool.queryRow(ctx, qStatsRetrying,
+	if err := s.b.reports.queryRow(ctx, qStatsRetrying,
 		JobKind).Scan(&st.Retrying, &retry); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -103,7 +109,7 @@ type HeldCount struct {
 // Held counts the deliveries never attempted and held until a later date,
 // by archive and date, earliest first.
 func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
-	rows, err := s.b.pool.query(ctx, qHeld, JobKind)
+	rows, err := s.b.reports.query(ctx, qHeld, JobKind)
 	if err != nil {
 		return nil, fmt.Errorf("queue: held: %w", err)
 	}
@@ -157,7 +163,7 @@ func (s *store[TTx]) Replicas(ctx context.Context) ([]Replica, error) {
 		return r
 	}
 	get(s.client.ID()).This = true
-	res, err := s.client.JobList(ctx, river.NewJobListParams().Kinds(JobKind).First(replicaJobs).
+	res, err := s.reportClient.JobList(ctx, river.NewJobListParams().Kinds(JobKind).First(replicaJobs).
 		OrderBy(river.JobListOrderByID, river.SortOrderDesc).
 		States(rivertype.JobStateCompleted, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateDiscarded, rivertype.JobStateCancelled, rivertype.JobStateAvailable))
 	if err != nil {
@@ -172,7 +178,7 @@ func (s *store[TTx]) Replicas(ctx context.Context) ([]Replica, error) {
 			r.LastSeen = *j.AttemptedAt
 		}
 	}
-	leader, err := s.client.Driver().GetExecutor().LeaderGetElectedLeader(ctx, &riverdriver.LeaderGetElectedLeaderParams{})
+	leader, err := s.reportClient.Driver().GetExecutor().LeaderGetElectedLeader(ctx, &riverdriver.LeaderGetElectedLeaderParams{})
 	switch {
 	case err == nil && leader != nil:
 		get(leader.LeaderID).Leader = true

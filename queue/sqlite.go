@@ -50,6 +50,20 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 		_ = db.Close()
 		return nil, Unavailable(fmt.Errorf("queue: open sqlite %s: %w", path, err))
 	}
+	// Report connections (see backend.reports): the same file, refusing
+	// writes, two so a console page and a scrape need not queue either.
+	rq := url.Values{}
+	rq.Add("_pragma", "busy_timeout(10000)")
+	rq.Add("_pragma", "query_only(1)")
+	rconnector, err := newStmtCachingConnector("file:" + path + "?" + rq.Encode())
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("queue: open sqlite: %w", err)
+	}
+	rdb := sql.OpenDB(rconnector)
+	rdb.SetMaxOpenConns(2)
+	rdb.SetMaxIdleConns(2)
+	closeBoth := func() { _ = rdb.Close(); _ = db.Close() }
 	d := dialect{name: "sqlite", timeAsText: true}
 	driver := riversqlite.New(db)
 	b := backend[*sql.Tx]{
@@ -62,17 +76,19 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 			}
 			return tx, sqlExec{q: tx, d: d}, nil
 		},
-		commit:   func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
-		rollback: func(_ context.Context, tx *sql.Tx) error { return tx.Rollback() },
-		close:    func() { _ = db.Close() },
+		commit:       func(_ context.Context, tx *sql.Tx) error { return tx.Commit() },
+		rollback:     func(_ context.Context, tx *sql.Tx) error { return tx.Rollback() },
+		close:        closeBoth,
+		reports:      sqlExec{q: rdb, d: d},
+		reportDriver: riversqlite.New(rdb),
 	}
 	if err := migrate(ctx, b, driver, true, o); err != nil {
-		_ = db.Close()
+		closeBoth()
 		return nil, Unavailable(err)
 	}
 	s, err := newStore(b, driver, o)
 	if err != nil {
-		_ = db.Close()
+		closeBoth()
 		return nil, err
 	}
 	return s, nil

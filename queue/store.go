@@ -15,6 +15,17 @@ import (
 type backend[TTx any] struct {
 	dialect dialect
 	pool    execer
+	// reports runs the read-only statements of reports (Stats, Held,
+	// Replicas, Audit, a job's delivery row); reportDriver is River's
+	// driver over the same connections, for River UI and Replicas.
+	// SQLite's pool holds one connection, which River's fetches and
+	// completions share: a count over a go-live backlog of 100,000 jobs
+	// held it for most of a second per scrape or console page, and the
+	// drain waited behind it. WAL lets readers run beside the writer, so
+	// reports get connections of their own (query_only). Nil: the pool
+	// (PostgreSQL's pool has many connections).
+	reports      execer
+	reportDriver riverdriver.Driver[TTx]
 	// begin starts a transaction and returns an execer on it.
 	begin    func(ctx context.Context) (TTx, execer, error)
 	commit   func(ctx context.Context, tx TTx) error
@@ -27,7 +38,10 @@ type store[TTx any] struct {
 	b      backend[TTx]
 	o      Options
 	client *river.Client[TTx]
-	policy *retryPolicy
+	// reportClient is River's client over the report connections where
+	// there are some (SQLite), else client.
+	reportClient *river.Client[TTx]
+	policy       *retryPolicy
 
 	mu      sync.Mutex
 	started bool
@@ -68,6 +82,19 @@ func newStore[TTx any](b backend[TTx], driver riverdriver.Driver[TTx], o Options
 		return nil, fmt.Errorf("queue: river client: %w", err)
 	}
 	s.client = client
+	if s.b.reports == nil {
+		s.b.reports = s.b.pool
+	}
+	s.reportClient = client
+	if b.reportDriver != nil {
+		// An insert-only client (no queues, no workers) over the report
+		// connections; query_only refuses any write through it.
+		rc, err := river.NewClient(b.reportDriver, &river.Config{Logger: o.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("queue: river report client: %w", err)
+		}
+		s.reportClient = rc
+	}
 	return s, nil
 }
 
