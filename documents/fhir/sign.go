@@ -168,6 +168,38 @@ func VerifyJSON(raw []byte, roots *x509.CertPool) (*Bundle, *x509.Certificate, e
 // from the structs, so nothing the structs would not represent can slip
 // past the signature.
 func VerifyParsed(v any, b *Bundle, roots *x509.CertPool) (*x509.Certificate, error) {
+	return VerifyParsedWith(v, b, VerifyOptions{Roots: roots})
+}
+
+// VerifyOptions are a receiver's checks beyond the signature itself.
+type VerifyOptions struct {
+	// Roots are the trusted roots: the x5c chain must lead to one of them
+	// as of the signed signing time, and the signer certificate must be a
+	// signing certificate (key usage digitalSignature or nonRepudiation
+	// when it has key usages; not a TLS certificate). Nil checks only the
+	// signature mathematics against the embedded leaf.
+	Roots *x509.CertPool
+	// Chains, when set, remembers chains already verified to Roots (one
+	// cache per Roots), so the same signer's chain is parsed and built
+	// once; the per-Bundle checks still run on every Bundle.
+	Chains *ChainCache
+	// ReceivedAt, when set, is when a new submission arrived: the signer
+	// certificate must be valid then too, and the signing time may lie
+	// after it by at most MaxFutureSkew (as signing.VerifyOptions).
+	ReceivedAt    time.Time
+	MaxFutureSkew time.Duration
+}
+
+// Errors of the receipt-time and certificate-kind checks, for a receiver
+// to tell apart (errors.Is).
+var (
+	ErrSignedInFuture         = errors.New("fhir: verify: signing time lies after the receipt time")
+	ErrSignerExpiredAtReceipt = errors.New("fhir: verify: signer certificate not valid at receipt time")
+	ErrTLSCertificate         = errors.New("fhir: verify: signer certificate is a TLS certificate (extended key usage clientAuth or serverAuth), not a signing certificate")
+)
+
+// VerifyParsedWith is VerifyParsed with a receiver's options.
+func VerifyParsedWith(v any, b *Bundle, opts VerifyOptions) (*x509.Certificate, error) {
 	if b == nil || b.Signature == nil {
 		return nil, errors.New("fhir: verify: bundle is not signed")
 	}
@@ -175,10 +207,14 @@ func VerifyParsed(v any, b *Bundle, roots *x509.CertPool) (*x509.Certificate, er
 	if err != nil {
 		return nil, err
 	}
-	return verifyDetached(b.Signature, payload, roots)
+	return verifyDetachedWith(b.Signature, payload, opts)
 }
 
 func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
+	return verifyDetachedWith(sig, payload, VerifyOptions{Roots: roots})
+}
+
+func verifyDetachedWith(sig *Signature, payload []byte, opts VerifyOptions) (*x509.Certificate, error) {
 	if val(sig.SigFormat) != sigFormatJOSE {
 		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", val(sig.SigFormat), sigFormatJOSE)
 	}
@@ -191,9 +227,17 @@ func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509
 	if len(parts) != 3 || parts[1] != "" {
 		return nil, errors.New("fhir: verify: not a JWS compact serialization with detached payload")
 	}
-	chain, signedAt, err := parseProtectedHeader(parts[0])
+	x5c, signedAt, err := parseProtectedHeader(parts[0])
 	if err != nil {
 		return nil, err
+	}
+	key := x5cKey(x5c)
+	known := opts.Chains.lookup(opts.Roots, key)
+	chain := known.certificates()
+	if chain == nil {
+		if chain, err = parseX5c(x5c); err != nil {
+			return nil, err
+		}
 	}
 	when, err := time.Parse(time.RFC3339Nano, sig.When)
 	if err != nil {
@@ -203,19 +247,27 @@ func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509
 		return nil, errors.New("fhir: verify: signature.when differs from the signed signing time")
 	}
 	leaf := chain[0]
-	if roots != nil {
-		at := signedAt
-		inter := x509.NewCertPool()
-		for _, c := range chain[1:] {
-			inter.AddCert(c)
+	if opts.Roots != nil {
+		if err := checkSigner(leaf, signedAt, opts); err != nil {
+			return nil, err
 		}
-		if _, err := leaf.Verify(x509.VerifyOptions{
-			Roots:         roots,
-			Intermediates: inter,
-			CurrentTime:   at,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		}); err != nil {
-			return nil, fmt.Errorf("fhir: verify: certificate chain: %w", err)
+		// A cached chain stands for a verification at a time inside its
+		// validity period; any other signing time is verified afresh.
+		if !known.trustedAt(signedAt) {
+			inter := x509.NewCertPool()
+			for _, c := range chain[1:] {
+				inter.AddCert(c)
+			}
+			chains, err := leaf.Verify(x509.VerifyOptions{
+				Roots:         opts.Roots,
+				Intermediates: inter,
+				CurrentTime:   signedAt,
+				KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("fhir: verify: certificate chain: %w", err)
+			}
+			opts.Chains.remember(opts.Roots, key, known, chain, chains)
 		}
 	}
 	jws, err := jose.ParseDetached(compact, payload, []jose.SignatureAlgorithm{jose.RS256})
@@ -228,9 +280,33 @@ func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509
 	return leaf, nil
 }
 
-// parseProtectedHeader reads the certificate chain and the signing time
-// from the protected header.
-func parseProtectedHeader(headerB64 string) ([]*x509.Certificate, time.Time, error) {
+// checkSigner applies what is checked of the signer certificate on every
+// Bundle, cached chain or not (the CDA route's rules, signing.checkCertificate).
+func checkSigner(leaf *x509.Certificate, signedAt time.Time, opts VerifyOptions) error {
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return errors.New("fhir: verify: signer certificate key usage allows neither digitalSignature nor nonRepudiation")
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageServerAuth {
+			return ErrTLSCertificate
+		}
+	}
+	if at := opts.ReceivedAt; !at.IsZero() {
+		if signedAt.After(at.Add(opts.MaxFutureSkew)) {
+			return fmt.Errorf("%w: signed %s, received %s (allowed skew %s)", ErrSignedInFuture,
+				signedAt.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), opts.MaxFutureSkew)
+		}
+		if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
+			return fmt.Errorf("%w %s (valid %s to %s)", ErrSignerExpiredAtReceipt, at.UTC().Format(time.RFC3339),
+				leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// parseProtectedHeader reads the certificate chain (x5c, base64 DER) and
+// the signing time from the protected header.
+func parseProtectedHeader(headerB64 string) ([]string, time.Time, error) {
 	hdr, err := base64.RawURLEncoding.DecodeString(headerB64)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
@@ -253,17 +329,21 @@ func parseProtectedHeader(headerB64 string) ([]*x509.Certificate, time.Time, err
 	if err != nil {
 		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no valid sigT signing time")
 	}
-	chain := make([]*x509.Certificate, len(h.X5c))
-	for i, s := range h.X5c {
+	return h.X5c, signedAt, nil
+}
+
+func parseX5c(x5c []string) ([]*x509.Certificate, error) {
+	chain := make([]*x509.Certificate, len(x5c))
+	for i, s := range x5c {
 		der, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+			return nil, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
 		}
 		if chain[i], err = x509.ParseCertificate(der); err != nil {
-			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+			return nil, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
 		}
 	}
-	return chain, signedAt, nil
+	return chain, nil
 }
 
 // opaqueRSA lets any crypto.Signer (a PKCS#12 key, an HSM) sign RS256 via
