@@ -270,14 +270,39 @@ func verifyDetachedWith(sig *Signature, payload []byte, opts VerifyOptions) (*x5
 			opts.Chains.remember(opts.Roots, key, known, chain, chains)
 		}
 	}
-	jws, err := jose.ParseDetached(compact, payload, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
-		return nil, fmt.Errorf("fhir: verify: %w", err)
-	}
-	if _, err := jws.Verify(leaf.PublicKey); err != nil {
-		return nil, fmt.Errorf("fhir: verify: signature does not match the bundle: %w", err)
+	if err := verifyRS256(parts[0], payload, parts[2], leaf); err != nil {
+		return nil, err
 	}
 	return leaf, nil
+}
+
+// verifyRS256 checks a JWS RS256 signature (RFC 7515 section 5.2, RFC
+// 7518 section 3.3) over the detached payload: RSASSA-PKCS1-v1_5 with
+// SHA-256 over ASCII(protected header) || '.' || BASE64URL(payload). By
+// hand rather than go-jose's ParseDetached and Verify, which parsed the
+// header and the x5c certificates a second time and copied the payload's
+// base64 form (a sixth of the mock's time per Bundle); the header is
+// checked by parseProtectedHeader (alg RS256, no crit or b64 that would
+// change what is signed).
+func verifyRS256(headerB64 string, payload []byte, sigB64 string, leaf *x509.Certificate) error {
+	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	if err != nil {
+		return errors.New("fhir: verify: the JWS signature is not base64url")
+	}
+	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("fhir: verify: signer key is %T, RS256 needs RSA", leaf.PublicKey)
+	}
+	h := sha256.New()
+	h.Write([]byte(headerB64))
+	h.Write([]byte{'.'})
+	enc := base64.NewEncoder(base64.RawURLEncoding, h)
+	enc.Write(payload)
+	enc.Close()
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h.Sum(nil), sig); err != nil {
+		return errors.New("fhir: verify: signature does not match the bundle")
+	}
+	return nil
 }
 
 // checkSigner applies what is checked of the signer certificate on every
@@ -311,16 +336,34 @@ func parseProtectedHeader(headerB64 string) ([]string, time.Time, error) {
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
 	}
-	var h struct {
-		Alg  string   `json:"alg"`
-		X5c  []string `json:"x5c"`
-		SigT string   `json:"sigT"`
-	}
-	if err := json.Unmarshal(hdr, &h); err != nil {
+	// Header parameter names are case-sensitive (RFC 7515 4), which
+	// encoding/json's struct fields are not: read the members by name.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &members); err != nil {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
+	}
+	var h struct {
+		Alg  string
+		X5c  []string
+		SigT string
+	}
+	for name, dst := range map[string]any{"alg": &h.Alg, "x5c": &h.X5c, "sigT": &h.SigT} {
+		if m, ok := members[name]; ok {
+			if err := json.Unmarshal(m, dst); err != nil {
+				return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header %s: %w", name, err)
+			}
+		}
 	}
 	if h.Alg != string(jose.RS256) {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: algorithm %q, want RS256", h.Alg)
+	}
+	// Extensions the verifier would have to understand (crit, RFC 7515
+	// 4.1.11; b64, RFC 7797, which signs the payload unencoded) and an
+	// embedded key beside x5c: our signer writes none of them.
+	for _, name := range []string{"crit", "b64", "jwk"} {
+		if _, ok := members[name]; ok {
+			return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header has %s, which this profile does not use", name)
+		}
 	}
 	if len(h.X5c) == 0 {
 		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no x5c certificate chain")
