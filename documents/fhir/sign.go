@@ -297,8 +297,12 @@ func verifyRS256(headerB64 string, payload []byte, sigB64 string, leaf *x509.Cer
 	h.Write([]byte(headerB64))
 	h.Write([]byte{'.'})
 	enc := base64.NewEncoder(base64.RawURLEncoding, h)
-	enc.Write(payload)
-	enc.Close()
+	if _, err := enc.Write(payload); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
 	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h.Sum(nil), sig); err != nil {
 		return errors.New("fhir: verify: signature does not match the bundle")
 	}
