@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -203,11 +204,13 @@ func VerifyParsedWith(v any, b *Bundle, opts VerifyOptions) (*x509.Certificate, 
 	if b == nil || b.Signature == nil {
 		return nil, errors.New("fhir: verify: bundle is not signed")
 	}
-	payload, err := canonicalValueWithoutSignature(v, 0)
-	if err != nil {
+	buf := canonicalBuffers.Get().(*bytes.Buffer)
+	defer canonicalBuffers.Put(buf)
+	buf.Reset()
+	if err := writeCanonicalBundle(buf, v); err != nil {
 		return nil, err
 	}
-	return verifyDetachedWith(b.Signature, payload, opts)
+	return verifyDetachedWith(b.Signature, buf.Bytes(), opts)
 }
 
 func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
