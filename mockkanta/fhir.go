@@ -65,19 +65,22 @@ var fhirAnswer = map[string]struct {
 	wire.DetailRateLimited:        {http.StatusTooManyRequests, "throttled"},
 	wire.DetailInternalError:      {http.StatusInternalServerError, "exception"},
 	// An earlier version may still be on its way: retryable, not 409.
-	wire.DetailVersionOutOfOrder:     {http.StatusServiceUnavailable, "transient"},
-	wire.DetailMalformedFrame:        {http.StatusBadRequest, "structure"},
-	wire.DetailProfileViolation:      {http.StatusUnprocessableEntity, "invalid"},
-	wire.DetailSignatureMissing:      {http.StatusUnprocessableEntity, "security"},
-	wire.DetailSignatureInvalid:      {http.StatusUnprocessableEntity, "security"},
-	wire.DetailSignerNotTrusted:      {http.StatusUnprocessableEntity, "security"},
-	wire.DetailSignatureTypeMismatch: {http.StatusUnprocessableEntity, "security"},
-	wire.DetailVersionConflict:       {http.StatusConflict, "conflict"},
-	wire.DetailSetInvalidated:        {http.StatusConflict, "business-rule"},
-	wire.DetailInvalidIdentity:       {http.StatusUnprocessableEntity, "value"},
-	wire.DetailNotTestIdentity:       {http.StatusUnprocessableEntity, "business-rule"},
-	wire.DetailTestIdentity:          {http.StatusUnprocessableEntity, "business-rule"},
-	wire.DetailIdentityInContent:     {http.StatusUnprocessableEntity, "business-rule"},
+	wire.DetailVersionOutOfOrder:           {http.StatusServiceUnavailable, "transient"},
+	wire.DetailMalformedFrame:              {http.StatusBadRequest, "structure"},
+	wire.DetailProfileViolation:            {http.StatusUnprocessableEntity, "invalid"},
+	wire.DetailSignatureMissing:            {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignatureInvalid:            {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignerNotTrusted:            {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignatureTypeMismatch:       {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignedInFuture:              {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignerExpiredAtReceipt:      {http.StatusUnprocessableEntity, "security"},
+	wire.DetailSignerNotSigningCertificate: {http.StatusUnprocessableEntity, "security"},
+	wire.DetailVersionConflict:             {http.StatusConflict, "conflict"},
+	wire.DetailSetInvalidated:              {http.StatusConflict, "business-rule"},
+	wire.DetailInvalidIdentity:             {http.StatusUnprocessableEntity, "value"},
+	wire.DetailNotTestIdentity:             {http.StatusUnprocessableEntity, "business-rule"},
+	wire.DetailTestIdentity:                {http.StatusUnprocessableEntity, "business-rule"},
+	wire.DetailIdentityInContent:           {http.StatusUnprocessableEntity, "business-rule"},
 }
 
 // outOfOrderRetryAfter is the Retry-After (seconds) of a version that
@@ -101,6 +104,15 @@ type fhirInspection struct {
 type fhirInspector struct {
 	env   Environment
 	roots *x509.CertPool
+	// chains remembers the signers' chains verified to roots.
+	chains *fhir.ChainCache
+	now    func() time.Time // receipt time
+	skew   time.Duration    // how far a signing time may lie after it
+}
+
+func newFHIRInspector(cfg Config, roots *x509.CertPool) *fhirInspector {
+	return &fhirInspector{env: cfg.Environment, roots: roots, chains: fhir.NewChainCache(),
+		now: cfg.Clock.Now, skew: cfg.MaxSignatureSkew}
 }
 
 // System URIs the profile requires (documents/fhir writes them).
@@ -190,7 +202,8 @@ func (f *fhirInspector) inspect(raw []byte) fhirInspection {
 	if b.Signature == nil {
 		return refuseFHIR(wire.DetailSignatureMissing, "/signature: the Bundle is not signed")
 	}
-	leaf, err := fhir.VerifyParsed(parsed, b, f.roots)
+	leaf, err := fhir.VerifyParsedWith(parsed, b, fhir.VerifyOptions{Roots: f.roots, Chains: f.chains,
+		ReceivedAt: f.now(), MaxFutureSkew: f.skew})
 	if err != nil {
 		return refuseFHIR(fhirSignatureDetail(err), "/signature: "+detailText(fhirSignatureDetail(err)))
 	}
@@ -296,13 +309,21 @@ func custodianOID(comp *fhir.Composition, byURL map[string]fhir.Resource) string
 	return ""
 }
 
-// fhirSignatureDetail classifies a fhir.VerifyJSON error: a chain that does
-// not lead to a trusted root (x509's errors, wrapped), or anything else
-// about the signature.
+// fhirSignatureDetail classifies a fhir.VerifyParsedWith error: the
+// receipt-time and certificate-kind checks (as the CDA route's), a chain
+// that does not lead to a trusted root (x509's errors, wrapped), or
+// anything else about the signature.
 func fhirSignatureDetail(err error) string {
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
-	if errors.As(err, &unknown) || errors.As(err, &invalid) {
+	switch {
+	case errors.Is(err, fhir.ErrSignedInFuture):
+		return wire.DetailSignedInFuture
+	case errors.Is(err, fhir.ErrSignerExpiredAtReceipt):
+		return wire.DetailSignerExpiredAtReceipt
+	case errors.Is(err, fhir.ErrTLSCertificate):
+		return wire.DetailSignerNotSigningCertificate
+	case errors.As(err, &unknown) || errors.As(err, &invalid):
 		return wire.DetailSignerNotTrusted
 	}
 	return wire.DetailSignatureInvalid

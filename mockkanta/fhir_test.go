@@ -33,6 +33,7 @@ type bundleSpec struct {
 	edit     func(*fhir.Bundle)
 	editRaw  func([]byte) []byte
 	unsigned bool
+	signedAt time.Time // default: now
 }
 
 // builtBundle is a signed Bundle with what a test needs to know about it.
@@ -58,7 +59,11 @@ func buildBundle(t testing.TB, s bundleSpec) builtBundle {
 	}
 	if !s.unsigned {
 		chain := append([]*x509.Certificate{id.Cert}, id.Chain...)
-		if err := fhir.Sign(b, id.Key, chain, time.Now(), orgHelsinki); err != nil {
+		at := s.signedAt
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if err := fhir.Sign(b, id.Key, chain, at, orgHelsinki); err != nil {
 			t.Fatalf("fhir.Sign: %v", err)
 		}
 	}

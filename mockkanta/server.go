@@ -253,7 +253,7 @@ func New(cfg Config) (*Server, error) {
 		store: st,
 		inspector: &cdaInspector{env: cfg.Environment, roots: roots, chains: signing.NewChainCache(), profile: cfg.Profile, schema: cfg.Schema,
 			now: cfg.Clock.Now, skew: cfg.MaxSignatureSkew},
-		fhir:      &fhirInspector{env: cfg.Environment, roots: roots},
+		fhir:      newFHIRInspector(cfg, roots),
 		faults:    newInjector(cfg.Faults, cfg.Seed),
 		stats:     newStats(),
 		log:       cfg.Logger,

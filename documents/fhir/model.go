@@ -163,8 +163,19 @@ func Unmarshal(raw []byte) (*Bundle, error) {
 }
 
 // UnmarshalParsed is Unmarshal for a receiver that has parsed raw already
-// (ParseJSON).
+// (ParseJSON): the structs are built from the parsed value (fromtree.go),
+// and from raw only when the Bundle holds what is kept as raw JSON.
 func UnmarshalParsed(raw []byte, parsed any) (*Bundle, error) {
+	b, err := bundleFromTree(parsed)
+	if errors.Is(err, errNeedsBytes) {
+		return unmarshalBytes(raw, parsed)
+	}
+	return b, err
+}
+
+// unmarshalBytes decodes raw with encoding/json (unknown members refused)
+// and checks the result beside the parsed value (checkPresent).
+func unmarshalBytes(raw []byte, parsed any) (*Bundle, error) {
 	var b Bundle
 	if err := b.UnmarshalJSON(raw); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -168,17 +169,55 @@ func VerifyJSON(raw []byte, roots *x509.CertPool) (*Bundle, *x509.Certificate, e
 // from the structs, so nothing the structs would not represent can slip
 // past the signature.
 func VerifyParsed(v any, b *Bundle, roots *x509.CertPool) (*x509.Certificate, error) {
+	return VerifyParsedWith(v, b, VerifyOptions{Roots: roots})
+}
+
+// VerifyOptions are a receiver's checks beyond the signature itself.
+type VerifyOptions struct {
+	// Roots are the trusted roots: the x5c chain must lead to one of them
+	// as of the signed signing time, and the signer certificate must be a
+	// signing certificate (key usage digitalSignature or nonRepudiation
+	// when it has key usages; not a TLS certificate). Nil checks only the
+	// signature mathematics against the embedded leaf.
+	Roots *x509.CertPool
+	// Chains, when set, remembers chains already verified to Roots (one
+	// cache per Roots), so the same signer's chain is parsed and built
+	// once; the per-Bundle checks still run on every Bundle.
+	Chains *ChainCache
+	// ReceivedAt, when set, is when a new submission arrived: the signer
+	// certificate must be valid then too, and the signing time may lie
+	// after it by at most MaxFutureSkew (as signing.VerifyOptions).
+	ReceivedAt    time.Time
+	MaxFutureSkew time.Duration
+}
+
+// Errors of the receipt-time and certificate-kind checks, for a receiver
+// to tell apart (errors.Is).
+var (
+	ErrSignedInFuture         = errors.New("fhir: verify: signing time lies after the receipt time")
+	ErrSignerExpiredAtReceipt = errors.New("fhir: verify: signer certificate not valid at receipt time")
+	ErrTLSCertificate         = errors.New("fhir: verify: signer certificate is a TLS certificate (extended key usage clientAuth or serverAuth), not a signing certificate")
+)
+
+// VerifyParsedWith is VerifyParsed with a receiver's options.
+func VerifyParsedWith(v any, b *Bundle, opts VerifyOptions) (*x509.Certificate, error) {
 	if b == nil || b.Signature == nil {
 		return nil, errors.New("fhir: verify: bundle is not signed")
 	}
-	payload, err := canonicalValueWithoutSignature(v, 0)
-	if err != nil {
+	buf := canonicalBuffers.Get().(*bytes.Buffer)
+	defer canonicalBuffers.Put(buf)
+	buf.Reset()
+	if err := writeCanonicalBundle(buf, v); err != nil {
 		return nil, err
 	}
-	return verifyDetached(b.Signature, payload, roots)
+	return verifyDetachedWith(b.Signature, buf.Bytes(), opts)
 }
 
 func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509.Certificate, error) {
+	return verifyDetachedWith(sig, payload, VerifyOptions{Roots: roots})
+}
+
+func verifyDetachedWith(sig *Signature, payload []byte, opts VerifyOptions) (*x509.Certificate, error) {
 	if val(sig.SigFormat) != sigFormatJOSE {
 		return nil, fmt.Errorf("fhir: verify: sigFormat %q, want %s", val(sig.SigFormat), sigFormatJOSE)
 	}
@@ -191,9 +230,17 @@ func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509
 	if len(parts) != 3 || parts[1] != "" {
 		return nil, errors.New("fhir: verify: not a JWS compact serialization with detached payload")
 	}
-	chain, signedAt, err := parseProtectedHeader(parts[0])
+	x5c, signedAt, err := parseProtectedHeader(parts[0])
 	if err != nil {
 		return nil, err
+	}
+	key := x5cKey(x5c)
+	known := opts.Chains.lookup(opts.Roots, key)
+	chain := known.certificates()
+	if chain == nil {
+		if chain, err = parseX5c(x5c); err != nil {
+			return nil, err
+		}
 	}
 	when, err := time.Parse(time.RFC3339Nano, sig.When)
 	if err != nil {
@@ -203,48 +250,127 @@ func verifyDetached(sig *Signature, payload []byte, roots *x509.CertPool) (*x509
 		return nil, errors.New("fhir: verify: signature.when differs from the signed signing time")
 	}
 	leaf := chain[0]
-	if roots != nil {
-		at := signedAt
-		inter := x509.NewCertPool()
-		for _, c := range chain[1:] {
-			inter.AddCert(c)
+	if opts.Roots != nil {
+		if err := checkSigner(leaf, signedAt, opts); err != nil {
+			return nil, err
 		}
-		if _, err := leaf.Verify(x509.VerifyOptions{
-			Roots:         roots,
-			Intermediates: inter,
-			CurrentTime:   at,
-			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		}); err != nil {
-			return nil, fmt.Errorf("fhir: verify: certificate chain: %w", err)
+		// A cached chain stands for a verification at a time inside its
+		// validity period; any other signing time is verified afresh.
+		if !known.trustedAt(signedAt) {
+			inter := x509.NewCertPool()
+			for _, c := range chain[1:] {
+				inter.AddCert(c)
+			}
+			chains, err := leaf.Verify(x509.VerifyOptions{
+				Roots:         opts.Roots,
+				Intermediates: inter,
+				CurrentTime:   signedAt,
+				KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("fhir: verify: certificate chain: %w", err)
+			}
+			opts.Chains.remember(opts.Roots, key, known, chain, chains)
 		}
 	}
-	jws, err := jose.ParseDetached(compact, payload, []jose.SignatureAlgorithm{jose.RS256})
-	if err != nil {
-		return nil, fmt.Errorf("fhir: verify: %w", err)
-	}
-	if _, err := jws.Verify(leaf.PublicKey); err != nil {
-		return nil, fmt.Errorf("fhir: verify: signature does not match the bundle: %w", err)
+	if err := verifyRS256(parts[0], payload, parts[2], leaf); err != nil {
+		return nil, err
 	}
 	return leaf, nil
 }
 
-// parseProtectedHeader reads the certificate chain and the signing time
-// from the protected header.
-func parseProtectedHeader(headerB64 string) ([]*x509.Certificate, time.Time, error) {
+// verifyRS256 checks a JWS RS256 signature (RFC 7515 section 5.2, RFC
+// 7518 section 3.3) over the detached payload: RSASSA-PKCS1-v1_5 with
+// SHA-256 over ASCII(protected header) || '.' || BASE64URL(payload). By
+// hand rather than go-jose's ParseDetached and Verify, which parsed the
+// header and the x5c certificates a second time and copied the payload's
+// base64 form (a sixth of the mock's time per Bundle); the header is
+// checked by parseProtectedHeader (alg RS256, no crit or b64 that would
+// change what is signed).
+func verifyRS256(headerB64 string, payload []byte, sigB64 string, leaf *x509.Certificate) error {
+	sig, err := base64.RawURLEncoding.DecodeString(sigB64)
+	if err != nil {
+		return errors.New("fhir: verify: the JWS signature is not base64url")
+	}
+	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("fhir: verify: signer key is %T, RS256 needs RSA", leaf.PublicKey)
+	}
+	h := sha256.New()
+	h.Write([]byte(headerB64))
+	h.Write([]byte{'.'})
+	enc := base64.NewEncoder(base64.RawURLEncoding, h)
+	if _, err := enc.Write(payload); err != nil {
+		return err
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h.Sum(nil), sig); err != nil {
+		return errors.New("fhir: verify: signature does not match the bundle")
+	}
+	return nil
+}
+
+// checkSigner applies what is checked of the signer certificate on every
+// Bundle, cached chain or not (the CDA route's rules, signing.checkCertificate).
+func checkSigner(leaf *x509.Certificate, signedAt time.Time, opts VerifyOptions) error {
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return errors.New("fhir: verify: signer certificate key usage allows neither digitalSignature nor nonRepudiation")
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageServerAuth {
+			return ErrTLSCertificate
+		}
+	}
+	if at := opts.ReceivedAt; !at.IsZero() {
+		if signedAt.After(at.Add(opts.MaxFutureSkew)) {
+			return fmt.Errorf("%w: signed %s, received %s (allowed skew %s)", ErrSignedInFuture,
+				signedAt.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), opts.MaxFutureSkew)
+		}
+		if at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) {
+			return fmt.Errorf("%w %s (valid %s to %s)", ErrSignerExpiredAtReceipt, at.UTC().Format(time.RFC3339),
+				leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+// parseProtectedHeader reads the certificate chain (x5c, base64 DER) and
+// the signing time from the protected header.
+func parseProtectedHeader(headerB64 string) ([]string, time.Time, error) {
 	hdr, err := base64.RawURLEncoding.DecodeString(headerB64)
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
 	}
-	var h struct {
-		Alg  string   `json:"alg"`
-		X5c  []string `json:"x5c"`
-		SigT string   `json:"sigT"`
-	}
-	if err := json.Unmarshal(hdr, &h); err != nil {
+	// Header parameter names are case-sensitive (RFC 7515 4), which
+	// encoding/json's struct fields are not: read the members by name.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &members); err != nil {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header: %w", err)
+	}
+	var h struct {
+		Alg  string
+		X5c  []string
+		SigT string
+	}
+	for name, dst := range map[string]any{"alg": &h.Alg, "x5c": &h.X5c, "sigT": &h.SigT} {
+		if m, ok := members[name]; ok {
+			if err := json.Unmarshal(m, dst); err != nil {
+				return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header %s: %w", name, err)
+			}
+		}
 	}
 	if h.Alg != string(jose.RS256) {
 		return nil, time.Time{}, fmt.Errorf("fhir: verify: algorithm %q, want RS256", h.Alg)
+	}
+	// Extensions the verifier would have to understand (crit, RFC 7515
+	// 4.1.11; b64, RFC 7797, which signs the payload unencoded) and an
+	// embedded key beside x5c: our signer writes none of them.
+	for _, name := range []string{"crit", "b64", "jwk"} {
+		if _, ok := members[name]; ok {
+			return nil, time.Time{}, fmt.Errorf("fhir: verify: JWS header has %s, which this profile does not use", name)
+		}
 	}
 	if len(h.X5c) == 0 {
 		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no x5c certificate chain")
@@ -253,17 +379,21 @@ func parseProtectedHeader(headerB64 string) ([]*x509.Certificate, time.Time, err
 	if err != nil {
 		return nil, time.Time{}, errors.New("fhir: verify: JWS header has no valid sigT signing time")
 	}
-	chain := make([]*x509.Certificate, len(h.X5c))
-	for i, s := range h.X5c {
+	return h.X5c, signedAt, nil
+}
+
+func parseX5c(x5c []string) ([]*x509.Certificate, error) {
+	chain := make([]*x509.Certificate, len(x5c))
+	for i, s := range x5c {
 		der, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+			return nil, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
 		}
 		if chain[i], err = x509.ParseCertificate(der); err != nil {
-			return nil, time.Time{}, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
+			return nil, fmt.Errorf("fhir: verify: x5c[%d]: %w", i, err)
 		}
 	}
-	return chain, signedAt, nil
+	return chain, nil
 }
 
 // opaqueRSA lets any crypto.Signer (a PKCS#12 key, an HSM) sign RS256 via

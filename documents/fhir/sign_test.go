@@ -253,3 +253,27 @@ func TestVerifySigningTime(t *testing.T) {
 		t.Fatalf("math-only verification: %v", err)
 	}
 }
+
+// The fast path of the canonical string (runs of valid UTF-8) writes what
+// the rune-by-rune path writes.
+func TestCanonicalStringFastPath(t *testing.T) {
+	var all strings.Builder
+	for c := 0; c < 0x80; c++ {
+		all.WriteByte(byte(c))
+	}
+	for _, s := range []string{"", "plain", `"`, `\`, "a\"b\\c", all.String(), "é€\U0001F600\u2028<>&", "\x00\x1f\x7f", "x\ny\tz\r\b\f"} {
+		var fast, slow bytes.Buffer
+		writeCanonicalString(&fast, s)
+		slow.WriteByte('"')
+		writeCanonicalStringByRune(&slow, s)
+		if fast.String() != slow.String() {
+			t.Errorf("%q: fast %q, by rune %q", s, fast.String(), slow.String())
+		}
+	}
+	// Invalid UTF-8 goes by rune: U+FFFD, as a JSON parser reads it.
+	var b bytes.Buffer
+	writeCanonicalString(&b, "a\xffb")
+	if b.String() != "\"a\uFFFDb\"" {
+		t.Errorf("invalid UTF-8: %q", b.String())
+	}
+}
