@@ -213,7 +213,11 @@ func Validate(raw []byte) error {
 // ValidateParsed, VerifyParsed and a receiver's own scans, so that a
 // receiver parses a Bundle once rather than once per check.
 func ParseJSON(raw []byte) (any, error) {
-	return parseTree(raw) // what jsonschema.UnmarshalJSON makes, in one pass (parse.go)
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("fhir: not JSON: %w", err)
+	}
+	return v, nil
 }
 
 // ValidateParsed is Validate for a value from ParseJSON.
