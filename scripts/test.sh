@@ -79,6 +79,13 @@ log "golangci-lint"
 log "go test -race"
 go test -race -count=1 -timeout 30m ./...
 
+# The production build (-tags kanta_production: no demo, no fixtures; the
+# Dockerfile's gateway image) compiles, vets and passes the cli tests,
+# among them TestProductionBuildHasNoDeveloperCommands, built only there.
+log "go vet + go test, -tags kanta_production: cli and the mains"
+go vet -tags kanta_production ./cli/ ./cmd/...
+go test -race -count=1 -tags kanta_production ./cli/ ./cmd/...
+
 # The BoringCrypto build variant (Dockerfile --build-arg CRYPTO=boringcrypto,
 # DESIGN.md): the packages whose behaviour rests on crypto (signatures, TLS,
 # the wire format, the mock's verification) and the end-to-end run, built
