@@ -97,6 +97,12 @@ func New(stats func(context.Context) (queue.Stats, error)) *Metrics {
 		m.signing.WithLabelValues(route)
 		for _, a := range []documents.Archive{documents.ArchivePatient, documents.ArchiveSocial} {
 			m.built.WithLabelValues(string(a), route)
+			// Submissions too: an outcome's series that first appears at
+			// 30 has lost those 30 to rate(), so the error-ratio alert saw
+			// too few failures when a batch's retries came between scrapes.
+			for _, outcome := range []string{"accepted", "duplicate", "retry", "dead"} {
+				m.submissions.WithLabelValues(string(a), route, outcome)
+			}
 		}
 	}
 	m.Registry.MustRegister(m.entriesRead, m.built, m.signing, m.submissions, m.submitLatency, m.acks, m.breaker, m.writable, m.certExpiry, info,

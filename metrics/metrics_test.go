@@ -241,6 +241,12 @@ func TestSigningAndBuildSeriesStartAtZero(t *testing.T) {
 			if v, ok := got[k]; !ok || v != 0 {
 				t.Errorf("%s = %v (present %v), want 0 before any build", k, v, ok)
 			}
+			for _, o := range []string{"accepted", "duplicate", "retry", "dead"} {
+				k := `kanta_gateway_submissions_total{archive="` + a + `",outcome="` + o + `",route="` + r + `"}`
+				if v, ok := got[k]; !ok || v != 0 {
+					t.Errorf("%s = %v (present %v), want 0 before any submission", k, v, ok)
+				}
+			}
 		}
 	}
 	fams, err := m.Registry.Gather()
