@@ -82,7 +82,9 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 		reports:      sqlExec{q: rdb, d: d},
 		reportDriver: riversqlite.New(rdb),
 	}
-	if err := migrate(ctx, b, driver, true, o); err != nil {
+	if schemaCurrent(ctx, b.reports, b.reportDriver, o) {
+		// up to date: no write lock taken (see schemaCurrent)
+	} else if err := migrate(ctx, b, driver, true, o); err != nil {
 		closeBoth()
 		return nil, Unavailable(err)
 	}
