@@ -37,7 +37,7 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	for _, name := range States {
 		st.Depth[name] = 0
 	}
-	rows, err := s.b.reports.query(ctx, qStatsDepth, JobKind)
+	rows, err := s.b.reports.query(ctx, qStatsDepth)
 	if err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
@@ -54,7 +54,7 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	var deadCancelled int
-	if err := s.b.reports.queryRow(ctx, qStatsDeadCancelled, JobKind, DeliveryDead).Scan(&deadCancelled); err != nil {
+	if err := s.b.reports.queryRow(ctx, qStatsDeadCancelled, DeliveryDead).Scan(&deadCancelled); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	st.Depth[StateCancelled] -= deadCancelled
@@ -64,19 +64,18 @@ func (s *store[TTx]) Stats(ctx context.Context) (Stats, error) {
 	dl := s.b.dialect
 	var oldest, next dbTime
 	if err := s.b.reports.queryRow(ctx, qStatsOldestDue,
-		JobKind, dl.t(now)).Scan(&oldest); err != nil {
+		dl.t(now)).Scan(&oldest); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	if err := s.b.reports.queryRow(ctx, qStatsNextHeld,
-		JobKind, dl.t(now)).Scan(&next); err != nil {
+		dl.t(now)).Scan(&next); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	// Attempted and not finished: a retry is due later (a refusal by the
 	// breaker snoozes, which leaves attempted_at set). The next retry is
 	// the earliest of those not waiting for another document.
 	var retry dbTime
-	if err := s.b.reports.queryRow(ctx, qStatsRetrying,
-		JobKind).Scan(&st.Retrying, &retry); err != nil {
+	if err := s.b.reports.queryRow(ctx, qStatsRetrying).Scan(&st.Retrying, &retry); err != nil {
 		return st, fmt.Errorf("queue: stats: %w", err)
 	}
 	if !retry.IsZero() {

@@ -49,3 +49,47 @@ func TestSQLiteReportsDoNotHoldTheWriter(t *testing.T) {
 		t.Fatalf("a write through the report connections: %v, want a read-only refusal", err)
 	}
 }
+
+type otherJob struct{}
+
+func (otherJob) Kind() string { return "not_a_delivery" }
+
+type acceptAll struct{}
+
+func (acceptAll) Submit(context.Context, *Delivery) Result { return Result{Class: Accepted} }
+
+// Stats and qBusy count River's table without filtering on kind: every job
+// in it is a delivery. River's client refuses to insert a kind it has no
+// worker for, and the working client has only the delivery worker; the
+// report client cannot write at all.
+func TestOnlyDeliveriesInRiversTable(t *testing.T) {
+	q, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "gateway.db"), Options{Submitter: acceptAll{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	s := q.(*store[*sql.Tx])
+	ctx := context.Background()
+	if _, err := s.client.Insert(ctx, otherJob{}, nil); err == nil {
+		t.Error("the working client inserted a job of another kind")
+	}
+	if _, err := s.reportClient.Insert(ctx, otherJob{}, nil); err == nil {
+		t.Error("the report client inserted a job")
+	}
+	var kinds []string
+	rows, err := s.b.reports.query(ctx, `SELECT DISTINCT kind FROM river_job`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, k)
+	}
+	rows.Close()
+	if len(kinds) != 0 {
+		t.Errorf("river_job holds kinds %v after refused inserts", kinds)
+	}
+}
