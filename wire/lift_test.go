@@ -123,3 +123,57 @@ func TestUnescapeText(t *testing.T) {
 		}
 	}
 }
+
+// unescapeTextByByte is unescapeText as it was, a byte at a time: the
+// reference the run-copying version must agree with.
+func unescapeTextByByte(b []byte) (string, bool) {
+	if bytes.Contains(b, []byte("]]>")) {
+		return "", false
+	}
+	var sb strings.Builder
+	for len(b) > 0 {
+		c := b[0]
+		switch {
+		case c == '&':
+			semi := bytes.IndexByte(b, ';')
+			if semi < 0 {
+				return "", false
+			}
+			switch string(b[1:semi]) {
+			case "lt":
+				sb.WriteByte('<')
+			case "gt":
+				sb.WriteByte('>')
+			case "amp":
+				sb.WriteByte('&')
+			case "quot":
+				sb.WriteByte('"')
+			case "apos":
+				sb.WriteByte('\'')
+			default:
+				return "", false
+			}
+			b = b[semi+1:]
+			continue
+		case c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f):
+			sb.WriteByte(c)
+		default:
+			return "", false
+		}
+		b = b[1:]
+	}
+	return sb.String(), true
+}
+
+func FuzzUnescapeTextAgreesWithByteAtATime(f *testing.F) {
+	for _, s := range []string{"a&lt;b&gt;c&amp;d&quot;e&apos;f\n\tg", "", "&#60;", "&lt", "a]]>b", "\r\n", "\x01", "ä", "&amp;lt;", "x&;y", "&&lt;"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := unescapeText(b)
+		want, wantOK := unescapeTextByByte(b)
+		if got != want || ok != wantOK {
+			t.Fatalf("unescapeText(%q) = %q, %v; byte at a time %q, %v", b, got, ok, want, wantOK)
+		}
+	})
+}

@@ -258,46 +258,63 @@ func liftPackage(raw []byte) (skeleton []byte, pkg string, ok bool) {
 
 // unescapeText decodes character data made of printable ASCII, tabs and
 // newlines and the five predefined entities; false for anything else
-// (other references, carriage returns, "]]>", non-ASCII bytes).
+// (other references, carriage returns, "]]>", non-ASCII bytes). It copies
+// the runs between references whole: the package text is the base64 of
+// the document (~17 KB a message), and a byte at a time this was 7% of the
+// mock's instructions per accepted message.
 func unescapeText(b []byte) (string, bool) {
 	if bytes.Contains(b, []byte("]]>")) {
 		return "", false
 	}
-	var sb strings.Builder
-	sb.Grow(len(b))
+	var out strings.Builder
+	out.Grow(len(b))
 	for len(b) > 0 {
-		c := b[0]
-		switch {
-		case c == '&':
-			semi := bytes.IndexByte(b, ';')
-			if semi < 0 {
+		run := bytes.IndexByte(b, '&')
+		if run < 0 {
+			run = len(b)
+		}
+		for _, c := range b[:run] {
+			if !plainText[c] {
 				return "", false
 			}
-			switch string(b[1:semi]) {
-			case "lt":
-				sb.WriteByte('<')
-			case "gt":
-				sb.WriteByte('>')
-			case "amp":
-				sb.WriteByte('&')
-			case "quot":
-				sb.WriteByte('"')
-			case "apos":
-				sb.WriteByte('\'')
-			default:
-				return "", false
-			}
-			b = b[semi+1:]
-			continue
-		case c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f):
-			sb.WriteByte(c)
+		}
+		out.Write(b[:run])
+		b = b[run:]
+		if len(b) == 0 {
+			break
+		}
+		semi := bytes.IndexByte(b, ';')
+		if semi < 0 {
+			return "", false
+		}
+		switch string(b[1:semi]) {
+		case "lt":
+			out.WriteByte('<')
+		case "gt":
+			out.WriteByte('>')
+		case "amp":
+			out.WriteByte('&')
+		case "quot":
+			out.WriteByte('"')
+		case "apos":
+			out.WriteByte('\'')
 		default:
 			return "", false
 		}
-		b = b[1:]
+		b = b[semi+1:]
 	}
-	return sb.String(), true
+	return out.String(), true
 }
+
+// plainText marks the bytes unescapeText copies as they are: tab,
+// newline and printable ASCII except '&' (a reference starts there).
+var plainText = func() (t [256]bool) {
+	t['\t'], t['\n'] = true, true
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '&'
+	}
+	return t
+}()
 
 type mimePart struct {
 	contentID string
