@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -274,18 +275,31 @@ func BenchmarkGoLiveBurst(b *testing.B) {
 }
 
 // keepHeldDatabase copies the queue database (and its WAL) as it stands
-// before the go-live, with no process holding it, to path (and path-wal).
+// before the go-live, with no process holding it, to path (and path-wal;
+// an older path-wal is removed when there is none). It streams: the
+// database is gigabytes.
 func keepHeldDatabase(t testing.TB, db, path string) {
 	t.Helper()
 	for _, suffix := range []string{"", "-wal"} {
-		b, err := os.ReadFile(db + suffix)
+		src, err := os.Open(db + suffix)
 		if errors.Is(err, fs.ErrNotExist) && suffix != "" {
+			if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
 			continue
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path+suffix, b, 0o600); err != nil {
+		dst, err := os.OpenFile(path+suffix, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err == nil {
+			_, err = io.Copy(dst, src)
+			if cerr := dst.Close(); err == nil {
+				err = cerr
+			}
+		}
+		src.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
 	}

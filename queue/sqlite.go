@@ -82,11 +82,12 @@ func OpenSQLite(ctx context.Context, path string, o Options) (Queue, error) {
 		reports:      sqlExec{q: rdb, d: d},
 		reportDriver: riversqlite.New(rdb),
 	}
-	if schemaCurrent(ctx, b.reports, b.reportDriver, o) {
-		// up to date: no write lock taken (see schemaCurrent)
-	} else if err := migrate(ctx, b, driver, true, o); err != nil {
-		closeBoth()
-		return nil, Unavailable(err)
+	// An up-to-date store is opened without the write lock (schemaCurrent).
+	if !schemaCurrent(ctx, b.reports, b.reportDriver, o) {
+		if err := migrate(ctx, b, driver, true, o); err != nil {
+			closeBoth()
+			return nil, Unavailable(err)
+		}
 	}
 	s, err := newStore(b, driver, o)
 	if err != nil {
