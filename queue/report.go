@@ -114,6 +114,16 @@ func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
 	}
 	defer rows.Close()
 	now := time.Now()
+	// The database groups by River's exact scheduled_at, which for one
+	// go-live instant differs by microseconds between jobs (each was
+	// translated from the gateway's clock at its own ingest, see wall);
+	// rows that round to the same second are one group.
+	type key struct {
+		archive documents.Archive
+		until   time.Time
+		goLive  bool
+	}
+	group := map[key]int{}
 	var out []HeldCount
 	for rows.Next() {
 		var archive string
@@ -122,7 +132,13 @@ func (s *store[TTx]) Held(ctx context.Context) ([]HeldCount, error) {
 		if err := rows.Scan(&archive, &at, &held, &n); err != nil {
 			return nil, fmt.Errorf("queue: held: %w", err)
 		}
-		out = append(out, HeldCount{Archive: documents.Archive(archive), Until: s.o.Clock.Now().Add(at.Sub(now)).Round(time.Second), GoLive: held == 1, Count: n})
+		k := key{documents.Archive(archive), s.o.Clock.Now().Add(at.Sub(now)).Round(time.Second), held == 1}
+		if i, ok := group[k]; ok {
+			out[i].Count += n
+			continue
+		}
+		group[k] = len(out)
+		out = append(out, HeldCount{Archive: k.archive, Until: k.until, GoLive: k.goLive, Count: n})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("queue: held: %w", err)
