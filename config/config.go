@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
@@ -552,12 +553,21 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// zones holds the time zones loaded so far, by name: time.LoadLocation
+// opens and parses the zone file on every call (~10 µs), and the builder
+// asks for the policy zone once per held document.
+var zones sync.Map
+
 // Location is the policy time zone (Validate has checked it).
 func (c *Config) Location() *time.Location {
+	if loc, ok := zones.Load(c.TimeZone); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
+	zones.Store(c.TimeZone, loc)
 	return loc
 }
 
