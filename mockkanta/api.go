@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/helsinki-student-welfare/kanta-gateway/documents"
@@ -140,13 +141,20 @@ func (s *Server) serveContent(w http.ResponseWriter, r *http.Request, only Forma
 	w.Write(b)
 }
 
-// today is the civil date in Finland, the day MyKanta lives in.
-func (s *Server) today() documents.Date {
+// finland is the zone of Finland's civil dates, loaded once:
+// time.LoadLocation reads and parses the zone file on every call, and the
+// archive asks for it on every message.
+var finland = sync.OnceValue(func() *time.Location {
 	loc, err := time.LoadLocation("Europe/Helsinki")
 	if err != nil {
-		loc = time.UTC
+		return time.UTC
 	}
-	return documents.DateOf(s.now().In(loc))
+	return loc
+})
+
+// today is the civil date in Finland, the day MyKanta lives in.
+func (s *Server) today() documents.Date {
+	return documents.DateOf(s.now().In(finland()))
 }
 
 func (s *Server) handleMyKanta(w http.ResponseWriter, r *http.Request) {

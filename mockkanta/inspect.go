@@ -272,9 +272,5 @@ func minorOn(hetu string, at time.Time) bool {
 	if err != nil || at.IsZero() {
 		return true // not a henkilötunnus (temporary id): keep the document's own flag
 	}
-	loc, err := time.LoadLocation("Europe/Helsinki")
-	if err != nil {
-		loc = time.UTC
-	}
-	return info.BirthDate.AgeOn(documents.DateOf(at.In(loc))) < 18
+	return info.BirthDate.AgeOn(documents.DateOf(at.In(finland()))) < 18
 }
