@@ -6,7 +6,10 @@ import (
 	"database/sql/driver"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"modernc.org/sqlite"
 )
 
 // Statements are compiled once per connection and reused; a query of the
@@ -85,5 +88,124 @@ func TestStatementCache(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A statement whose LIMIT is a parameter is compiled once per limit value:
+// SQLite 3.54 compiles such a statement again whenever the value bound to
+// its LIMIT changes, which River's fetch does on most calls (its free
+// worker slots). The authorizer is called at every compile, so it counts
+// them.
+func TestStatementCacheKeepsOnePlanPerLimit(t *testing.T) {
+	ctx := context.Background()
+	connector, err := newStmtCachingConnector("file:" + filepath.Join(t.TempDir(), "limit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*stmtCachingConn)
+		if _, err := c.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, state TEXT)`, nil); err != nil {
+			return err
+		}
+		for i := int64(1); i <= 20; i++ {
+			if _, err := c.ExecContext(ctx, `INSERT INTO t (n, state) VALUES (?1, 'available')`, []driver.NamedValue{{Ordinal: 1, Value: i}}); err != nil {
+				return err
+			}
+		}
+		compiles := 0
+		reg, ok := c.sqliteConn.(sqlite.AuthorizerRegisterer)
+		if !ok {
+			t.Fatal("the sqlite connection has no authorizer")
+		}
+		if err := reg.RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, _, _, _, _ string) sqlite.AuthorizerReturnCode {
+			if action == sqlite.AuthUpdate {
+				compiles++ // once per compile: the statement updates one column
+			}
+			return sqlite.AuthorizerOK
+		}); err != nil {
+			return err
+		}
+		// The shape of River's fetch: an UPDATE of the rows a LIMITed
+		// subquery picks, RETURNING them.
+		const fetch = `UPDATE t SET state = 'available' WHERE n IN (
+			SELECT n FROM t WHERE state = ?1 ORDER BY n LIMIT ?2) RETURNING n`
+		for i := range 40 {
+			limit := int64(1 + i%4)
+			rows, err := c.QueryContext(ctx, fetch, []driver.NamedValue{{Ordinal: 1, Value: "available"}, {Ordinal: 2, Value: limit}})
+			if err != nil {
+				return err
+			}
+			n := 0
+			dest := make([]driver.Value, 1)
+			for rows.Next(dest) != io.EOF {
+				n++
+			}
+			rows.Close()
+			if int64(n) != limit {
+				t.Errorf("LIMIT %d returned %d rows", limit, n)
+			}
+		}
+		// Per limit: the prepare, and the compile at the first step after
+		// the first binding (which changes the LIMIT from none).
+		if compiles > 8 {
+			t.Errorf("40 runs with 4 different limits compiled the statement %d times, want at most 8 (twice per limit)", compiles)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLimitOrdinals(t *testing.T) {
+	for q, want := range map[string][]int{
+		`SELECT 1 LIMIT ?5`:                          {5},
+		"SELECT id FROM t\n    LIMIT ?11\n)":         {11},
+		`SELECT 1 FROM (SELECT 1 limit ?2) LIMIT ?3`: {2, 3},
+		`SELECT 1 LIMIT ?`:                           nil, // unnumbered: not keyed
+		`SELECT 1 LIMIT ?4 - 1`:                      {4}, // compiled per value of ?4 too; harmless
+		`SELECT 1 LIMIT 1`:                           nil,
+		`SELECT unlimited FROM t WHERE x = ?1`:       nil,
+	} {
+		if got := limitOrdinals(q); !slices.Equal(got, want) {
+			t.Errorf("limitOrdinals(%q) = %v, want %v", q, got, want)
+		}
+	}
+}
+
+// BenchmarkLimitedFetch runs a statement of the shape of River's fetch
+// with its LIMIT changing between calls, as the free worker slots do.
+//
+//	go test ./queue -run '^$' -bench LimitedFetch
+func BenchmarkLimitedFetch(b *testing.B) {
+	ctx := context.Background()
+	connector, err := newStmtCachingConnector("file:" + filepath.Join(b.TempDir(), "fetch.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, state TEXT, queue TEXT, priority INTEGER, scheduled_at TEXT);
+		CREATE INDEX t_fetch ON t (state, queue, priority, scheduled_at, n)`); err != nil {
+		b.Fatal(err)
+	}
+	const fetch = `UPDATE t SET state = 'available' WHERE n IN (
+		SELECT n FROM t WHERE priority >= 0 AND queue = ?1 AND scheduled_at <= coalesce(cast(?2 AS text), datetime('now', 'subsec'))
+		AND state = 'available' ORDER BY priority, scheduled_at, n LIMIT ?3) RETURNING n, state, queue, priority, scheduled_at`
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		rows, err := db.QueryContext(ctx, fetch, "default", "2026-09-01 00:00:00", int64(1+i%16))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows.Close()
 	}
 }
