@@ -12,33 +12,42 @@ import (
 	"modernc.org/sqlite"
 )
 
-// Statements are compiled once per connection and reused; a query of the
-// same text while the first one's rows are open gets a statement of its
-// own, and both cursors read right.
-func TestStatementCache(t *testing.T) {
-	ctx := context.Background()
+// withCachingConn runs fn on one caching connection to a new database.
+func withCachingConn(t *testing.T, fn func(c *stmtCachingConn) error) {
+	t.Helper()
 	connector, err := newStmtCachingConnector("file:" + filepath.Join(t.TempDir(), "cache.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := sql.OpenDB(connector)
 	defer db.Close()
-	conn, err := db.Conn(ctx)
+	conn, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	arg := func(v int64) []driver.NamedValue { return []driver.NamedValue{{Ordinal: 1, Value: v}} }
-	read := func(rows driver.Rows) []int64 {
-		var out []int64
-		dest := make([]driver.Value, 1)
-		for rows.Next(dest) != io.EOF {
-			out = append(out, dest[0].(int64))
-		}
-		return out
+	if err := conn.Raw(func(dc any) error { return fn(dc.(*stmtCachingConn)) }); err != nil {
+		t.Fatal(err)
 	}
-	err = conn.Raw(func(dc any) error {
-		c := dc.(*stmtCachingConn)
+}
+
+// readInts returns the rows' first column.
+func readInts(rows driver.Rows) []int64 {
+	var out []int64
+	dest := make([]driver.Value, 1)
+	for rows.Next(dest) != io.EOF {
+		out = append(out, dest[0].(int64))
+	}
+	return out
+}
+
+// Statements are compiled once per connection and reused; a query of the
+// same text while the first one's rows are open gets a statement of its
+// own, and both cursors read right.
+func TestStatementCache(t *testing.T) {
+	ctx := context.Background()
+	arg := func(v int64) []driver.NamedValue { return []driver.NamedValue{{Ordinal: 1, Value: v}} }
+	withCachingConn(t, func(c *stmtCachingConn) error {
 		if _, err := c.ExecContext(ctx, `CREATE TABLE t (n INTEGER)`, nil); err != nil {
 			return err
 		}
@@ -65,7 +74,7 @@ func TestStatementCache(t *testing.T) {
 		if _, ok := inner.(*releasingRows); ok {
 			t.Error("the second query shares the busy statement")
 		}
-		gotInner, gotOuter := read(inner), read(outer)
+		gotInner, gotOuter := readInts(inner), readInts(outer)
 		inner.Close()
 		outer.Close()
 		if len(gotOuter) != 3 || len(gotInner) != 2 || gotInner[0] != 2 {
@@ -81,14 +90,11 @@ func TestStatementCache(t *testing.T) {
 		if _, ok := again.(*releasingRows); !ok {
 			t.Error("the cached statement is not reused after its rows closed")
 		}
-		if got := read(again); len(got) != 1 || got[0] != 3 {
+		if got := readInts(again); len(got) != 1 || got[0] != 3 {
 			t.Errorf("n >= 3: %v", got)
 		}
 		return again.Close()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // A statement whose LIMIT is a parameter is compiled once per limit value:
@@ -98,19 +104,7 @@ func TestStatementCache(t *testing.T) {
 // them.
 func TestStatementCacheKeepsOnePlanPerLimit(t *testing.T) {
 	ctx := context.Background()
-	connector, err := newStmtCachingConnector("file:" + filepath.Join(t.TempDir(), "limit.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := sql.OpenDB(connector)
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	err = conn.Raw(func(dc any) error {
-		c := dc.(*stmtCachingConn)
+	withCachingConn(t, func(c *stmtCachingConn) error {
 		if _, err := c.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, state TEXT)`, nil); err != nil {
 			return err
 		}
@@ -142,11 +136,7 @@ func TestStatementCacheKeepsOnePlanPerLimit(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			n := 0
-			dest := make([]driver.Value, 1)
-			for rows.Next(dest) != io.EOF {
-				n++
-			}
+			n := len(readInts(rows))
 			rows.Close()
 			if int64(n) != limit {
 				t.Errorf("LIMIT %d returned %d rows", limit, n)
@@ -159,9 +149,6 @@ func TestStatementCacheKeepsOnePlanPerLimit(t *testing.T) {
 		}
 		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestLimitOrdinals(t *testing.T) {
