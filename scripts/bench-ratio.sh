@@ -18,41 +18,42 @@ cd "$(dirname "$0")/.."
 runs="${1:-3}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+both="${GOEXPERIMENT:+yes}"
 go test -c -o "$tmp/signing.test" ./signing/
-if [ -n "${GOEXPERIMENT:-}" ]; then GOEXPERIMENT= go test -c -o "$tmp/signing-go.test" ./signing/; fi
+if [ -n "$both" ]; then GOEXPERIMENT= go test -c -o "$tmp/signing-go.test" ./signing/; fi
 go test -c -o "$tmp/e2e.test" ./e2e/
 
+# sign [binary]: BenchmarkSign/kanta's rate on one core, docs/s.
 sign() {
   (cd signing && "$tmp/${1:-signing}.test" -test.run '^$' -test.bench 'BenchmarkSign/kanta$' -test.benchtime 2s -test.cpu 1) |
     awk '/BenchmarkSign\/kanta/ { for (i = 1; i <= NF; i++) if ($i == "ns/op") printf "%.1f\n", 1e9 / $(i-1) }'
 }
+# ratio docs/s sign-before sign-after
+ratio() { awk -v d="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.3f", d / ((a + b) / 2) }'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%s (of %d runs)", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), NR }'; }
 
 echo "build: GOEXPERIMENT=${GOEXPERIMENT:-} $(go version | awk '{print $3}')"
 printf '%-4s %12s %12s %12s %10s %8s %14s %14s' run sign-before docs/s sign-after ratio load gw-CPU-ms/doc mock-CPU-ms/doc
-if [ -n "${GOEXPERIMENT:-}" ]; then printf ' %14s %14s %10s' go-sign-before go-sign-after ratio-go; fi
+if [ -n "$both" ]; then printf ' %14s %14s %10s' go-sign-before go-sign-after ratio-go; fi
 echo
 ratios=()
 gratios=()
 for r in $(seq 1 "$runs"); do
-  g1=""; g2=""
-  if [ -n "${GOEXPERIMENT:-}" ]; then g1=$(sign signing-go); fi
+  if [ -n "$both" ]; then g1=$(sign signing-go); fi
   s1=$(sign)
   load=$(cut -d' ' -f1 /proc/loadavg)
   line=$(cd e2e && "$tmp/e2e.test" -test.run '^$' -test.bench 'BenchmarkOnce10k$' -test.benchtime 1x | grep '^BenchmarkOnce10k')
   metric() { awk -v m="$1" '{ for (i = 1; i <= NF; i++) if ($i == m) print $(i-1) }' <<< "$line"; }
   d=$(metric docs/s)
   s2=$(sign)
-  ratio=$(awk -v d="$d" -v a="$s1" -v b="$s2" 'BEGIN { printf "%.3f", d / ((a + b) / 2) }')
-  ratios+=("$ratio")
-  printf '%-4s %12s %12s %12s %10s %8s %14s %14s' "$r" "$s1" "$d" "$s2" "$ratio" "$load" "$(metric gateway-CPU-ms/doc)" "$(metric mock-CPU-ms/doc)"
-  if [ -n "${GOEXPERIMENT:-}" ]; then
+  ratios+=("$(ratio "$d" "$s1" "$s2")")
+  printf '%-4s %12s %12s %12s %10s %8s %14s %14s' "$r" "$s1" "$d" "$s2" "${ratios[-1]}" "$load" "$(metric gateway-CPU-ms/doc)" "$(metric mock-CPU-ms/doc)"
+  if [ -n "$both" ]; then
     g2=$(sign signing-go)
-    gratio=$(awk -v d="$d" -v a="$g1" -v b="$g2" 'BEGIN { printf "%.3f", d / ((a + b) / 2) }')
-    gratios+=("$gratio")
-    printf ' %14s %14s %10s' "$g1" "$g2" "$gratio"
+    gratios+=("$(ratio "$d" "$g1" "$g2")")
+    printf ' %14s %14s %10s' "$g1" "$g2" "${gratios[-1]}"
   fi
   echo
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END { printf "%s (of %d runs)", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), NR }'; }
 echo "median ratio: $(median "${ratios[@]}")"
-if [ -n "${GOEXPERIMENT:-}" ]; then echo "median ratio-go: $(median "${gratios[@]}")"; fi
+if [ -n "$both" ]; then echo "median ratio-go: $(median "${gratios[@]}")"; fi
